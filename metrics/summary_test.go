@@ -1,0 +1,77 @@
+package metrics
+
+import (
+	"math"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestTQuantileTable(t *testing.T) {
+	// Two-sided 95% critical values from printed t tables (3 decimals) and
+	// more precise reference values.
+	cases := []struct {
+		df           float64
+		table, exact float64
+	}{
+		{1, 12.706, 12.706204736},
+		{2, 4.303, 4.302652730},
+		{4, 2.776, 2.776445105},
+		{10, 2.228, 2.228138852},
+		{30, 2.042, 2.042272456},
+	}
+	for _, c := range cases {
+		got := tQuantile(0.975, c.df)
+		if math.Abs(got-c.table) > 1e-3 {
+			t.Errorf("t(0.975, %v) = %v, table says %v", c.df, got, c.table)
+		}
+		if math.Abs(got-c.exact) > 1e-6 {
+			t.Errorf("t(0.975, %v) = %v, want %v", c.df, got, c.exact)
+		}
+	}
+	// Symmetry, the median, and the normal limit.
+	if got := tQuantile(0.025, 4); math.Abs(got+2.776445105) > 1e-6 {
+		t.Errorf("t(0.025, 4) = %v", got)
+	}
+	if got := tQuantile(0.5, 3); got != 0 {
+		t.Errorf("t(0.5, 3) = %v", got)
+	}
+	if got := tQuantile(0.975, 1e7); math.Abs(got-1.959964) > 1e-5 {
+		t.Errorf("t(0.975, 1e7) = %v, want about 1.959964", got)
+	}
+	if got := tQuantile(1, 3); !math.IsNaN(got) {
+		t.Errorf("t(1, 3) = %v, want NaN", got)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	nan := math.NaN()
+	// {1,2,3}: mean 2, std 1, half = 4.302652730/√3 = 2.484138.
+	h3 := 4.302652730 / math.Sqrt(3)
+	cases := []struct {
+		xs   []float64
+		want Summary
+	}{
+		{nil, Summary{Mean: nan, Std: nan, Lo: nan, Hi: nan, Warning: "no samples"}},
+		{[]float64{5}, Summary{N: 1, Mean: 5, Std: nan, Lo: nan, Hi: nan, Warning: "1 sample: no interval"}},
+		// {2,4}: mean 3, std √2, half = 12.7062·√2/√2 = 12.7062.
+		{[]float64{2, 4}, Summary{N: 2, Mean: 3, Std: math.Sqrt2, Lo: 3 - 12.706204736, Hi: 3 + 12.706204736,
+			Warning: "only 2 samples: interval is wide"}},
+		{[]float64{1, 2, 3}, Summary{N: 3, Mean: 2, Std: 1, Lo: 2 - h3, Hi: 2 + h3}},
+		{[]float64{0.9, 0.9, 0.9, 0.9}, Summary{N: 4, Mean: 0.9, Std: 0, Lo: 0.9, Hi: 0.9}},
+	}
+	opts := cmp.Options{cmpopts.EquateApprox(0, 1e-8), cmpopts.EquateNaNs()}
+	for _, c := range cases {
+		if d := cmp.Diff(c.want, Summarize(c.xs), opts); d != "" {
+			t.Errorf("Summarize(%v) (-want +got):\n%s", c.xs, d)
+		}
+	}
+}
+
+func TestSummaryString(t *testing.T) {
+	got := Summarize([]float64{1, 2, 3}).String()
+	if want := "2 ± 2.5 [-0.4841, 4.484] (n=3)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}

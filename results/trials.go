@@ -1,0 +1,245 @@
+package results
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// TrialStatus is the life-cycle state of a trial.
+type TrialStatus string
+
+// Trial states: pending -> running -> done | failed. A failed trial with
+// attempts left, a released trial and a running trial whose worker went
+// silent can be claimed again.
+const (
+	StatusPending TrialStatus = "pending"
+	StatusRunning TrialStatus = "running"
+	StatusDone    TrialStatus = "done"
+	StatusFailed  TrialStatus = "failed"
+)
+
+// Trial is one point of a sweep: a variant of the config with one seed.
+type Trial struct {
+	ID           int64
+	ExperimentID int64
+	Hash         string // identity of the trial's resolved config; unique per experiment
+	Index        int    // position in the run file's expansion; claim order
+	Seed         int64
+	VariantKey   string
+	VariantJSON  string
+	ConfigJSON   string
+
+	Status   TrialStatus
+	Worker   string
+	Attempts int
+	Error    string
+
+	StartedAt, FinishedAt, HeartbeatAt *time.Time
+
+	GoVersion, GitCommit string
+	GitDirty             bool
+	BackboneSHA256       string
+	CheckpointPath       string
+	BestEpoch            int
+	StoppedEpoch         int
+	DurationSeconds      float64
+}
+
+const trialCols = `id, experiment_id, hash, trial_index, seed, variant_key, variant_json, config_json,
+	status, worker, attempts, error, started_at, finished_at, heartbeat_at,
+	go_version, git_commit, git_dirty, backbone_sha256, checkpoint_path,
+	best_epoch, stopped_epoch, duration_seconds`
+
+func scanTrial(r scanner) (Trial, error) {
+	var t Trial
+	var status string
+	err := r.Scan(&t.ID, &t.ExperimentID, &t.Hash, &t.Index, &t.Seed, &t.VariantKey, &t.VariantJSON, &t.ConfigJSON,
+		&status, &t.Worker, &t.Attempts, &t.Error,
+		nullTimeScanner{&t.StartedAt}, nullTimeScanner{&t.FinishedAt}, nullTimeScanner{&t.HeartbeatAt},
+		&t.GoVersion, &t.GitCommit, &t.GitDirty, &t.BackboneSHA256, &t.CheckpointPath,
+		&t.BestEpoch, &t.StoppedEpoch, &t.DurationSeconds)
+	t.Status = TrialStatus(status)
+	return t, err
+}
+
+// RegisterTrials inserts, as pending, the trials the experiment does not
+// have yet (by Hash), leaving existing rows and their results untouched, and
+// returns how many were new. Only the identity fields (Hash, Index, Seed,
+// VariantKey, VariantJSON, ConfigJSON) of the given trials are used.
+func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials []Trial) (int, error) {
+	added := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `
+			INSERT INTO trials (experiment_id, hash, trial_index, seed, variant_key, variant_json, config_json)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (experiment_id, hash) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, t := range trials {
+			if t.Hash == "" {
+				return fmt.Errorf("trial %d has no hash", t.Index)
+			}
+			res, err := st.ExecContext(ctx, experimentID, t.Hash, t.Index, t.Seed, t.VariantKey, t.VariantJSON, t.ConfigJSON)
+			if err != nil {
+				return fmt.Errorf("trial %s: %w", t.Hash, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			added += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("results: register trials: %w", err)
+	}
+	return added, nil
+}
+
+// Claim atomically picks the experiment's next claimable trial by Index and
+// marks it running under worker: attempts+1, started and heartbeat now,
+// error cleared. Claimable are pending trials, failed trials with fewer than
+// maxAttempts attempts, and running trials whose heartbeat is older than
+// staleAfter (their worker is presumed dead) with attempts left. A stale
+// running trial without attempts left is marked failed so it stops looking
+// alive. staleAfter <= 0 never reclaims running trials; maxAttempts < 1
+// counts as 1. When hashes is not nil only those trials are considered (the
+// run file's current trials). Claim returns (nil, nil) when nothing is left.
+func (s *Store) Claim(ctx context.Context, experimentID int64, hashes []string, worker string,
+	staleAfter time.Duration, maxAttempts int) (*Trial, error) {
+	if worker == "" {
+		return nil, errors.New("results: claim: empty worker name")
+	}
+	maxAttempts = max(maxAttempts, 1)
+	now := s.now()
+	nowS := ts(now)
+	// With no staleness window, a cutoff before every timestamp matches nothing.
+	cutoff := ""
+	if staleAfter > 0 {
+		cutoff = ts(now.Add(-staleAfter))
+	}
+	filter, args := "", []any{}
+	if hashes != nil {
+		filter = " AND hash IN (SELECT value FROM json_each(?))"
+		args = append(args, jsonStrings(hashes))
+	}
+	withFilter := func(a ...any) []any { return append(a, args...) }
+
+	var claimed *Trial
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE trials SET status = 'failed', finished_at = ?,
+				error = 'worker ' || worker || ' stopped sending heartbeats and no attempts are left'
+			WHERE experiment_id = ? AND status = 'running'
+				AND coalesce(heartbeat_at, '') < ? AND attempts >= ?`+filter,
+			withFilter(nowS, experimentID, cutoff, maxAttempts)...); err != nil {
+			return err
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, `
+			SELECT id FROM trials
+			WHERE experiment_id = ? AND (
+				status = 'pending'
+				OR (status = 'failed' AND attempts < ?)
+				OR (status = 'running' AND coalesce(heartbeat_at, '') < ? AND attempts < ?))`+filter+`
+			ORDER BY trial_index, id
+			LIMIT 1`,
+			withFilter(experimentID, maxAttempts, cutoff, maxAttempts)...).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		row := tx.QueryRowContext(ctx, `
+			UPDATE trials SET status = 'running', worker = ?, attempts = attempts + 1, error = '',
+				started_at = ?, heartbeat_at = ?, finished_at = NULL
+			WHERE id = ?
+			RETURNING `+trialCols,
+			worker, nowS, nowS, id)
+		t, err := scanTrial(row)
+		if err != nil {
+			return err
+		}
+		claimed = &t
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("results: claim: %w", err)
+	}
+	return claimed, nil
+}
+
+// Heartbeat records that worker is still working on the trial. It fails
+// with ErrNotOwned when the trial is no longer running under worker (e.g.
+// it was reclaimed as stale), in which case the worker should stop.
+func (s *Store) Heartbeat(ctx context.Context, trialID int64, worker string) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE trials SET heartbeat_at = ?
+		WHERE id = ? AND worker = ? AND status = 'running'`,
+		ts(s.now()), trialID, worker)
+	return ownedUpdate("heartbeat", trialID, worker, res, err)
+}
+
+// ReleaseTrial hands a running trial back (e.g. on Ctrl-C): it becomes
+// pending again and the attempt does not count.
+func (s *Store) ReleaseTrial(ctx context.Context, trialID int64, worker string) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE trials SET status = 'pending', worker = '', attempts = max(attempts - 1, 0),
+			started_at = NULL, heartbeat_at = NULL
+		WHERE id = ? AND worker = ? AND status = 'running'`,
+		trialID, worker)
+	return ownedUpdate("release", trialID, worker, res, err)
+}
+
+// Fail marks a running trial of worker as failed with msg. It can be
+// claimed again while it has attempts left.
+func (s *Store) Fail(ctx context.Context, trialID int64, worker string, msg string) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE trials SET status = 'failed', error = ?, finished_at = ?
+		WHERE id = ? AND worker = ? AND status = 'running'`,
+		msg, ts(s.now()), trialID, worker)
+	return ownedUpdate("fail", trialID, worker, res, err)
+}
+
+func ownedUpdate(op string, trialID int64, worker string, res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("results: %s trial %d: %w", op, trialID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("results: %s trial %d: %w", op, trialID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("results: %s trial %d by %s: %w", op, trialID, worker, ErrNotOwned)
+	}
+	return nil
+}
+
+// Trials lists the experiment's trials by Index.
+func (s *Store) Trials(ctx context.Context, experimentID int64) ([]Trial, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+trialCols+` FROM trials
+		WHERE experiment_id = ? ORDER BY trial_index, id`, experimentID)
+	if err != nil {
+		return nil, fmt.Errorf("results: trials: %w", err)
+	}
+	defer rows.Close()
+	var out []Trial
+	for rows.Next() {
+		t, err := scanTrial(rows)
+		if err != nil {
+			return nil, fmt.Errorf("results: trials: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("results: trials: %w", err)
+	}
+	return out, nil
+}
