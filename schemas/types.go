@@ -1,0 +1,115 @@
+// Package schemas defines dogrun experiment files: the Go types, strict YAML
+// decoding with file:line:column errors, validation, the JSON Schema for
+// editors, and the expansion of a sweep into trials.
+//
+// Constraints live in one place, the `dogrun` struct tag, read by reflection
+// for defaults, validation and the JSON Schema alike. Its comma-separated
+// options are:
+//
+//	required        must be present and non-empty
+//	default=V       value used when the key is absent (arrays: space-separated)
+//	min=N max=N     inclusive bounds (on each element for lists)
+//	gt=N lt=N       exclusive bounds (on each element for lists)
+//	enum=a|b|c      allowed strings
+//	items=N         minimum list length
+//	unique          no repeated list elements
+//	ordered         a [min, max] pair with min <= max
+//	nosweep         cannot be a sweep axis (nor can anything below it)
+//	nohash          left out of CanonicalJSON
+//	pattern=RE      regular expression; must come last (it may hold commas)
+//
+// The `doc` tag is the field's description in the JSON Schema.
+package schemas
+
+//go:generate go run ./gen -o experiment.schema.json
+
+// Experiment is a whole experiment file: a base config, a sweep and seeds.
+type Experiment struct {
+	Name         string       `yaml:"name" json:"name" dogrun:"required,nosweep,nohash,pattern=^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" doc:"Experiment name; it becomes a folder name, so letters, digits, '_', '.', '-' (max 64, starting with a letter or digit)."`
+	Description  string       `yaml:"description,omitempty" json:"description,omitempty" dogrun:"nosweep,nohash" doc:"Free text shown in reports."`
+	Dataset      Dataset      `yaml:"dataset" json:"dataset" dogrun:"nosweep" doc:"Which photos to use and how to split them. Identical for every trial so variants are compared on the same test photos."`
+	Backbone     Backbone     `yaml:"backbone" json:"backbone" doc:"Pretrained feature extractor."`
+	Head         Head         `yaml:"head" json:"head" doc:"Trainable classification head on top of the backbone features."`
+	Augmentation Augmentation `yaml:"augmentation" json:"augmentation" doc:"Random image augmentation of training photos."`
+	Train        Train        `yaml:"train" json:"train" doc:"Optimisation settings."`
+	Sweep        Sweep        `yaml:"sweep,omitempty" json:"sweep,omitempty" dogrun:"nosweep" doc:"Grid of variants: dotted field path -> list of values. Every combination is run (first axis outermost) once per seed."`
+	Seeds        []int64      `yaml:"seeds" json:"seeds" dogrun:"required,nosweep,items=1,unique" doc:"Training seeds; each variant is trained once per seed."`
+
+	File string `yaml:"-" json:"-"` // path it was loaded from
+}
+
+// Dataset selects the photos and the train/val/test split.
+type Dataset struct {
+	// Left out of the hash: the data is identified by a content fingerprint.
+	Path              string  `yaml:"path" json:"path" dogrun:"required,nohash" doc:"Folder with one sub-folder of photos per dog; relative to the experiment file's folder."`
+	MinImagesPerClass int     `yaml:"min_images_per_class" json:"min_images_per_class" dogrun:"min=2,default=2" doc:"Skip dogs with fewer photos than this."`
+	MaxClasses        int     `yaml:"max_classes" json:"max_classes" dogrun:"min=0,default=0" doc:"Keep at most this many dogs, drawn with seed; 0 keeps all."`
+	Seed              int64   `yaml:"seed" json:"seed" dogrun:"default=1" doc:"Seed for the class draw and the split; the same for every trial."`
+	Test              float64 `yaml:"test" json:"test" dogrun:"gt=0,lt=1,default=0.2" doc:"Fraction of each dog's photos held out for testing; test + val < 1."`
+	Val               float64 `yaml:"val" json:"val" dogrun:"min=0,lt=1,default=0.1" doc:"Fraction of each dog's photos used for validation (early stopping); test + val < 1."`
+}
+
+// Backbone names the pretrained feature extractor.
+type Backbone struct {
+	Name string `yaml:"name" json:"name" dogrun:"required" doc:"Backbone model name, e.g. mobilefacenet."`
+}
+
+// Head is the trainable MLP on top of the backbone features.
+type Head struct {
+	Hidden     []int   `yaml:"hidden" json:"hidden" dogrun:"min=1,default=" doc:"Sizes of the hidden layers; empty for a linear softmax head."`
+	Dropout    float64 `yaml:"dropout" json:"dropout" dogrun:"min=0,lt=1,default=0" doc:"Dropout rate after each hidden layer."`
+	Activation string  `yaml:"activation" json:"activation" dogrun:"enum=relu|gelu|tanh|sigmoid|swish,default=relu" doc:"Activation of the hidden layers."`
+}
+
+// Augmentation describes random transforms applied to training photos.
+type Augmentation struct {
+	Views       int        `yaml:"views" json:"views" dogrun:"min=0,max=64,default=0" doc:"Augmented copies per training photo; 0 disables augmentation."`
+	RotationDeg float64    `yaml:"rotation_deg" json:"rotation_deg" dogrun:"min=0,max=180,default=0" doc:"Maximum rotation in degrees, either way."`
+	Shift       float64    `yaml:"shift" json:"shift" dogrun:"min=0,max=0.5,default=0" doc:"Maximum shift as a fraction of the image size."`
+	Zoom        [2]float64 `yaml:"zoom" json:"zoom" dogrun:"gt=0,max=4,ordered,default=1 1" doc:"Zoom factor range [min, max], min <= max."`
+	Brightness  [2]float64 `yaml:"brightness" json:"brightness" dogrun:"gt=0,max=4,ordered,default=1 1" doc:"Brightness multiplier range [min, max], min <= max."`
+	HFlip       bool       `yaml:"hflip" json:"hflip" dogrun:"default=false" doc:"Randomly mirror photos left-right."`
+}
+
+// Train holds the optimiser settings.
+type Train struct {
+	Optimizer     string        `yaml:"optimizer" json:"optimizer" dogrun:"enum=adam|sgd|adamw,default=adam" doc:"Optimiser."`
+	LR            float64       `yaml:"lr" json:"lr" dogrun:"gt=0,max=10,default=0.001" doc:"Learning rate."`
+	WeightDecay   float64       `yaml:"weight_decay" json:"weight_decay" dogrun:"min=0,default=0" doc:"L2 weight decay."`
+	BatchSize     int           `yaml:"batch_size" json:"batch_size" dogrun:"min=1,max=65536,default=32" doc:"Mini-batch size."`
+	Epochs        int           `yaml:"epochs" json:"epochs" dogrun:"min=1,max=100000,default=40" doc:"Maximum number of epochs."`
+	EarlyStopping EarlyStopping `yaml:"early_stopping" json:"early_stopping" doc:"Stop when the monitored validation metric stops improving."`
+}
+
+// EarlyStopping stops training when a validation metric stalls.
+type EarlyStopping struct {
+	Monitor  string  `yaml:"monitor" json:"monitor" dogrun:"enum=val_loss|val_accuracy,default=val_loss" doc:"Validation metric to watch."`
+	Patience int     `yaml:"patience" json:"patience" dogrun:"min=0,default=5" doc:"Epochs without improvement before stopping; 0 disables early stopping."`
+	MinDelta float64 `yaml:"min_delta" json:"min_delta" dogrun:"min=0,default=0" doc:"Smallest change that counts as an improvement."`
+}
+
+// Axis is one sweep dimension: a dotted field path and the values it takes.
+type Axis struct {
+	Path   string `json:"path"`
+	Values []any  `json:"values"` // as decoded: int64/uint64/float64/string/bool/[]any
+	// Position of the key in the file (0 when built in code).
+	Line, Column int `json:"-"`
+}
+
+// Sweep is an ordered list of axes, written in YAML as a mapping from dotted
+// path to list of values; the order as written is kept.
+type Sweep []Axis
+
+// Trial is one run: a variant of the base config and a seed.
+type Trial struct {
+	Index   int // 0-based position in the expansion
+	Seed    int64
+	Variant []Setting  // swept settings in axis order; empty when no sweep
+	Config  Experiment // fully resolved: sweep applied, Sweep=nil, Seeds=[Seed]
+}
+
+// Setting is one swept field and its value, converted to the field's type.
+type Setting struct {
+	Path  string
+	Value any
+}

@@ -1,0 +1,139 @@
+package schemas
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// problem is a validation failure at a field path such as "head.hidden[1]".
+type problem struct{ path, msg string }
+
+// Validate checks an experiment built in code (Decode already does this):
+// the base config, the sweep and every swept value. Errors carry File and
+// Field but no line.
+func (e *Experiment) Validate() error {
+	var errs []*Error
+	for _, p := range validateBase(e) {
+		errs = append(errs, &Error{File: e.File, Field: p.path, Msg: p.msg})
+	}
+	for _, p := range checkSweep(e) {
+		errs = append(errs, sweepError(e, p, nil))
+	}
+	return joinErrors(errs)
+}
+
+// validateBase checks every tagged constraint of the config (not the sweep)
+// plus the rules that span fields.
+func validateBase(e *Experiment) []problem {
+	var ps []problem
+	validateStruct(reflect.ValueOf(e).Elem(), "", &ps)
+	// Not expressible as a per-field tag: the three parts of the split must
+	// leave photos for training.
+	if d := e.Dataset; d.Test > 0 && d.Val >= 0 && d.Test+d.Val >= 1 {
+		ps = append(ps, problem{"dataset.val", fmt.Sprintf("test + val must be < 1 to leave photos for training, got %s + %s", formatValue(d.Test), formatValue(d.Val))})
+	}
+	return ps
+}
+
+func validateStruct(v reflect.Value, path string, ps *[]problem) {
+	for _, f := range fieldsOf(v.Type()) {
+		fp := joinPath(path, f.name)
+		fv := v.Field(f.index)
+		switch {
+		case f.typ == sweepType:
+			// checked by checkSweep
+		case f.typ.Kind() == reflect.Struct:
+			validateStruct(fv, fp, ps)
+		default:
+			validateField(fv, f.spec, fp, ps)
+		}
+	}
+}
+
+func validateField(v reflect.Value, sp spec, path string, ps *[]problem) {
+	add := func(p, format string, args ...any) {
+		*ps = append(*ps, problem{p, fmt.Sprintf(format, args...)})
+	}
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		switch {
+		case s == "":
+			if sp.required {
+				add(path, "is required")
+			}
+		case sp.enum != nil && !slices.Contains(sp.enum, s):
+			add(path, "%q is not one of %s", s, strings.Join(sp.enum, ", "))
+		case sp.pattern != nil && !sp.pattern.MatchString(s):
+			add(path, "%q does not match %s", s, sp.pattern)
+		}
+	case reflect.Slice, reflect.Array:
+		n := v.Len()
+		if n == 0 && sp.required {
+			add(path, "is required (at least %d value)", max(sp.items, 1))
+			return
+		}
+		if n < sp.items {
+			add(path, "needs at least %d values, got %d", sp.items, n)
+		}
+		for i := range n {
+			checkNumber(v.Index(i), sp, fmt.Sprintf("%s[%d]", path, i), ps)
+			if sp.unique {
+				for j := range i {
+					if v.Index(j).Equal(v.Index(i)) {
+						add(fmt.Sprintf("%s[%d]", path, i), "duplicate value %s (same as [%d])", formatValue(v.Index(i).Interface()), j)
+						break
+					}
+				}
+			}
+		}
+		if sp.ordered && n == 2 && v.Index(0).Float() > v.Index(1).Float() {
+			add(path, "min %s is greater than max %s", formatValue(v.Index(0).Interface()), formatValue(v.Index(1).Interface()))
+		}
+	default:
+		checkNumber(v, sp, path, ps)
+	}
+}
+
+// checkNumber applies min/max/gt/lt to an int or float value.
+func checkNumber(v reflect.Value, sp spec, path string, ps *[]problem) {
+	var x float64
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		x = float64(v.Int())
+	case reflect.Float32, reflect.Float64:
+		x = v.Float()
+	default:
+		return
+	}
+	lowOK := sp.min == nil || x > *sp.min || (!sp.minExcl && x == *sp.min)
+	highOK := sp.max == nil || x < *sp.max || (!sp.maxExcl && x == *sp.max)
+	if !lowOK || !highOK {
+		*ps = append(*ps, problem{path, fmt.Sprintf("%s is out of range %s", formatValue(v.Interface()), rangeText(sp))})
+	}
+}
+
+// rangeText renders bounds as an interval, [0, 1) or (0, 10], or one limit.
+func rangeText(sp spec) string {
+	switch {
+	case sp.min != nil && sp.max != nil:
+		lo, hi := "[", "]"
+		if sp.minExcl {
+			lo = "("
+		}
+		if sp.maxExcl {
+			hi = ")"
+		}
+		return fmt.Sprintf("%s%s, %s%s", lo, formatValue(*sp.min), formatValue(*sp.max), hi)
+	case sp.min != nil && sp.minExcl:
+		return "(must be > " + formatValue(*sp.min) + ")"
+	case sp.min != nil:
+		return "(must be >= " + formatValue(*sp.min) + ")"
+	case sp.max != nil && sp.maxExcl:
+		return "(must be < " + formatValue(*sp.max) + ")"
+	default:
+		return "(must be <= " + formatValue(*sp.max) + ")"
+	}
+}
