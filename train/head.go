@@ -111,7 +111,6 @@ func newHead(cfg Config, classes, dim int) (*Head, error) {
 	if err := ctx.SetRNGStateFromSeed(seed); err != nil {
 		return nil, err
 	}
-	// Glorot-uniform weights, zero biases: what Keras' Dense starts from.
 	// Unchecked: the training step and the predictor share one set of variables.
 	ctx = ctx.WithInitializer(initializers.GlorotUniformFn(ctx)).Checked(false)
 	h := &Head{Config: cfg, Classes: classes, Dim: dim, backend: b, ctx: ctx}
@@ -130,11 +129,11 @@ func (h *Head) logits(ctx *mlctx.Context, x *Node) *Node {
 		panic(err)
 	}
 	for i, units := range h.Config.Hidden {
-		x = layers.Dense(ctx.In(fmt.Sprintf("dense_%d", i)), x, true, units)
+		x = dense(ctx.In(fmt.Sprintf("dense_%d", i)), x, units)
 		x = act(x)
 		x = layers.DropoutStatic(ctx, x, h.Config.Dropout)
 	}
-	return layers.Dense(ctx.In("logits"), x, true, h.Classes)
+	return dense(ctx.In("logits"), x, h.Classes)
 }
 
 func activation(name string) (func(*Node) *Node, error) {
