@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// dogrun runs the CLI in-process and returns what it printed.
+func dogrun(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), &out, &errOut, args)
+	return out.String(), errOut.String(), err
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/dogrun -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs (-want +got); go test ./cmd/dogrun -update rewrites it:\n%s", path, d)
+	}
+}
+
+func TestValidateQuickstart(t *testing.T) {
+	out, _, err := dogrun(t, "validate", filepath.Join("..", "..", "experiments", "quickstart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "validate_quickstart", out)
+}
+
+func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
+	_, _, err := dogrun(t, "validate", filepath.Join("testdata", "bad_field.yaml"))
+	if err == nil {
+		t.Fatal("a bad file validated")
+	}
+	golden(t, "validate_bad_field", err.Error()+"\n")
+}
+
+func TestValidateMissingFile(t *testing.T) {
+	_, _, err := dogrun(t, "validate", "no/such.yaml")
+	if err == nil || !strings.Contains(err.Error(), "no/such.yaml") {
+		t.Fatalf("got %v, want an error naming the file", err)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"run"}, {"report"}, {"validate"}} {
+		_, stderr, err := dogrun(t, args...)
+		if !errors.Is(err, errUsage) {
+			t.Errorf("dogrun %v: got %v, want a usage error", args, err)
+		}
+		if !strings.Contains(stderr, "Usage") {
+			t.Errorf("dogrun %v printed no usage:\n%s", args, stderr)
+		}
+		if exitCode(err) != 2 {
+			t.Errorf("dogrun %v exits %d, want 2", args, exitCode(err))
+		}
+	}
+}
+
+func TestBackbones(t *testing.T) {
+	out, _, err := dogrun(t, "backbones")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "backbones", out)
+}
+
+func TestStatusAndReportOfUnknownExperiment(t *testing.T) {
+	runs := t.TempDir()
+	out, _, err := dogrun(t, "status", "-runs", runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status_empty", out)
+	for _, cmd := range []string{"status", "report"} {
+		_, _, err := dogrun(t, cmd, "ghost", "-runs", runs)
+		if err == nil || !strings.Contains(err.Error(), "ghost") {
+			t.Errorf("%s ghost: got %v, want an error naming the experiment", cmd, err)
+		}
+	}
+}
+
+// TestRunStatusReport drives the CLI through a tiny real sweep: run, rerun
+// (nothing to do), status and report.
+func TestRunStatusReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real end-to-end run")
+	}
+	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "data", "dogfacenet")); err != nil {
+		t.Skipf("real photos not available: %v", err)
+	}
+	runs := t.TempDir()
+	exp := filepath.Join("testdata", "tiny.yaml")
+	out, _, err := dogrun(t, "run", exp, "-runs", runs)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"trial 1/2", "trial 2/2", "epoch 1/8", "done: 2 trained, 0 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+	again, _, err := dogrun(t, "run", exp, "-runs", runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(again, "done: 0 trained, 0 failed, 2 already done, 0 features computed") || strings.Contains(again, "extracting") {
+		t.Errorf("rerun did work:\n%s", again)
+	}
+	status, _, err := dogrun(t, "status", "tiny", "-runs", runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(status, " done ") != 2 {
+		t.Errorf("status does not show 2 done trials:\n%s", status)
+	}
+	rep, _, err := dogrun(t, "report", "tiny", "-runs", runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.md", "report.html", "learning_curve.png", "confusion.png", "variants.png"} {
+		if _, err := os.Stat(filepath.Join(runs, "tiny", f)); err != nil {
+			t.Errorf("report did not write %s: %v\n%s", f, err, rep)
+		}
+	}
+}

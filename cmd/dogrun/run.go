@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/runner"
+	"github.com/dogrun/dogrun/schemas"
+)
+
+type runCommand struct{ stdout, stderr io.Writer }
+
+const runUsage = `Usage: dogrun run [flags] FILE
+
+Registers every trial of the experiment in the results database, then extracts
+the missing backbone features, trains and evaluates each trial not done yet.
+Finished trials are skipped, so an interrupted run continues where it stopped.
+
+`
+
+func (c *runCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("run", runUsage, c.stderr)
+	var store storeFlags
+	store.register(fs)
+	threads := fs.Int("threads", 0, "ONNX Runtime threads (0 = one per CPU)")
+	batch := fs.Int("batch", 8, "images per backbone call")
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: run needs exactly one FILE", errUsage)
+	}
+	exp, err := schemas.Load(files[0])
+	if err != nil {
+		return err
+	}
+	cacheDir, err := backbone.CacheDir()
+	if err != nil {
+		return err
+	}
+	st, err := store.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sum, err := runner.Run(ctx, exp, runner.Options{
+		Store: st, RunsDir: store.runsDir, CacheDir: cacheDir,
+		Threads: *threads, Batch: *batch, Log: c.stdout,
+	})
+	if err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d of %d trials failed (see dogrun status %s)", sum.Failed, sum.Planned, exp.Name)
+	}
+	return nil
+}

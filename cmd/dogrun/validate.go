@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/schemas"
+)
+
+type validateCommand struct{ stdout, stderr io.Writer }
+
+const validateUsage = `Usage: dogrun validate FILE...
+
+Checks experiment files strictly (unknown keys, wrong types, out-of-range values,
+bad sweep paths, unknown backbones) and lists the trials each expands to.
+Errors name the file, line, column and field.
+
+`
+
+func (c *validateCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("validate", validateUsage, c.stderr)
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: validate needs at least one FILE", errUsage)
+	}
+	var errs []error
+	for _, file := range files {
+		if err := c.one(file); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *validateCommand) one(file string) error {
+	exp, err := schemas.Load(file)
+	if err != nil {
+		return err
+	}
+	trials, err := exp.Trials()
+	if err != nil {
+		return err
+	}
+	for _, t := range trials {
+		if _, err := backbone.Lookup(t.Config.Backbone.Name); err != nil {
+			return fmt.Errorf("%s: backbone.name: %w", file, err)
+		}
+	}
+	variants := map[string]bool{}
+	for _, t := range trials {
+		variants[t.VariantKey()] = true
+	}
+	fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %d variants x %d seeds = %d trials\n",
+		file, exp.Name, len(variants), len(exp.Seeds), len(trials))
+	for _, t := range trials {
+		fmt.Fprintf(c.stdout, "  trial %d: %s seed=%d\n", t.Index, t.VariantKey(), t.Seed)
+	}
+	return nil
+}

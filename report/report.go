@@ -1,0 +1,128 @@
+// Package report turns an experiment's stored results into a Markdown file and a
+// self-contained HTML file: variants ranked with intervals over seeds, the trials,
+// and the best trial's learning curve and confusion matrix.
+package report
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/dogrun/dogrun/metrics"
+	"github.com/dogrun/dogrun/results"
+)
+
+// Variant is one point of the sweep with its replicates.
+type Variant struct {
+	Key      string
+	Trials   []results.Trial
+	Done     int
+	Accuracy metrics.Summary
+	Top5     metrics.Summary
+	MacroF1  metrics.Summary
+	// Values are the per-seed test accuracies, in trial order.
+	Values []float64
+}
+
+// Data is everything a report shows, read from the store.
+type Data struct {
+	Experiment results.Experiment
+	Trials     []results.Trial
+	Metrics    map[int64]results.TrialMetrics
+	Variants   []Variant // best mean accuracy first; variants with no finished trial last
+	Best       *results.Trial
+	BestEpochs []results.Epoch
+	BestReport metrics.Report
+	Classes    []string
+}
+
+// Gather reads an experiment's results.
+func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) {
+	exp, err := st.Experiment(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	trials, err := st.Trials(ctx, exp.ID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.TestMetrics(ctx, exp.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := &Data{Experiment: exp, Trials: trials, Metrics: m, Variants: Rank(trials, m)}
+	for i := range trials {
+		t := &trials[i]
+		tm, ok := m[t.ID]
+		if !ok {
+			continue
+		}
+		if d.Best == nil || tm.Accuracy > m[d.Best.ID].Accuracy {
+			d.Best = t
+		}
+	}
+	if d.Best != nil {
+		if d.BestEpochs, err = st.Epochs(ctx, d.Best.ID); err != nil {
+			return nil, err
+		}
+		if d.BestReport, d.Classes, err = st.TrialReport(ctx, d.Best.ID); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Rank groups trials by variant and orders the variants by mean test accuracy.
+func Rank(trials []results.Trial, m map[int64]results.TrialMetrics) []Variant {
+	byKey := map[string]*Variant{}
+	var order []string
+	for _, t := range trials {
+		v, ok := byKey[t.VariantKey]
+		if !ok {
+			v = &Variant{Key: t.VariantKey}
+			byKey[t.VariantKey] = v
+			order = append(order, t.VariantKey)
+		}
+		v.Trials = append(v.Trials, t)
+	}
+	out := make([]Variant, 0, len(order))
+	for _, k := range order {
+		v := byKey[k]
+		var acc, top5, f1 []float64
+		for _, t := range v.Trials {
+			tm, ok := m[t.ID]
+			if !ok {
+				continue
+			}
+			acc = append(acc, tm.Accuracy)
+			top5 = append(top5, tm.Top5)
+			f1 = append(f1, tm.MacroF1)
+		}
+		v.Done = len(acc)
+		v.Values = acc
+		v.Accuracy, v.Top5, v.MacroF1 = metrics.Summarize(acc), metrics.Summarize(top5), metrics.Summarize(f1)
+		out = append(out, *v)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Accuracy.Mean, out[j].Accuracy.Mean
+		if out[i].Done == 0 || out[j].Done == 0 {
+			return out[i].Done > out[j].Done
+		}
+		return a > b
+	})
+	return out
+}
+
+// Interval formats a summary of a proportion as "0.812 [0.790, 0.834]". The
+// t interval can reach past 0 or 1 with few seeds; it is cut to the range a
+// proportion can take.
+func Interval(s metrics.Summary) string {
+	switch {
+	case s.N == 0:
+		return "–"
+	case s.N == 1 || math.IsNaN(s.Lo):
+		return fmt.Sprintf("%.3f", s.Mean)
+	}
+	return fmt.Sprintf("%.3f [%.3f, %.3f]", s.Mean, math.Max(0, s.Lo), math.Min(1, s.Hi))
+}

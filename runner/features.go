@@ -1,0 +1,103 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/train"
+)
+
+// requests lists the feature vectors a trial needs: every photo as it is, and
+// views augmented copies of each training photo only.
+func requests(p *Plan, aug dataset.Augment, views int) []backbone.Request {
+	key := aug.Key()
+	var out []backbone.Request
+	for _, ph := range p.Data.Photos {
+		out = append(out, backbone.Request{Path: ph.Path, Key: backbone.ViewKey(ph.SHA256, key, 0)})
+	}
+	for _, i := range p.Split.Train {
+		ph := p.Data.Photos[i]
+		for v := 1; v <= views; v++ {
+			out = append(out, backbone.Request{Path: ph.Path, Key: backbone.ViewKey(ph.SHA256, key, v), Params: aug.Params(ph.SHA256, v)})
+		}
+	}
+	return out
+}
+
+// features makes sure every vector the trial needs is cached, opening the backbone
+// only when something is missing, so a rerun never loads ONNX Runtime.
+func (r *run) features(ctx context.Context, spec backbone.Spec, aug dataset.Augment, views int, label string) (*backbone.Cache, error) {
+	cache, ok := r.caches[spec.Name]
+	if !ok {
+		var err error
+		if cache, err = backbone.OpenCache(r.opt.CacheDir, spec); err != nil {
+			return nil, err
+		}
+		r.caches[spec.Name] = cache
+	}
+	reqs := requests(r.plan, aug, views)
+	missing := backbone.Missing(cache, reqs)
+	if len(missing) == 0 {
+		fmt.Fprintf(r.opt.Log, "  %s features: all %d cached (%s)\n", label, len(reqs), spec.Name)
+		return cache, nil
+	}
+	model, ok := r.models[spec.Name]
+	if !ok {
+		var err error
+		if model, err = backbone.Open(ctx, r.opt.CacheDir, spec, r.opt.Threads); err != nil {
+			return nil, err
+		}
+		r.models[spec.Name] = model
+	}
+	fmt.Fprintf(r.opt.Log, "  %s extracting features: %d of %d images not cached (%s)\n", label, len(missing), len(reqs), spec.Name)
+	start := time.Now()
+	last := time.Time{}
+	n, err := backbone.Extract(ctx, model, cache, missing, r.opt.Batch, func(done, total int) {
+		if time.Since(last) < 2*time.Second && done < total {
+			return
+		}
+		last = time.Now()
+		el := time.Since(start)
+		left := time.Duration(float64(el) / float64(done) * float64(total-done))
+		fmt.Fprintf(r.opt.Log, "  %s extracting features %d/%d (%.0f img/s, ETA %s)\n",
+			label, done, total, float64(done)/el.Seconds(), roundDuration(left))
+	})
+	r.sum.FeaturesComputed += n
+	return cache, err
+}
+
+// sets are a trial's feature matrices.
+type sets struct {
+	train, val, test train.Data
+	testPhotos       []int // Dataset.Photos index of each test row
+}
+
+// assemble builds the matrices from the cache; every vector must be there.
+func assemble(p *Plan, cache *backbone.Cache, aug dataset.Augment, views int) sets {
+	key := aug.Key()
+	rows := func(idx []int, views int) train.Data {
+		var d train.Data
+		for _, i := range idx {
+			ph := p.Data.Photos[i]
+			for v := 0; v <= views; v++ {
+				f, ok := cache.Get(backbone.ViewKey(ph.SHA256, key, v))
+				if !ok {
+					panic(fmt.Sprintf("runner: features of %s view %d missing after extraction", ph.Rel, v))
+				}
+				d.Dim = len(f)
+				d.X = append(d.X, f...)
+				d.Y = append(d.Y, int32(ph.Class))
+			}
+		}
+		return d
+	}
+	return sets{
+		train:      rows(p.Split.Train, views),
+		val:        rows(p.Split.Val, 0),
+		test:       rows(p.Split.Test, 0),
+		testPhotos: p.Split.Test,
+	}
+}
