@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
@@ -43,8 +44,18 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: dataset: %w", exp.File, err)
 	}
-	for _, d := range data.Dropped {
-		fmt.Fprintf(log, "note: class %s dropped: %d photos < min_images_per_class %d\n", d.Name, d.Photos, cfg.MinImagesPerClass)
+	if n := len(data.Dropped); n > 0 {
+		// One line: a folder of 1,000 dogs would otherwise bury the progress output.
+		var examples []string
+		for _, d := range data.Dropped[:min(n, 8)] {
+			examples = append(examples, fmt.Sprintf("%s (%d)", d.Name, d.Photos))
+		}
+		more := ""
+		if n > 8 {
+			more = ", ..."
+		}
+		fmt.Fprintf(log, "note: %d classes dropped with fewer than min_images_per_class=%d photos: %s%s\n",
+			n, cfg.MinImagesPerClass, strings.Join(examples, ", "), more)
 	}
 	for _, s := range data.Skipped {
 		fmt.Fprintf(log, "note: skipped %s: %s\n", s.Rel, s.Reason)
