@@ -152,13 +152,18 @@ func activation(name string) (func(*Node) *Node, error) {
 	return nil, fmt.Errorf("head: unknown activation %q", name)
 }
 
+// optimizer builds the configured optimiser. Weight decay is decoupled (AdamW's
+// rule) for both adam and adamw; adamw only differs in name, kept because Keras
+// users write it. Plain SGD has no decay here, so asking for one is an error
+// rather than a silent no-op.
 func optimizer(cfg Config) (optimizers.Interface, error) {
 	switch cfg.Optimizer {
-	case "", "adam":
-		return optimizers.Adam().LearningRate(cfg.LR).Done(), nil
-	case "adamw":
+	case "", "adam", "adamw":
 		return optimizers.Adam().LearningRate(cfg.LR).WeightDecay(cfg.WeightDecay).Done(), nil
 	case "sgd":
+		if cfg.WeightDecay > 0 {
+			return nil, fmt.Errorf("head: weight_decay %g needs optimizer adam or adamw, not sgd", cfg.WeightDecay)
+		}
 		return optimizers.StochasticGradientDescent().WithLearningRate(cfg.LR).Done(), nil
 	}
 	return nil, fmt.Errorf("head: unknown optimizer %q", cfg.Optimizer)

@@ -166,3 +166,34 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Errorf("config changed:\n%s", d)
 	}
 }
+
+func TestWeightDecayShrinksWeights(t *testing.T) {
+	trainSet, valSet := blobs(8, 3, 30, 6, 0.5), blobs(8, 3, 10, 6, 0.5)
+	norm := func(decay float64) float64 {
+		cfg := testConfig()
+		cfg.Epochs, cfg.Patience, cfg.WeightDecay = 20, 0, decay
+		h, _, err := Fit(context.Background(), cfg, trainSet, valSet, 3, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := h.weights()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum float64
+		for _, v := range w {
+			for _, x := range v {
+				sum += float64(x) * float64(x)
+			}
+		}
+		return sum
+	}
+	if plain, decayed := norm(0), norm(0.5); decayed >= plain {
+		t.Errorf("weight decay 0.5 left squared weight norm %.3f >= %.3f without decay", decayed, plain)
+	}
+	cfg := testConfig()
+	cfg.Optimizer, cfg.WeightDecay = "sgd", 0.1
+	if _, _, err := Fit(context.Background(), cfg, trainSet, valSet, 3, nil); err == nil {
+		t.Error("sgd with weight decay trained instead of failing")
+	}
+}
