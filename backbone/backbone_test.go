@@ -22,7 +22,7 @@ func openTestModel(t testing.TB, name string) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Open(context.Background(), dir, spec, 0)
+	m, err := Open(context.Background(), dir, spec, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,8 +42,8 @@ func TestBatchedForwardMatchesSingleImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(batch) != n*m.Spec.Dim {
-		t.Fatalf("got %d floats, want %d", len(batch), n*m.Spec.Dim)
+	if len(batch) != n*m.Cut.Dim {
+		t.Fatalf("got %d floats, want %d", len(batch), n*m.Cut.Dim)
 	}
 	for i := 0; i < n; i++ {
 		one, err := m.Forward(input[i*m.InputLen():(i+1)*m.InputLen()], 1)
@@ -52,7 +52,7 @@ func TestBatchedForwardMatchesSingleImages(t *testing.T) {
 		}
 		var maxDiff, norm float64
 		for j, v := range one {
-			maxDiff = math.Max(maxDiff, math.Abs(float64(v-batch[i*m.Spec.Dim+j])))
+			maxDiff = math.Max(maxDiff, math.Abs(float64(v-batch[i*m.Cut.Dim+j])))
 			norm += float64(v) * float64(v)
 		}
 		if norm == 0 {
@@ -66,7 +66,7 @@ func TestBatchedForwardMatchesSingleImages(t *testing.T) {
 
 func TestFetchRejectsWrongChecksum(t *testing.T) {
 	dir := t.TempDir()
-	src := Source{Package: "example-pkg", Version: "1.0.0", Path: "model/x.onnx"}
+	src := Source{Package: "example-pkg", Version: "1.0.0", Files: []File{{Path: "model/x.onnx", SHA256: strings.Repeat("0", 64)}}}
 	dst := filepath.Join(dir, "npm", "example-pkg@1.0.0", "model", "x.onnx")
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestFetchRejectsWrongChecksum(t *testing.T) {
 	if err := os.WriteFile(dst, []byte("not the model"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Fetch(context.Background(), dir, src, strings.Repeat("0", 64))
+	_, err := Fetch(context.Background(), dir, src)
 	if err == nil || !strings.Contains(err.Error(), "sha256") || !strings.Contains(err.Error(), dst) {
 		t.Fatalf("got %v, want a sha256 mismatch naming %s", err, dst)
 	}

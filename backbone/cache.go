@@ -49,14 +49,14 @@ type Cache struct {
 	index map[Key][]float32
 }
 
-// OpenCache opens (creating) the cache of spec's features under dir.
-func OpenCache(dir string, spec Spec) (*Cache, error) {
-	id := sha256.Sum256([]byte(spec.SHA256 + "\x00" + spec.PreprocessKey()))
-	path := filepath.Join(dir, "features", spec.Name+"-"+hex.EncodeToString(id[:8])+".bin")
+// OpenCache opens (creating) the cache of spec's features at cut under dir.
+func OpenCache(dir string, spec Spec, cut Cut) (*Cache, error) {
+	id := sha256.Sum256([]byte(spec.SHA256() + "\x00" + spec.PreprocessKey(cut)))
+	path := filepath.Join(dir, "features", spec.Name+"-"+cut.Name+"-"+hex.EncodeToString(id[:8])+".bin")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	c := &Cache{Path: path, dim: spec.Dim, index: map[Key][]float32{}}
+	c := &Cache{Path: path, dim: cut.Dim, index: map[Key][]float32{}}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func OpenCache(dir string, spec Spec) (*Cache, error) {
 	if st.Size() == 0 {
 		var h [cacheHeader]byte
 		copy(h[:], cacheMagic)
-		binary.LittleEndian.PutUint32(h[8:], uint32(spec.Dim))
+		binary.LittleEndian.PutUint32(h[8:], uint32(cut.Dim))
 		if _, err := f.Write(h[:]); err != nil {
 			return nil, err
 		}

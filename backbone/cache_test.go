@@ -8,13 +8,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func testSpec(dim int) Spec {
-	return Spec{Name: "toy", SHA256: "abc", Dim: dim, InputSize: 4, Layout: "NCHW", Channels: "RGB"}
+func testSpec(dim int) (Spec, Cut) {
+	cut := Cut{Name: "out", Output: "y", Dim: dim}
+	return Spec{Name: "toy", Source: Source{Files: []File{{Path: "toy.onnx", SHA256: "abc"}}}, Cuts: []Cut{cut},
+		InputSize: 4, Layout: "NCHW", Channels: "RGB"}, cut
 }
 
 func TestCachePersistsAcrossOpens(t *testing.T) {
 	dir := t.TempDir()
-	c, err := OpenCache(dir, testSpec(3))
+	c, err := openToy(dir, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +24,7 @@ func TestCachePersistsAcrossOpens(t *testing.T) {
 	if err := c.Put([]Key{k1, k2}, []float32{1, 2, 3, 4, 5, 6}); err != nil {
 		t.Fatal(err)
 	}
-	reopened, err := OpenCache(dir, testSpec(3))
+	reopened, err := openToy(dir, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +44,7 @@ func TestCachePersistsAcrossOpens(t *testing.T) {
 
 func TestCacheDropsTornTail(t *testing.T) {
 	dir := t.TempDir()
-	c, err := OpenCache(dir, testSpec(2))
+	c, err := openToy(dir, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func TestCacheDropsTornTail(t *testing.T) {
 	f.Write(make([]byte, 17))
 	f.Close()
 
-	c2, err := OpenCache(dir, testSpec(2))
+	c2, err := openToy(dir, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestCacheDropsTornTail(t *testing.T) {
 	if err := c2.Put([]Key{ViewKey("b", "", 0)}, []float32{3, 4}); err != nil {
 		t.Fatal(err)
 	}
-	c3, err := OpenCache(dir, testSpec(2))
+	c3, err := openToy(dir, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +81,11 @@ func TestCacheDropsTornTail(t *testing.T) {
 
 func TestCacheSeesOtherWritersAppends(t *testing.T) {
 	dir := t.TempDir()
-	a, err := OpenCache(dir, testSpec(1))
+	a, err := openToy(dir, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := OpenCache(dir, testSpec(1))
+	b, err := openToy(dir, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +102,11 @@ func TestCacheSeesOtherWritersAppends(t *testing.T) {
 
 func TestCacheRefusesOtherDimension(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := OpenCache(dir, testSpec(2)); err != nil {
+	if _, err := openToy(dir, 2); err != nil {
 		t.Fatal(err)
 	}
 	// Same backbone file and preprocessing but another output length: a mislabelled spec.
-	_, err := OpenCache(dir, testSpec(3))
+	_, err := openToy(dir, 3)
 	if err == nil || !strings.Contains(err.Error(), "holds 2-d features, want 3") {
 		t.Fatalf("got %v, want a dimension mismatch", err)
 	}
@@ -126,10 +128,20 @@ func TestViewKeys(t *testing.T) {
 }
 
 func TestPreprocessKeyChangesWithInputContract(t *testing.T) {
-	a := testSpec(2)
+	a, cut := testSpec(2)
 	b := a
 	b.Mean[0] = 1
-	if a.PreprocessKey() == b.PreprocessKey() {
+	if a.PreprocessKey(cut) == b.PreprocessKey(cut) {
 		t.Error("changing the mean keeps the preprocessing key")
 	}
+	other := cut
+	other.Output = "z"
+	if a.PreprocessKey(cut) == a.PreprocessKey(other) {
+		t.Error("another cut keeps the preprocessing key")
+	}
+}
+
+func openToy(dir string, dim int) (*Cache, error) {
+	s, c := testSpec(dim)
+	return OpenCache(dir, s, c)
 }

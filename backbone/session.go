@@ -1,10 +1,14 @@
 package backbone
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -23,40 +27,41 @@ func initRuntime(ctx context.Context, cacheDir string) error {
 	if runtimeInit.done {
 		return nil
 	}
-	lib, err := Fetch(ctx, cacheDir, ONNXRuntime.Source, ONNXRuntime.SHA256)
+	lib, err := Fetch(ctx, cacheDir, ONNXRuntime.Source)
 	if err != nil {
 		return fmt.Errorf("onnx runtime: %w", err)
 	}
-	ort.SetSharedLibraryPath(lib)
+	ort.SetSharedLibraryPath(lib[0])
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
-		return fmt.Errorf("onnx runtime %s: %w", lib, err)
+		return fmt.Errorf("onnx runtime %s: %w", lib[0], err)
 	}
 	runtimeInit.done = true
 	return nil
 }
 
-// Model is one backbone loaded into an ONNX Runtime session.
+// Model is one backbone loaded into an ONNX Runtime session, cut at one output.
 type Model struct {
 	Spec Spec
-	File string // the verified weights file
+	Cut  Cut
 
 	mu      sync.Mutex // a session runs one batch at a time
 	session *ort.DynamicAdvancedSession
 }
 
-// Open fetches and verifies the backbone and starts a session with threads intra-op
-// threads (0 = one per CPU).
-func Open(ctx context.Context, cacheDir string, spec Spec, threads int) (*Model, error) {
+// Open fetches, verifies and if needed converts the backbone, and starts a
+// session that returns the named cut ("" = default) with threads intra-op threads
+// (0 = one per CPU).
+func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threads int) (*Model, error) {
+	cut, err := spec.Cut(cutName)
+	if err != nil {
+		return nil, err
+	}
 	if err := initRuntime(ctx, cacheDir); err != nil {
 		return nil, err
 	}
-	file, err := Fetch(ctx, cacheDir, spec.Source, spec.SHA256)
+	raw, err := ONNX(ctx, cacheDir, spec)
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
-	}
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
 	}
 	batched, err := BatchDynamic(raw)
 	if err != nil {
@@ -76,11 +81,40 @@ func Open(ctx context.Context, cacheDir string, spec Spec, threads int) (*Model,
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, err
 	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(batched, []string{spec.InputName}, []string{spec.OutputName}, opts)
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(batched, []string{spec.InputName}, []string{cut.Output}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
 	}
-	return &Model{Spec: spec, File: file, session: s}, nil
+	return &Model{Spec: spec, Cut: cut, session: s}, nil
+}
+
+// ONNX returns the backbone as an ONNX model: the fetched file itself, or its
+// conversion, made once and kept in the cache under the backbone's identity.
+func ONNX(ctx context.Context, cacheDir string, spec Spec) ([]byte, error) {
+	files, err := Fetch(ctx, cacheDir, spec.Source)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Convert == nil {
+		return os.ReadFile(files[0])
+	}
+	path := filepath.Join(cacheDir, "converted", spec.Name+"-"+spec.SHA256()[:16]+".onnx")
+	if b, err := os.ReadFile(path); err == nil {
+		return b, nil
+	}
+	b, err := spec.Convert(files)
+	if err != nil {
+		return nil, fmt.Errorf("converting %s: %w", spec.Source, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return b, writeChecked(bytes.NewReader(b), path, sha256Hex(b))
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // Close frees the session.
@@ -96,7 +130,7 @@ func (m *Model) Close() error {
 // InputLen is the number of floats one image takes.
 func (m *Model) InputLen() int { return 3 * m.Spec.InputSize * m.Spec.InputSize }
 
-// Forward runs n images laid out back to back in input and returns n*Dim features.
+// Forward runs n images laid out back to back in input and returns n*Cut.Dim features.
 func (m *Model) Forward(input []float32, n int) ([]float32, error) {
 	if len(input) != n*m.InputLen() {
 		return nil, fmt.Errorf("backbone %s: input has %d floats, want %d", m.Spec.Name, len(input), n*m.InputLen())
@@ -111,7 +145,7 @@ func (m *Model) Forward(input []float32, n int) ([]float32, error) {
 		return nil, err
 	}
 	defer in.Destroy()
-	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(n), int64(m.Spec.Dim)))
+	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(n), int64(m.Cut.Dim)))
 	if err != nil {
 		return nil, err
 	}

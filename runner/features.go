@@ -29,14 +29,15 @@ func requests(p *Plan, aug dataset.Augment, views int) []backbone.Request {
 
 // features makes sure every vector the trial needs is cached, opening the backbone
 // only when something is missing, so a rerun never loads ONNX Runtime.
-func (r *run) features(ctx context.Context, spec backbone.Spec, aug dataset.Augment, views int, label string) (*backbone.Cache, error) {
-	cache, ok := r.caches[spec.Name]
+func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut, aug dataset.Augment, views int, label string) (*backbone.Cache, error) {
+	id := spec.Name + "/" + cut.Name
+	cache, ok := r.caches[id]
 	if !ok {
 		var err error
-		if cache, err = backbone.OpenCache(r.opt.CacheDir, spec); err != nil {
+		if cache, err = backbone.OpenCache(r.opt.CacheDir, spec, cut); err != nil {
 			return nil, err
 		}
-		r.caches[spec.Name] = cache
+		r.caches[id] = cache
 	}
 	reqs := requests(r.plan, aug, views)
 	missing := backbone.Missing(cache, reqs)
@@ -44,13 +45,13 @@ func (r *run) features(ctx context.Context, spec backbone.Spec, aug dataset.Augm
 		fmt.Fprintf(r.opt.Log, "  %s features: all %d cached (%s)\n", label, len(reqs), spec.Name)
 		return cache, nil
 	}
-	model, ok := r.models[spec.Name]
+	model, ok := r.models[id]
 	if !ok {
 		var err error
-		if model, err = backbone.Open(ctx, r.opt.CacheDir, spec, r.opt.Threads); err != nil {
+		if model, err = backbone.Open(ctx, r.opt.CacheDir, spec, cut.Name, r.opt.Threads); err != nil {
 			return nil, err
 		}
-		r.models[spec.Name] = model
+		r.models[id] = model
 	}
 	fmt.Fprintf(r.opt.Log, "  %s extracting features: %d of %d images not cached (%s)\n", label, len(missing), len(reqs), spec.Name)
 	start := time.Now()

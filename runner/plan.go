@@ -29,6 +29,7 @@ type Plan struct {
 type Trial struct {
 	schemas.Trial
 	Backbone backbone.Spec
+	Cut      backbone.Cut
 	Hash     string
 }
 
@@ -73,13 +74,17 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 	for _, t := range expanded {
 		spec, err := backbone.Lookup(t.Config.Backbone.Name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: trial %d: %w", exp.File, t.Index, err)
+			return nil, exp.ErrorAt("backbone.name", err.Error())
 		}
-		h, err := trialHash(t.Config, fingerprint, spec.SHA256)
+		cut, err := spec.Cut(t.Config.Backbone.Cut)
+		if err != nil {
+			return nil, exp.ErrorAt("backbone.cut", err.Error())
+		}
+		h, err := trialHash(t.Config, fingerprint, spec.SHA256())
 		if err != nil {
 			return nil, err
 		}
-		p.Trials = append(p.Trials, Trial{Trial: t, Backbone: spec, Hash: h})
+		p.Trials = append(p.Trials, Trial{Trial: t, Backbone: spec, Cut: cut, Hash: h})
 	}
 	return p, nil
 }

@@ -109,7 +109,7 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			return r.sum, err
 		}
 		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
-			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: t.Backbone.SHA256}
+			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: t.Backbone.SHA256()}
 		hashes[i] = t.Hash
 		byHash[t.Hash] = t
 	}
@@ -186,7 +186,7 @@ func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label st
 	start := time.Now()
 	cfg := t.Config
 	aug := augmentOf(cfg)
-	cache, err := r.features(ctx, t.Backbone, aug, cfg.Augmentation.Views, label)
+	cache, err := r.features(ctx, t.Backbone, t.Cut, aug, cfg.Augmentation.Views, label)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label st
 		Report: report, Predictions: predictions(r.plan, sets.testPhotos, probs),
 		DurationSeconds: time.Since(start).Seconds(),
 		GoVersion:       runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
-		BackboneSHA256: t.Backbone.SHA256,
+		BackboneSHA256: t.Backbone.SHA256(),
 	})
 }
 

@@ -66,6 +66,33 @@ func Decode(file string, data []byte) (*Experiment, error) {
 	return &e, nil
 }
 
+// ErrorAt is an error about field found by checks outside this package (an
+// unknown backbone, say), placed where the field is set: on a swept field, the
+// sweep entry; else where the file sets it, or its nearest enclosing key. The
+// file is parsed again: positions are not worth carrying in every Experiment.
+func (e *Experiment) ErrorAt(field, msg string) *Error {
+	err := &Error{File: e.File, Field: field, Msg: msg}
+	for _, a := range e.Sweep {
+		if a.Path == field {
+			err.Line, err.Column = a.Line, a.Column
+			return err
+		}
+	}
+	data, rerr := os.ReadFile(e.File)
+	if rerr != nil {
+		return err
+	}
+	d := &decoder{file: e.File, key: map[string]ast.Node{}, val: map[string]ast.Node{}, failed: map[string]bool{}}
+	body, perr := d.document(data)
+	if perr != nil {
+		return err
+	}
+	scratch := Default()
+	d.decodeStruct(body, reflect.ValueOf(&scratch).Elem(), "")
+	err.Line, err.Column = d.pos(field)
+	return err
+}
+
 // DatasetDir is Dataset.Path resolved against the experiment file's folder
 // when relative.
 func DatasetDir(e *Experiment) string {

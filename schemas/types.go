@@ -51,7 +51,8 @@ type Dataset struct {
 
 // Backbone names the pretrained feature extractor.
 type Backbone struct {
-	Name string `yaml:"name" json:"name" dogrun:"required" doc:"Backbone model name, e.g. mobilefacenet."`
+	Name string `yaml:"name" json:"name" dogrun:"required" doc:"Backbone model name, e.g. mobilefacenet; dogrun backbones lists them."`
+	Cut  string `yaml:"cut,omitempty" json:"cut,omitempty" doc:"Named output used as features (dogrun backbones lists each backbone's cuts); empty means the backbone's default."`
 }
 
 // Head is the trainable MLP on top of the backbone features.

@@ -57,6 +57,16 @@ func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 	golden(t, "validate_bad_field", err.Error()+"\n")
 }
 
+func TestValidateUnknownBackboneAndCut(t *testing.T) {
+	for _, name := range []string{"bad_backbone", "bad_swept_backbone"} {
+		_, _, err := dogrun(t, "validate", filepath.Join("testdata", name+".yaml"))
+		if err == nil {
+			t.Fatalf("%s validated", name)
+		}
+		golden(t, "validate_"+name, err.Error()+"\n")
+	}
+}
+
 func TestValidateMissingFile(t *testing.T) {
 	_, _, err := dogrun(t, "validate", "no/such.yaml")
 	if err == nil || !strings.Contains(err.Error(), "no/such.yaml") {

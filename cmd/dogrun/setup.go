@@ -31,21 +31,22 @@ func (c *setupCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, err := backbone.Fetch(ctx, dir, backbone.ONNXRuntime.Source, backbone.ONNXRuntime.SHA256)
+	paths, err := backbone.Fetch(ctx, dir, backbone.ONNXRuntime.Source)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "onnxruntime  %s\n", path)
+	fmt.Fprintf(c.stdout, "%-20s %s\n", "onnxruntime", paths[0])
 	for _, name := range names {
 		spec, err := backbone.Lookup(name)
 		if err != nil {
 			return err
 		}
-		path, err := backbone.Fetch(ctx, dir, spec.Source, spec.SHA256)
+		// Converting here, not at the first run, keeps conversion errors in setup.
+		onnx, err := backbone.ONNX(ctx, dir, spec)
 		if err != nil {
-			return err
+			return fmt.Errorf("backbone %s: %w", name, err)
 		}
-		fmt.Fprintf(c.stdout, "%-12s %s\n", name, path)
+		fmt.Fprintf(c.stdout, "%-20s %s (%d bytes of ONNX)\n", name, spec.Source, len(onnx))
 	}
 	return nil
 }

@@ -49,8 +49,12 @@ func (c *validateCommand) one(file string) error {
 		return err
 	}
 	for _, t := range trials {
-		if _, err := backbone.Lookup(t.Config.Backbone.Name); err != nil {
-			return fmt.Errorf("%s: backbone.name: %w", file, err)
+		spec, err := backbone.Lookup(t.Config.Backbone.Name)
+		if err != nil {
+			return exp.ErrorAt("backbone.name", err.Error())
+		}
+		if _, err := spec.Cut(t.Config.Backbone.Cut); err != nil {
+			return exp.ErrorAt("backbone.cut", err.Error())
 		}
 	}
 	variants := map[string]bool{}
