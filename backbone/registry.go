@@ -120,8 +120,8 @@ var registry = []Spec{
 		Format:    "onnx",
 		InputName: "input",
 		InputSize: 112,
-		Layout:      "NCHW",
-		Channels:    "RGB",
+		Layout:    "NCHW",
+		Channels:  "RGB",
 		// The package's own JavaScript feeds (p - 127) / 128.
 		Mean:  [3]float32{127, 127, 127},
 		Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128},
