@@ -157,6 +157,9 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 		switch {
 		case err == nil:
 			r.sum.Trained++
+		case errors.Is(err, results.ErrNotOwned):
+			// Another worker reclaimed it after this one went silent; it is theirs now.
+			fmt.Fprintf(r.opt.Log, "trial %d/%d taken over by another worker: %v\n", k, r.sum.Planned, err)
 		case ctx.Err() != nil:
 			// Interrupted, not failed: hand the trial back for the next run.
 			_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
@@ -181,8 +184,45 @@ func roundDuration(d time.Duration) time.Duration {
 	return d.Round(100 * time.Millisecond)
 }
 
+// keepClaim refreshes the trial's heartbeat until stop is called, so that other
+// workers do not take it over during a long extraction or epoch. If the claim is
+// lost anyway (this worker stalled past StaleAfter), the trial's context is
+// cancelled with results.ErrNotOwned as the cause.
+func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(r.opt.StaleAfter / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
+}
+
 // one runs a claimed trial from features to stored results.
 func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
+	ctx, release := r.keepClaim(ctx, claimed.ID)
+	defer release()
+	err := r.trial(ctx, claimed, t, label)
+	if cause := context.Cause(ctx); errors.Is(cause, results.ErrNotOwned) {
+		return cause
+	}
+	return err
+}
+
+func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	start := time.Now()
 	cfg := t.Config
 	aug := augmentOf(cfg)
@@ -192,14 +232,8 @@ func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label st
 	}
 	sets := assemble(r.plan, cache, aug, cfg.Augmentation.Views)
 
-	heartbeat := time.Now()
 	lastLine := time.Time{}
 	onEpoch := func(e train.Epoch) {
-		if time.Since(heartbeat) > r.opt.StaleAfter/4 {
-			if err := r.opt.Store.Heartbeat(ctx, claimed.ID, r.opt.Worker); err == nil {
-				heartbeat = time.Now()
-			}
-		}
 		if time.Since(lastLine) >= 2*time.Second || e.Epoch == cfg.Train.Epochs {
 			left := time.Duration(float64(cfg.Train.Epochs-e.Epoch) * e.Seconds * float64(time.Second))
 			fmt.Fprintf(r.opt.Log, "  %s epoch %d/%d loss %.4f acc %.3f val_loss %.4f val_acc %.3f (%.2fs/epoch, trial ETA <= %s)\n",
