@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dogrun/dogrun/report"
+)
+
+type compareCommand struct{ stdout, stderr io.Writer }
+
+const compareUsage = `Usage: dogrun compare [flags] EXPERIMENT
+
+Compares the values of one sweep axis with a reference value on the same test
+photos and prints the verdict table: per value the mean test accuracy over
+seeds (and folds) with its 95% interval; against the reference the accuracy
+difference with a paired bootstrap interval, McNemar's exact test per seed,
+the Wilcoxon signed-rank test across seeds with Holm's correction, effect
+sizes, and "no significant difference" where that is the truth. The table is
+also written into the experiment's report (as dogrun report writes it).
+
+`
+
+func (c *compareCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("compare", compareUsage, c.stderr)
+	var store storeFlags
+	store.register(fs)
+	by := fs.String("by", "", "sweep axis to compare, e.g. head.dropout (default: the first axis)")
+	reference := fs.String("reference", "", "value of the axis the others are compared with (default: its first value)")
+	out := fs.String("out", "", "report folder (default <runs>/<EXPERIMENT>)")
+	noReport := fs.Bool("no-report", false, "print the table only; leave the report as it is")
+	names, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: compare needs one EXPERIMENT", errUsage)
+	}
+	st, err := store.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := report.Gather(ctx, st, names[0])
+	if err != nil {
+		return err
+	}
+	v, err := report.ComputeVerdicts(ctx, st, d.Experiment, *by, *reference)
+	if err != nil {
+		return err
+	}
+	if err := printVerdicts(c.stdout, v); err != nil {
+		return err
+	}
+	if *noReport {
+		return nil
+	}
+	d.Verdicts = v
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join(store.runsDir, names[0])
+	}
+	md, html, err := report.Write(d, dir, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "wrote %s\nwrote %s\n", md, html)
+	return nil
+}
+
+// printVerdicts writes the verdict table as aligned text.
+func printVerdicts(w io.Writer, v *report.Verdicts) error {
+	fmt.Fprintf(w, "%s: %s compared with %s=%s (alpha %g)\n\n", v.Experiment, v.By, v.By, v.Reference, v.Alpha)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header, rows := v.Table()
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "\n%s\n", n)
+	}
+	fmt.Fprintln(w)
+	return nil
+}

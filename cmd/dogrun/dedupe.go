@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/dedupe"
+)
+
+type dedupeCommand struct{ stdout, stderr io.Writer }
+
+const dedupeUsage = `Usage: dogrun dedupe [flags] DIR
+
+Finds near-duplicate photos in DIR (one sub-folder per dog): copies, burst
+shots, re-crops, flips, re-encodes and exposure changes of one shot. Prints the
+groups, checks across folders for the same photo filed under two dogs, and
+writes every group to a CSV list. Nothing is deleted: -move moves all but the
+first photo of each group out of DIR, and only when asked.
+
+Methods:
+  phash  perceptual hash searched over re-crops and flips (the default, and
+         what experiments' split.group uses); -threshold is a distance in bits
+  ssim   the seed's ssim.py criterion (grayscale SSIM, 7x7 windows, as
+         scikit-image computes it), for parity; -threshold is a similarity
+
+-calibrate N measures both methods on labelled pairs built from N photos of
+DIR (edited copies as positives, different photos of one dog as negatives).
+
+`
+
+func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("dedupe", dedupeUsage, c.stderr)
+	method := fs.String("method", dedupe.MethodPHash, "phash or ssim")
+	threshold := fs.Float64("threshold", 0, "phash: largest distance in bits; ssim: smallest similarity (default: the method's calibrated value, 8 or 0.95)")
+	list := fs.String("list", "near-duplicates.csv", "CSV file to write the groups to")
+	move := fs.String("move", "", "move every photo but the first of each group into this folder (keeping class sub-folders)")
+	minImages := fs.Int("min-images", 1, "skip classes with fewer photos")
+	calibrate := fs.Int("calibrate", 0, "build labelled pairs from this many photos and report each method's recall and false-merge rate, then stop")
+	dirs, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(dirs) != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: dedupe needs one DIR", errUsage)
+	}
+	if *method != dedupe.MethodPHash && *method != dedupe.MethodSSIM {
+		fs.Usage()
+		return fmt.Errorf("%w: -method must be phash or ssim, got %q", errUsage, *method)
+	}
+	d, err := dataset.Load(dirs[0], dataset.LoadOptions{MinImagesPerClass: *minImages})
+	if err != nil {
+		return err
+	}
+	if *calibrate > 0 {
+		return c.calibrate(d, *calibrate)
+	}
+	if *threshold == 0 {
+		*threshold = dedupe.DefaultThreshold(*method)
+	}
+	unit := "bits"
+	if *method == dedupe.MethodSSIM {
+		unit = "SSIM"
+	}
+	fmt.Fprintf(c.stdout, "%s: %d photos of %d classes; method %s, threshold %g %s\n", dirs[0], len(d.Photos), len(d.Classes), *method, *threshold, unit)
+	start, last := time.Now(), time.Now()
+	res, err := dedupe.Find(d, dedupe.Options{Method: *method, Threshold: *threshold, Progress: func(done, total int) {
+		if time.Since(last) >= 2*time.Second || done == total {
+			last = time.Now()
+			fmt.Fprintf(c.stderr, "  read %d/%d photos (%s)\n", done, total, time.Since(start).Round(time.Second))
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	score := map[[2]int]float64{}
+	for _, m := range res.Pairs {
+		score[[2]int{m.A, m.B}] = m.Score
+	}
+	multi := res.Multi()
+	grouped := 0
+	for _, g := range multi {
+		grouped += len(g)
+	}
+	fmt.Fprintf(c.stdout, "%d near-duplicate groups hold %d photos:\n", len(multi), grouped)
+	for _, g := range multi {
+		var names []string
+		for _, i := range g {
+			names = append(names, d.Photos[i].Rel)
+		}
+		var links []string
+		for x, a := range g {
+			for _, b := range g[x+1:] {
+				if s, ok := score[[2]int{a, b}]; ok {
+					links = append(links, fmt.Sprintf("%s~%s %s", base(d.Photos[a].Rel), base(d.Photos[b].Rel), scoreText(*method, s)))
+				}
+			}
+		}
+		fmt.Fprintf(c.stdout, "  %s  (%s)\n", strings.Join(names, " "), strings.Join(links, ", "))
+	}
+	fmt.Fprintf(c.stdout, "%d photos filed under two dogs at once:\n", len(res.CrossClass))
+	for _, m := range res.CrossClass {
+		fmt.Fprintf(c.stdout, "  %s = %s (%s)\n", d.Photos[m.A].Rel, d.Photos[m.B].Rel, scoreText(dedupe.MethodPHash, m.Score))
+	}
+	if err := writeDedupeList(*list, d, res); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "wrote %s\n", *list)
+	if *move == "" {
+		return nil
+	}
+	moved, err := moveDuplicates(d, multi, *move)
+	fmt.Fprintf(c.stdout, "moved %d photos to %s\n", moved, *move)
+	return err
+}
+
+func base(rel string) string { return rel[strings.LastIndex(rel, "/")+1:] }
+
+func scoreText(method string, s float64) string {
+	if method == dedupe.MethodSSIM {
+		return fmt.Sprintf("SSIM %.3f", s)
+	}
+	return fmt.Sprintf("%g bits", s)
+}
+
+// writeDedupeList writes one row per photo of a near-duplicate group (the
+// first is kept by -move) and one per photo filed under two dogs.
+func writeDedupeList(path string, d *dataset.Dataset, res *dedupe.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"kind", "group", "class", "photo", "keep"})
+	for n, g := range res.Multi() {
+		for k, i := range g {
+			p := d.Photos[i]
+			w.Write([]string{"near-duplicate", fmt.Sprint(n + 1), d.Classes[p.Class], p.Rel, fmt.Sprint(k == 0)})
+		}
+	}
+	for n, m := range res.CrossClass {
+		for _, i := range []int{m.A, m.B} {
+			p := d.Photos[i]
+			w.Write([]string{"cross-class", fmt.Sprint(n + 1), d.Classes[p.Class], p.Rel, "true"})
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// moveDuplicates moves every photo but the first of each group to
+// dst/<class>/<name>, never overwriting anything.
+func moveDuplicates(d *dataset.Dataset, groups [][]int, dst string) (int, error) {
+	moved := 0
+	for _, g := range groups {
+		for _, i := range g[1:] {
+			p := d.Photos[i]
+			to := filepath.Join(dst, filepath.FromSlash(p.Rel))
+			if _, err := os.Lstat(to); err == nil {
+				return moved, fmt.Errorf("not moving %s: %s exists", p.Path, to)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return moved, err
+			}
+			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+				return moved, err
+			}
+			if err := os.Rename(p.Path, to); err != nil {
+				return moved, err
+			}
+			moved++
+		}
+	}
+	return moved, nil
+}
+
+// calibrate prints both methods' recall and false-merge rate on labelled
+// pairs at several thresholds.
+func (c *dedupeCommand) calibrate(d *dataset.Dataset, n int) error {
+	pairs, err := dedupe.Pairs(d, n, 1)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%d labelled pairs from %d photos: %d edited copies (%s) and %d different photos of one dog\n",
+		len(pairs), n, n*len(dedupe.Transforms), strings.Join(dedupe.Transforms, ", "), len(pairs)-n*len(dedupe.Transforms))
+	ph := make([]float64, len(pairs))
+	ss := make([]float64, len(pairs))
+	for i, p := range pairs {
+		a, b := dedupe.Sign(p.A), dedupe.Sign(p.B)
+		ph[i] = -float64(dedupe.SignatureDistance(&a, &b)) // higher = more alike
+		s, err := dedupe.SSIM(dedupe.ToGray(p.A), dedupe.ToGray(p.B))
+		if err != nil {
+			return err
+		}
+		ss[i] = s
+	}
+	row := func(name string, r dedupe.Rates) {
+		fmt.Fprintf(c.stdout, "  %-12s recall %5.1f%%  false merges %5.2f%%  ", name, 100*r.Recall, 100*r.FalseMerge)
+		for _, k := range dedupe.Transforms {
+			fmt.Fprintf(c.stdout, " %s %.0f%%", k, 100*r.RecallByKind[k])
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	fmt.Fprintln(c.stdout, "phash (distance <= threshold):")
+	for _, t := range []float64{4, 6, 8, 10, 12} {
+		row(fmt.Sprintf("<= %g bits", t), dedupe.Evaluate(pairs, ph, -t))
+	}
+	fmt.Fprintln(c.stdout, "ssim (similarity >= threshold):")
+	for _, t := range []float64{0.5, 0.7, 0.9, 0.95} {
+		row(fmt.Sprintf(">= %g", t), dedupe.Evaluate(pairs, ss, t))
+	}
+	return nil
+}
