@@ -1,16 +1,21 @@
 // Package report turns an experiment's stored results into a Markdown file and a
-// self-contained HTML file: variants ranked with intervals over seeds, the trials,
-// and the best trial's learning curve and confusion matrix.
+// self-contained HTML file (every picture embedded), plus one page of each
+// kind per trial: the environment the trials ran in, variants ranked with
+// intervals over seeds, comparison charts, learning curves, confusion
+// heatmaps with the most confused dogs shown as photos, and per-class scores.
 package report
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
+	"github.com/dogrun/dogrun/schemas"
 )
 
 // Variant is one point of the sweep with its replicates.
@@ -35,6 +40,28 @@ type Data struct {
 	BestEpochs []results.Epoch
 	BestReport metrics.Report
 	Classes    []string
+
+	// Per done trial: its epochs and its test report (per-class scores and
+	// confusion matrix).
+	Epochs  map[int64][]results.Epoch
+	Reports map[int64]metrics.Report
+	// Configs holds each trial's resolved config, where it still decodes.
+	Configs map[int64]schemas.Experiment
+	// Config is the stored experiment file, decoded; nil when it no longer
+	// decodes (then the report has no dataset folder and no sweep axes).
+	Config *schemas.Experiment
+	// DatasetDir is the photo folder the experiment read ("" when unknown);
+	// ClassPhotos maps each class to one of its test photos, relative to it.
+	DatasetDir  string
+	ClassPhotos map[string]string
+
+	// SplitCard describes the stored split; Verdicts compares the first sweep
+	// axis's values with its first (dogrun compare picks others). Either is
+	// nil when there is nothing to show.
+	SplitCard *SplitCard
+	Verdicts  *Verdicts
+
+	optionalSections
 }
 
 // Gather reads an experiment's results.
@@ -62,13 +89,51 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 			d.Best = t
 		}
 	}
-	if d.Best != nil {
-		if d.BestEpochs, err = st.Epochs(ctx, d.Best.ID); err != nil {
+	d.Epochs = map[int64][]results.Epoch{}
+	d.Reports = map[int64]metrics.Report{}
+	d.Configs = map[int64]schemas.Experiment{}
+	for _, t := range trials {
+		var cfg schemas.Experiment
+		if json.Unmarshal([]byte(t.ConfigJSON), &cfg) == nil {
+			d.Configs[t.ID] = cfg
+		}
+		if _, ok := m[t.ID]; !ok {
+			continue
+		}
+		if d.Epochs[t.ID], err = st.Epochs(ctx, t.ID); err != nil {
 			return nil, err
 		}
+		if d.Reports[t.ID], _, err = st.TrialReport(ctx, t.ID); err != nil {
+			return nil, err
+		}
+	}
+	if cfg, err := schemas.Decode(exp.File, []byte(exp.ConfigYAML)); err == nil {
+		d.Config = cfg
+		d.DatasetDir = schemas.DatasetDir(cfg)
+		if abs, err := filepath.Abs(d.DatasetDir); err == nil && d.DatasetDir != "" {
+			d.DatasetDir = abs
+		}
+	}
+	if d.Best != nil {
+		d.BestEpochs = d.Epochs[d.Best.ID]
 		if d.BestReport, d.Classes, err = st.TrialReport(ctx, d.Best.ID); err != nil {
 			return nil, err
 		}
+		// Every trial tests the same photos, so one trial's predictions name
+		// a photo of each class.
+		preds, err := st.Predictions(ctx, d.Best.ID)
+		if err != nil {
+			return nil, err
+		}
+		d.ClassPhotos = map[string]string{}
+		for _, p := range preds {
+			if name := d.Classes[p.True]; d.ClassPhotos[name] == "" {
+				d.ClassPhotos[name] = p.Photo
+			}
+		}
+	}
+	if err := d.gatherSections(ctx, st); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

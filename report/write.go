@@ -5,16 +5,17 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
-	"github.com/dogrun/dogrun/plots"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -25,9 +26,21 @@ var markdownTemplate string
 //go:embed report.html.tmpl
 var htmlTemplate string
 
-// figure is one picture of the report, kept as PNG bytes.
+//go:embed trial.md.tmpl
+var trialMarkdownTemplate string
+
+//go:embed trial.html.tmpl
+var trialHTMLTemplate string
+
+//go:embed common.md.tmpl
+var commonMarkdown string
+
+//go:embed common.html.tmpl
+var commonHTML string
+
+// figure is one picture of a page, kept as PNG bytes.
 type figure struct {
-	Name    string // file name beside the Markdown report
+	Name    string // file name beside the Markdown page
 	Caption string
 	PNG     []byte
 }
@@ -37,11 +50,35 @@ func (f figure) DataURI() htmltemplate.URL {
 	return htmltemplate.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG))
 }
 
+// confusionBlock is a heatmap with its most confused pairs beside it.
+type confusionBlock struct {
+	Figure  figure
+	Pairs   []ConfusedPair
+	Classes int
+	Seeds   int    // how many trials' matrices were added up
+	Source  string // whose matrix: "the 2 seeds of head.dropout=0.5", "this trial"
+}
+
+// view is what the main templates see.
 type view struct {
 	*Data
-	Generated string
-	Figures   []figure
-	Rows      []trialRow
+	Generated      string
+	Env            []EnvRow
+	Top            *Variant
+	Comparison     []figure // variants, sweep axes, validation curves per variant
+	BestCurve      *figure
+	ClassF1        *figure
+	WorstClasses   []ClassRow
+	Confusion      *confusionBlock
+	VariantLinks   map[string][]trialLink
+	Rows           []trialRow
+	TensorBoardDir string
+}
+
+type trialLink struct {
+	Seed int64
+	Dir  string // trials/<hash16>, relative to the report
+	Done bool
 }
 
 type trialRow struct {
@@ -52,6 +89,7 @@ type trialRow struct {
 	Accuracy, Top5, MacroF1 string
 	BestEpoch, StoppedEpoch int
 	Duration, Hash, Error   string
+	Dir                     string // trials/<hash16>
 }
 
 func (d *Data) rows() []trialRow {
@@ -59,17 +97,21 @@ func (d *Data) rows() []trialRow {
 	for i, t := range d.Trials {
 		r := trialRow{Index: t.Index, Variant: t.VariantKey, Seed: t.Seed, Status: string(t.Status),
 			Accuracy: "–", Top5: "–", MacroF1: "–", BestEpoch: t.BestEpoch, StoppedEpoch: t.StoppedEpoch,
-			Hash: t.Hash[:12], Error: oneLine(t.Error)}
+			Hash: t.Hash[:min(12, len(t.Hash))], Error: oneLine(t.Error), Dir: trialDir(t)}
 		if m, ok := d.Metrics[t.ID]; ok {
 			r.Accuracy, r.Top5, r.MacroF1 = fmt.Sprintf("%.3f", m.Accuracy), fmt.Sprintf("%.3f", m.Top5), fmt.Sprintf("%.3f", m.MacroF1)
 		}
 		if t.DurationSeconds > 0 {
-			r.Duration = (time.Duration(t.DurationSeconds*10) * time.Second / 10).String()
+			r.Duration = roundSeconds(t.DurationSeconds).String()
 		}
 		out[i] = r
 	}
 	return out
 }
+
+// trialDir is a trial's folder relative to the report: the same folder the
+// runner keeps its checkpoint and TensorBoard logs in.
+func trialDir(t results.Trial) string { return "trials/" + shortHash(t.Hash) }
 
 func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
@@ -77,56 +119,6 @@ func oneLine(s string) string {
 		s = s[:160] + "…"
 	}
 	return s
-}
-
-func (d *Data) figures() ([]figure, error) {
-	var figs []figure
-	if len(d.Variants) > 0 && d.Variants[0].Done > 0 {
-		pts := make([]plots.VariantPoints, 0, len(d.Variants))
-		for _, v := range d.Variants {
-			if v.Done == 0 {
-				continue
-			}
-			lo, hi := math.Max(0, v.Accuracy.Lo), math.Min(1, v.Accuracy.Hi)
-			if v.Accuracy.N < 2 {
-				lo, hi = math.NaN(), math.NaN()
-			}
-			pts = append(pts, plots.VariantPoints{Label: v.Key, Values: v.Values, Mean: v.Accuracy.Mean, Lo: lo, Hi: hi})
-		}
-		png, err := plots.VariantComparison("Test accuracy per variant (dots: seeds; bar: 95% interval)", "test accuracy", pts, plots.PNG, 900, 120+60*len(pts))
-		if err != nil {
-			return nil, fmt.Errorf("variant chart: %w", err)
-		}
-		figs = append(figs, figure{Name: "variants.png", Caption: "Test accuracy of every variant: one dot per seed, mean and 95% interval.", PNG: png})
-	}
-	if d.Best == nil {
-		return figs, nil
-	}
-	pts := make([]plots.EpochPoint, len(d.BestEpochs))
-	for i, e := range d.BestEpochs {
-		pts[i] = plots.EpochPoint{Epoch: e.Epoch, TrainLoss: e.TrainLoss, ValLoss: e.ValLoss, TrainAccuracy: e.TrainAccuracy, ValAccuracy: e.ValAccuracy}
-	}
-	if len(pts) > 0 {
-		stopped := d.Best.StoppedEpoch
-		if stopped >= plannedEpochs(*d.Best) {
-			stopped = 0 // ran every epoch: no early stop to mark
-		}
-		png, err := plots.LearningCurve(fmt.Sprintf("Best trial %d (%s, seed %d)", d.Best.Index, d.Best.VariantKey, d.Best.Seed),
-			pts, d.Best.BestEpoch, stopped, plots.PNG, 1000, 420)
-		if err != nil {
-			return nil, fmt.Errorf("learning curve: %w", err)
-		}
-		figs = append(figs, figure{Name: "learning_curve.png", Caption: "Learning curve of the best trial: loss and accuracy per epoch; the checkpoint is the best epoch.", PNG: png})
-	}
-	if len(d.BestReport.Confusion) > 0 {
-		png, err := plots.ConfusionHeatmap(fmt.Sprintf("Confusion matrix of the best trial (%d classes, row-normalised)", len(d.Classes)),
-			d.BestReport.Confusion, d.Classes, plots.PNG, 800)
-		if err != nil {
-			return nil, fmt.Errorf("confusion matrix: %w", err)
-		}
-		figs = append(figs, figure{Name: "confusion.png", Caption: "Confusion matrix of the best trial on the test photos (rows: true dog, columns: predicted).", PNG: png})
-	}
-	return figs, nil
 }
 
 // plannedEpochs reads the epoch budget from the trial's stored config.
@@ -138,43 +130,155 @@ func plannedEpochs(t results.Trial) int {
 	return cfg.Train.Epochs
 }
 
-// Write renders the report into dir as report.md (pictures beside it) and
-// report.html (pictures embedded), and returns both paths.
+// earlyStop is the epoch to mark as an early stop, or 0 when the trial ran
+// its whole epoch budget.
+func earlyStop(t results.Trial) int {
+	if t.StoppedEpoch >= plannedEpochs(t) {
+		return 0
+	}
+	return t.StoppedEpoch
+}
+
+var funcs = template.FuncMap{
+	"interval": Interval,
+	"add1":     func(i int) int { return i + 1 },
+	"f3":       func(x float64) string { return fmt.Sprintf("%.3f", x) },
+	"pct":      formatRate,
+	// cell keeps a value from breaking a Markdown table row.
+	"cell": func(s string) string {
+		return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+	},
+	// dict hands a shared block several values: dict "key" value ...
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict needs key/value pairs")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+}
+
+// Write renders the report into dir: report.md (pictures and thumbnails
+// beside it) and the self-contained report.html, plus for every trial
+// trials/<hash16>/index.md and index.html. It returns the two main paths.
 func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
-	figs, err := d.figures()
+	th := newThumbs(d.DatasetDir, d.ClassPhotos)
+	v, err := d.mainView(th, now)
 	if err != nil {
-		return "", "", err
-	}
-	v := view{Data: d, Generated: now.UTC().Format(time.RFC3339), Figures: figs, Rows: d.rows()}
-	funcs := template.FuncMap{"interval": Interval, "add1": func(i int) int { return i + 1 }}
-	var mdBuf, htmlBuf bytes.Buffer
-	mdT, err := template.New("md").Funcs(funcs).Parse(markdownTemplate)
-	if err != nil {
-		return "", "", err
-	}
-	if err := mdT.Execute(&mdBuf, v); err != nil {
-		return "", "", err
-	}
-	htmlT, err := htmltemplate.New("html").Funcs(htmltemplate.FuncMap(funcs)).Parse(htmlTemplate)
-	if err != nil {
-		return "", "", err
-	}
-	if err := htmlT.Execute(&htmlBuf, v); err != nil {
 		return "", "", err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
-	for _, f := range figs {
-		if err := os.WriteFile(filepath.Join(dir, f.Name), f.PNG, 0o644); err != nil {
+	figs := append([]figure(nil), v.Comparison...)
+	for _, f := range []*figure{v.BestCurve, v.ClassF1} {
+		if f != nil {
+			figs = append(figs, *f)
+		}
+	}
+	if v.Confusion != nil {
+		figs = append(figs, v.Confusion.Figure)
+	}
+	if err := writeFigures(dir, figs); err != nil {
+		return "", "", err
+	}
+	md, html = filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html")
+	if err := render(md, html, mainPage, v); err != nil {
+		return "", "", err
+	}
+	// Trial pages are independent, and drawing them is most of the work.
+	errs := make([]error, len(d.Trials))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, t := range d.Trials {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := d.writeTrialPage(filepath.Join(dir, filepath.FromSlash(trialDir(t))), t, v.Rows[i], th, v.Generated); err != nil {
+				errs[i] = fmt.Errorf("trial %d page: %w", t.Index, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return "", "", err
+	}
+	// Thumbnails last: every page has asked for its own by now.
+	if err := os.MkdirAll(filepath.Join(dir, "thumbs"), 0o755); err != nil {
+		return "", "", err
+	}
+	for _, t := range th.all() {
+		if t.Missing != "" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(t.File)), t.JPEG, 0o644); err != nil {
 			return "", "", err
 		}
 	}
-	md, html = filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html")
-	if err := os.WriteFile(md, mdBuf.Bytes(), 0o644); err != nil {
-		return "", "", err
+	return md, html, nil
+}
+
+func writeFigures(dir string, figs []figure) error {
+	for _, f := range figs {
+		if err := os.WriteFile(filepath.Join(dir, f.Name), f.PNG, 0o644); err != nil {
+			return err
+		}
 	}
-	return md, html, os.WriteFile(html, htmlBuf.Bytes(), 0o644)
+	return nil
+}
+
+// page is a parsed Markdown and HTML template pair, each with the shared
+// blocks of its format.
+type page struct {
+	md   *template.Template
+	html *htmltemplate.Template
+}
+
+func parsePage(mdText, htmlText string) (page, error) {
+	var p page
+	var err error
+	if p.md, err = template.New("md").Funcs(funcs).Parse(mdText); err == nil {
+		_, err = p.md.Parse(commonMarkdown)
+	}
+	if err != nil {
+		return page{}, err
+	}
+	if p.html, err = htmltemplate.New("html").Funcs(htmltemplate.FuncMap(funcs)).Parse(htmlText); err == nil {
+		_, err = p.html.Parse(commonHTML)
+	}
+	return p, err
+}
+
+var (
+	mainPage  = sync.OnceValues(func() (page, error) { return parsePage(markdownTemplate, htmlTemplate) })
+	trialPage = sync.OnceValues(func() (page, error) { return parsePage(trialMarkdownTemplate, trialHTMLTemplate) })
+)
+
+// render executes a page's templates on data and writes both files.
+func render(mdPath, htmlPath string, parsed func() (page, error), data any) error {
+	p, err := parsed()
+	if err != nil {
+		return err
+	}
+	var mdBuf, htmlBuf bytes.Buffer
+	if err := p.md.Execute(&mdBuf, data); err != nil {
+		return err
+	}
+	if err := p.html.Execute(&htmlBuf, data); err != nil {
+		return err
+	}
+	if err := os.WriteFile(mdPath, mdBuf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(htmlPath, htmlBuf.Bytes(), 0o644)
 }
 
 // StatusCounts counts trials per status, in life-cycle order, for the summary line.

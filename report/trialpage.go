@@ -1,0 +1,120 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/dogrun/dogrun/metrics"
+	"github.com/dogrun/dogrun/plots"
+	"github.com/dogrun/dogrun/results"
+	"github.com/dogrun/dogrun/tensorboard"
+)
+
+// trialView is what the per-trial templates see.
+type trialView struct {
+	Experiment   string
+	Generated    string
+	Trial        results.Trial
+	Row          trialRow
+	Metrics      *results.TrialMetrics
+	Env          []EnvRow
+	Curve        *figure
+	ClassF1      *figure
+	WorstClasses []ClassRow
+	Confusion    *confusionBlock
+	Config       string   // resolved config, indented JSON
+	TensorBoard  []string // event files, relative to the page
+	Up           string   // from the page to the main report's folder
+}
+
+// writeTrialPage writes index.md and index.html (and the pictures the
+// Markdown needs) into the trial's folder.
+func (d *Data) writeTrialPage(dir string, t results.Trial, row trialRow, th *thumbs, generated string) error {
+	tv := &trialView{Experiment: d.Experiment.Name, Generated: generated, Trial: t, Row: row, Up: "../../",
+		Env: d.trialEnvironment(t)}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, []byte(t.ConfigJSON), "", "  ") == nil {
+		tv.Config = pretty.String()
+	} else {
+		tv.Config = t.ConfigJSON
+	}
+	if m, ok := d.Metrics[t.ID]; ok {
+		tv.Metrics = &m
+	}
+	for _, sub := range []string{tensorboard.TrainDir, tensorboard.ValidationDir} {
+		files, _ := filepath.Glob(filepath.Join(dir, sub, tensorboard.FilePrefix+"*"))
+		for _, f := range files {
+			tv.TensorBoard = append(tv.TensorBoard, sub+"/"+filepath.Base(f))
+		}
+	}
+
+	if eps := d.Epochs[t.ID]; len(eps) > 0 {
+		png, err := plots.LearningCurve(fmt.Sprintf("Trial %d (%s, seed %d)", t.Index, t.VariantKey, t.Seed),
+			epochPoints(eps), t.BestEpoch, earlyStop(t), plots.PNG, wideW, wideH)
+		if err != nil {
+			return err
+		}
+		tv.Curve = &figure{Name: "learning_curve.png", PNG: png,
+			Caption: "Loss and accuracy per epoch on the training and validation photos; the checkpoint is the best epoch."}
+	}
+	if rep, ok := d.Reports[t.ID]; ok && len(rep.PerClass) > 0 {
+		rows := classRows([]metrics.Report{rep})
+		var err error
+		if tv.ClassF1, err = classF1Figure("class_f1.png", fmt.Sprintf("Per-class F1 of trial %d", t.Index), rows, false); err != nil {
+			return err
+		}
+		tv.WorstClasses = worstClasses(rows, 10, th)
+		if tv.Confusion, err = confusionFigure("confusion.png", fmt.Sprintf("Confusion of trial %d", t.Index),
+			rep.Confusion, classNames(rep), 1, "this trial", th); err != nil {
+			return err
+		}
+	}
+
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var figs []figure
+	for _, f := range []*figure{tv.Curve, tv.ClassF1} {
+		if f != nil {
+			figs = append(figs, *f)
+		}
+	}
+	if tv.Confusion != nil {
+		figs = append(figs, tv.Confusion.Figure)
+	}
+	if err := writeFigures(dir, figs); err != nil {
+		return err
+	}
+	return render(filepath.Join(dir, "index.md"), filepath.Join(dir, "index.html"), trialPage, tv)
+}
+
+// trialEnvironment is the environment block of one trial.
+func (d *Data) trialEnvironment(t results.Trial) []EnvRow {
+	if t.Status != results.StatusDone {
+		return nil
+	}
+	commit := t.GitCommit
+	note := "clean working tree"
+	warn := false
+	if t.GitDirty {
+		note, warn = "uncommitted changes: the commit alone does not identify the code", true
+	}
+	if commit == "" {
+		commit = "unknown"
+	}
+	backbone := "?"
+	if cfg, ok := d.Configs[t.ID]; ok {
+		backbone = cfg.Backbone.Name
+	}
+	return []EnvRow{
+		{Key: "Go", Value: t.GoVersion},
+		{Key: "Git commit", Value: commit, Note: note, Warn: warn},
+		{Key: "Backbone", Value: backbone + " sha256 " + t.BackboneSHA256},
+		{Key: "Data fingerprint", Value: d.Experiment.DatasetFingerprint},
+		{Key: "Checkpoint", Value: t.CheckpointPath},
+		{Key: "Worker", Value: t.Worker},
+	}
+}
