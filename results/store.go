@@ -78,7 +78,7 @@ func openWith(path string, migs []migration) (*Store, error) {
 	s := &Store{db: db, path: abs, now: time.Now}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
 	defer cancel()
-	if err := s.migrate(ctx, migs); err != nil {
+	if err := s.migrateRetrying(ctx, migs); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ func TestPragmasInEffect(t *testing.T) {
 		BusyTimeout int
 		UserVersion int
 	}
-	want := pragmas{JournalMode: "wal", ForeignKeys: 1, BusyTimeout: 10000, UserVersion: 1}
+	want := pragmas{JournalMode: "wal", ForeignKeys: 1, BusyTimeout: 10000, UserVersion: 2}
 	for i, conn := range conns {
 		var got pragmas
 		for q, dest := range map[string]any{
@@ -141,7 +142,11 @@ func TestMigrations(t *testing.T) {
 	}
 	rows.Close()
 	s.Close()
-	if d := cmp.Diff([]int{1, 2}, versions); d != "" {
+	var wantVersions []int
+	for v := range len(next) {
+		wantVersions = append(wantVersions, v+1)
+	}
+	if d := cmp.Diff(wantVersions, versions); d != "" {
 		t.Errorf("schema_migrations (-want +got):\n%s", d)
 	}
 	if notes != "none" {
@@ -155,12 +160,12 @@ func TestMigrations(t *testing.T) {
 	}
 	s.Close()
 
-	// This binary only knows version 1: refuse, saying why.
+	// This binary only knows the base versions: refuse, saying why.
 	_, err = Open(path)
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("Open of a newer database: err = %v, want ErrSchemaTooNew", err)
 	}
-	for _, part := range []string{"schema version 2", "knows versions up to 1", path} {
+	for _, part := range []string{fmt.Sprintf("schema version %d", len(next)), fmt.Sprintf("knows versions up to %d", len(base)), path} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error %q does not mention %q", err, part)
 		}

@@ -31,6 +31,7 @@ type Trial struct {
 	VariantKey   string
 	VariantJSON  string
 	ConfigJSON   string
+	Fold         int // 0 for a holdout split, 1..K for k-fold (migration 0002)
 
 	Status   TrialStatus
 	Worker   string
@@ -51,7 +52,7 @@ type Trial struct {
 const trialCols = `id, experiment_id, hash, trial_index, seed, variant_key, variant_json, config_json,
 	status, worker, attempts, error, started_at, finished_at, heartbeat_at,
 	go_version, git_commit, git_dirty, backbone_sha256, checkpoint_path,
-	best_epoch, stopped_epoch, duration_seconds`
+	best_epoch, stopped_epoch, duration_seconds, fold`
 
 func scanTrial(r scanner) (Trial, error) {
 	var t Trial
@@ -60,7 +61,7 @@ func scanTrial(r scanner) (Trial, error) {
 		&status, &t.Worker, &t.Attempts, &t.Error,
 		nullTimeScanner{&t.StartedAt}, nullTimeScanner{&t.FinishedAt}, nullTimeScanner{&t.HeartbeatAt},
 		&t.GoVersion, &t.GitCommit, &t.GitDirty, &t.BackboneSHA256, &t.CheckpointPath,
-		&t.BestEpoch, &t.StoppedEpoch, &t.DurationSeconds)
+		&t.BestEpoch, &t.StoppedEpoch, &t.DurationSeconds, &t.Fold)
 	t.Status = TrialStatus(status)
 	return t, err
 }
@@ -68,13 +69,13 @@ func scanTrial(r scanner) (Trial, error) {
 // RegisterTrials inserts, as pending, the trials the experiment does not
 // have yet (by Hash), leaving existing rows and their results untouched, and
 // returns how many were new. Only the identity fields (Hash, Index, Seed,
-// VariantKey, VariantJSON, ConfigJSON) of the given trials are used.
+// VariantKey, VariantJSON, ConfigJSON, Fold) of the given trials are used.
 func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials []Trial) (int, error) {
 	added := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `
-			INSERT INTO trials (experiment_id, hash, trial_index, seed, variant_key, variant_json, config_json)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO trials (experiment_id, hash, trial_index, seed, variant_key, variant_json, config_json, fold)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (experiment_id, hash) DO NOTHING`)
 		if err != nil {
 			return err
@@ -84,7 +85,7 @@ func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials [
 			if t.Hash == "" {
 				return fmt.Errorf("trial %d has no hash", t.Index)
 			}
-			res, err := st.ExecContext(ctx, experimentID, t.Hash, t.Index, t.Seed, t.VariantKey, t.VariantJSON, t.ConfigJSON)
+			res, err := st.ExecContext(ctx, experimentID, t.Hash, t.Index, t.Seed, t.VariantKey, t.VariantJSON, t.ConfigJSON, t.Fold)
 			if err != nil {
 				return fmt.Errorf("trial %s: %w", t.Hash, err)
 			}

@@ -30,11 +30,13 @@ func dense(ctx *mlctx.Context, x *Node, units int) *Node {
 func matMul(x, w *Node) *Node {
 	var adjoint *Node
 	xs, ws := StopGradient(x), StopGradient(w)
+	// DotGeneral contracts the right axes directly: the pure-Go kernel re-lays
+	// both operands out in blocks anyway, so an explicit Transpose is a wasted copy.
 	xID := IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
-		return Dot(adjoint, Transpose(ws, 0, 1))
+		return DotGeneral(adjoint, []int{1}, nil, ws, []int{1}, nil)
 	})
 	wID := IdentityWithCustomGradient(w, func(_, _ *Node) *Node {
-		return Dot(Transpose(xs, 0, 1), adjoint)
+		return DotGeneral(xs, []int{0}, nil, adjoint, []int{0}, nil)
 	})
 	product := Dot(StopGradient(xID), StopGradient(wID))
 	product = IdentityWithCustomGradient(product, func(_, v *Node) *Node {

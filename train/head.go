@@ -319,8 +319,18 @@ func LossAndAccuracy(probs [][]float32, labels []int32, classes int) (loss, acc 
 	return loss / n, acc / n
 }
 
-// predictBatch is the fixed batch of inference: one compiled graph for every call.
+// predictBatch is the largest batch of inference. Smaller calls are padded to
+// the next power of two from 32, so a few graphs serve every size while a
+// 40-photo validation set, run every epoch, no longer costs 256 rows.
 const predictBatch = 256
+
+func paddedRows(rows int) int {
+	n := 32
+	for n < rows && n < predictBatch {
+		n *= 2
+	}
+	return n
+}
 
 // Predict returns the class probabilities of every row of d.
 func (h *Head) Predict(d Data) ([][]float32, error) {
@@ -329,9 +339,10 @@ func (h *Head) Predict(d Data) ([][]float32, error) {
 	buf := make([]float32, predictBatch*h.Dim)
 	for start := 0; start < n; start += predictBatch {
 		rows := min(predictBatch, n-start)
-		clear(buf)
+		pad := paddedRows(rows)
+		clear(buf[:pad*h.Dim])
 		copy(buf, d.X[start*h.Dim:(start+rows)*h.Dim])
-		res, err := h.predict.Exec(tensors.FromFlatDataAndDimensions(buf, predictBatch, h.Dim))
+		res, err := h.predict.Exec(tensors.FromFlatDataAndDimensions(buf[:pad*h.Dim], pad, h.Dim))
 		if err != nil {
 			return nil, err
 		}

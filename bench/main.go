@@ -1,0 +1,626 @@
+// Command bench measures dogrun against its peers on real photos and prints a
+// Markdown table whose ratios are all measured in the same run (README,
+// "Performance"). It takes minutes: run it on an otherwise idle machine.
+//
+//	make bench   # installs python3-torch if missing, then:
+//	go run ./bench -data ../shared/data/dogfacenet
+//
+// It compares:
+//   - feature extraction end to end (decode, augment, render, ONNX Runtime,
+//     feature cache) with bare ONNX Runtime on pre-rendered inputs;
+//   - a 12-trial head sweep with the feature cache, with recomputing features
+//     for every trial, and with the bare work (one extraction and 12 fits);
+//   - a head training epoch with PyTorch on the same features;
+//   - the peak RSS of a run over the whole set with 8 views per photo.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/results"
+	"github.com/dogrun/dogrun/runner"
+	"github.com/dogrun/dogrun/schemas"
+	"github.com/dogrun/dogrun/train"
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+//go:embed torch_head.py
+var torchScript []byte
+
+type config struct {
+	data          string
+	dogs, minImgs int
+	views, epochs int
+	threads       int
+	batch         int
+	rssViews      int
+	rssDogs       int
+	recompute     int
+	bareImages    int
+	skip          string
+	python        string
+	out           string
+	verbose       bool
+	childRSS      bool
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.data, "data", "", "folder-per-dog photos (required), e.g. ../shared/data/dogfacenet")
+	flag.IntVar(&c.dogs, "dogs", 40, "dogs in the sweep and extraction benchmarks")
+	flag.IntVar(&c.minImgs, "min", 8, "min_images_per_class of the sweep")
+	flag.IntVar(&c.views, "views", 2, "augmented views per training photo in the sweep")
+	flag.IntVar(&c.epochs, "epochs", 20, "epochs per trial (no early stopping)")
+	flag.IntVar(&c.threads, "threads", 2, "ONNX Runtime and PyTorch threads")
+	flag.IntVar(&c.batch, "batch", 8, "images per ONNX Runtime call")
+	flag.IntVar(&c.rssViews, "rss-views", 8, "views per training photo for the peak-RSS run over the whole set")
+	flag.IntVar(&c.rssDogs, "rss-dogs", 0, "dogs in the peak-RSS run; 0 = the whole set (smaller only to smoke-test)")
+	flag.IntVar(&c.recompute, "recompute", 3, "fresh extractions timed for the recompute-per-trial case (their mean stands for each of the 12)")
+	flag.IntVar(&c.bareImages, "bare", 512, "images in the bare ONNX Runtime comparison")
+	flag.StringVar(&c.skip, "skip", "", "comma-separated parts to leave out: extract,sweep,torch,rss")
+	flag.StringVar(&c.python, "python", "/usr/bin/python3", "Python with PyTorch (Debian's python3-torch installs into /usr/bin/python3)")
+	flag.StringVar(&c.out, "out", "", "also write the table to this file")
+	flag.BoolVar(&c.verbose, "v", false, "show the runs' progress on stderr")
+	flag.BoolVar(&c.childRSS, "child-rss", false, "internal: be the peak-RSS child")
+	flag.Parse()
+	if c.data == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	var err error
+	if c.data, err = filepath.Abs(c.data); err != nil {
+		fail(err)
+	}
+	ctx := context.Background()
+	if c.childRSS {
+		if err := rssChild(ctx, c); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if err := run(ctx, c, os.Args[1:]); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func (c config) skipped(part string) bool { return slices.Contains(strings.Split(c.skip, ","), part) }
+
+func (c config) log() io.Writer {
+	if c.verbose {
+		return os.Stderr
+	}
+	return io.Discard
+}
+
+// row is one line of the table.
+type row struct{ what, dogrun, ref, ratio, goal, met string }
+
+func run(ctx context.Context, c config, args []string) error {
+	cacheDir, err := backbone.CacheDir()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "dogrun-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	exp, err := sweepExperiment(tmp, c)
+	if err != nil {
+		return err
+	}
+	plan, err := runner.NewPlan(exp, io.Discard)
+	if err != nil {
+		return err
+	}
+	if len(plan.Trials) != 12 {
+		return fmt.Errorf("sweep has %d trials, want 12", len(plan.Trials))
+	}
+	reqs := plan.Requests(plan.Trials[0])
+	fmt.Fprintf(os.Stderr, "bench: %d dogs, %d photos, %d images per extraction (%d views), 12 trials of %d epochs\n",
+		len(plan.Data.Classes), len(plan.Data.Photos), len(reqs), c.views, c.epochs)
+
+	var rows []row
+	var fits *fitTimes
+	var extractSeconds float64
+	if !c.skipped("extract") || !c.skipped("sweep") || !c.skipped("torch") {
+		step("one extraction and 12 fits, library calls only")
+		extractSeconds, fits, err = bareWork(ctx, c, cacheDir, fresh(tmp, cacheDir, "c"), plan)
+		if err != nil {
+			return err
+		}
+	}
+	if !c.skipped("extract") {
+		step("bare ONNX Runtime")
+		bare, n, err := bareORT(ctx, c, cacheDir, plan, reqs)
+		if err != nil {
+			return err
+		}
+		e2e := float64(len(reqs)) / extractSeconds
+		rows = append(rows, judge(row{
+			what:   fmt.Sprintf("feature extraction, images/s (%d images, batch %d, %d threads)", len(reqs), c.batch, c.threads),
+			dogrun: fmt.Sprintf("%.1f end to end", e2e),
+			ref:    fmt.Sprintf("%.1f bare ONNX Runtime (%d pre-rendered images)", bare, n),
+			ratio:  fmt.Sprintf("%.2fx", e2e/bare),
+			goal:   ">= 0.9x",
+		}, e2e/bare >= 0.9))
+	}
+	if !c.skipped("sweep") {
+		step("12-trial sweep with the feature cache (dogrun run)")
+		start := time.Now()
+		st, err := results.Open(filepath.Join(tmp, "a.db"))
+		if err != nil {
+			return err
+		}
+		sum, err := runner.Run(ctx, exp, runner.Options{Store: st, RunsDir: filepath.Join(tmp, "runs"),
+			CacheDir: fresh(tmp, cacheDir, "a"), Threads: c.threads, Batch: c.batch, Log: c.log()})
+		st.Close()
+		if err != nil {
+			return err
+		}
+		if sum.Trained != 12 {
+			return fmt.Errorf("sweep trained %d of 12", sum.Trained)
+		}
+		withCache := time.Since(start).Seconds()
+
+		step(fmt.Sprintf("%d fresh extractions for the recompute-per-trial case", c.recompute))
+		var ext []float64
+		for i := range c.recompute {
+			s, err := extractOnce(ctx, c, cacheDir, fresh(tmp, cacheDir, fmt.Sprintf("r%d", i)), reqs)
+			if err != nil {
+				return err
+			}
+			ext = append(ext, s)
+		}
+		recompute := 12*mean(ext) + fits.total
+		bareSweep := extractSeconds + fits.total
+		rows = append(rows, judge(row{
+			what:   fmt.Sprintf("12-trial head sweep, s (%d epochs each)", c.epochs),
+			dogrun: fmt.Sprintf("%.1f with the feature cache", withCache),
+			ref:    fmt.Sprintf("%.1f recomputing features per trial", recompute),
+			ratio:  fmt.Sprintf("%.1fx faster", recompute/withCache),
+			goal:   ">= 10x faster",
+		}, recompute/withCache >= 10))
+		rows = append(rows, judge(row{
+			what:   "12-trial head sweep, s",
+			dogrun: fmt.Sprintf("%.1f with the feature cache", withCache),
+			ref:    fmt.Sprintf("%.1f one extraction (%.1f) + 12 fits (%.1f)", bareSweep, extractSeconds, fits.total),
+			ratio:  fmt.Sprintf("%.2fx", withCache/bareSweep),
+			goal:   "<= 1.3x",
+		}, withCache/bareSweep <= 1.3))
+	}
+	if !c.skipped("torch") {
+		step("PyTorch epochs on the same features")
+		r, err := torchRow(ctx, c, tmp, plan, fits)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	if !c.skipped("rss") {
+		step(fmt.Sprintf("peak RSS (%d views) in a child process", c.rssViews))
+		r, err := rssRow(c)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	return printTable(c, args, rows)
+}
+
+func step(s string) { fmt.Fprintf(os.Stderr, "bench: %s ...\n", s) }
+
+func judge(r row, ok bool) row {
+	r.met = "no"
+	if ok {
+		r.met = "yes"
+	}
+	return r
+}
+
+// sweepExperiment is a 12-trial sweep (3 dropouts x 2 learning rates x 2
+// seeds) of experiments/dropout.yaml's head over c.dogs dogs.
+func sweepExperiment(dir string, c config) (*schemas.Experiment, error) {
+	yaml := fmt.Sprintf(`name: bench
+dataset: {path: %q, min_images_per_class: %d, max_classes: %d, seed: 1, test: 0.2, val: 0.1}
+backbone: {name: mobilefacenet}
+head: {hidden: [512, 256, 128], activation: relu}
+augmentation: {views: %d, rotation_deg: 15, shift: 0.05, zoom: [0.9, 1.25], brightness: [0.8, 1.2], hflip: true}
+train: {optimizer: adam, lr: 0.001, batch_size: 32, epochs: %d, early_stopping: {patience: 0}}
+sweep: {head.dropout: [0.0, 0.25, 0.5], train.lr: [0.001, 0.003]}
+seeds: [1, 2]
+`, c.data, c.minImgs, c.dogs, c.views, c.epochs)
+	path := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		return nil, err
+	}
+	return schemas.Load(path)
+}
+
+// fresh is a cache folder with the fetched models but no features.
+func fresh(tmp, cacheDir, name string) string {
+	dir := filepath.Join(tmp, "cache-"+name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fail(err)
+	}
+	if err := os.Symlink(filepath.Join(cacheDir, "npm"), filepath.Join(dir, "npm")); err != nil {
+		fail(err)
+	}
+	return dir
+}
+
+func openModel(ctx context.Context, c config, cacheDir string) (*backbone.Model, backbone.Spec, backbone.Cut, error) {
+	spec, err := backbone.Lookup("mobilefacenet")
+	if err != nil {
+		return nil, spec, backbone.Cut{}, err
+	}
+	cut, err := spec.Cut("")
+	if err != nil {
+		return nil, spec, cut, err
+	}
+	m, err := backbone.Open(ctx, cacheDir, spec, cut.Name, c.threads)
+	return m, spec, cut, err
+}
+
+// extractOnce times backbone.Extract of reqs into an empty cache, the model
+// already loaded.
+func extractOnce(ctx context.Context, c config, cacheDir, dir string, reqs []backbone.Request) (float64, error) {
+	m, spec, cut, err := openModel(ctx, c, cacheDir)
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	cache, err := backbone.OpenCache(dir, spec, cut)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	n, err := backbone.Extract(ctx, m, cache, reqs, c.batch, nil)
+	if err != nil {
+		return 0, err
+	}
+	if n != len(uniqueKeys(reqs)) {
+		return 0, fmt.Errorf("extracted %d of %d images", n, len(reqs))
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+func uniqueKeys(reqs []backbone.Request) map[backbone.Key]bool {
+	keys := map[backbone.Key]bool{}
+	for _, r := range reqs {
+		keys[r.Key] = true
+	}
+	return keys
+}
+
+// fitTimes are the 12 trials' train.Fit times and trial 0's epochs.
+type fitTimes struct {
+	total  float64
+	epochs []train.Epoch
+	rows   int
+	train  train.Data
+	val    train.Data
+}
+
+// bareWork is the sweep's unavoidable work, done with library calls and no
+// runner, store or files: one extraction, then 12 fits.
+func bareWork(ctx context.Context, c config, cacheDir, dir string, plan *runner.Plan) (float64, *fitTimes, error) {
+	m, spec, cut, err := openModel(ctx, c, cacheDir)
+	if err != nil {
+		return 0, nil, err
+	}
+	cache, err := backbone.OpenCache(dir, spec, cut)
+	if err != nil {
+		m.Close()
+		return 0, nil, err
+	}
+	start := time.Now()
+	if _, err := backbone.Extract(ctx, m, cache, plan.Requests(plan.Trials[0]), c.batch, nil); err != nil {
+		m.Close()
+		return 0, nil, err
+	}
+	extract := time.Since(start).Seconds()
+	m.Close()
+	ft := &fitTimes{}
+	for i, t := range plan.Trials {
+		tr, val, _ := plan.Sets(cache, t)
+		start := time.Now()
+		_, res, err := train.Fit(ctx, runner.FitConfig(t), tr, val, len(plan.Data.Classes), nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		ft.total += time.Since(start).Seconds()
+		if i == 0 {
+			ft.epochs, ft.rows, ft.train, ft.val = res.Epochs, tr.Rows(), tr, val
+		}
+	}
+	return extract, ft, nil
+}
+
+// bareORT renders up to c.bareImages of reqs beforehand, then times only
+// session runs of c.batch images with preallocated tensors.
+func bareORT(ctx context.Context, c config, cacheDir string, plan *runner.Plan, reqs []backbone.Request) (imgPerSec float64, n int, err error) {
+	m, spec, cut, err := openModel(ctx, c, cacheDir) // also starts ONNX Runtime
+	if err != nil {
+		return 0, 0, err
+	}
+	defer m.Close()
+	n = min(len(reqs), c.bareImages) / c.batch * c.batch
+	if n == 0 {
+		return 0, 0, errors.New("too few images for one batch")
+	}
+	inputs := make([]float32, n*m.InputLen())
+	var src string
+	var img image.Image
+	for i, r := range reqs[:n] {
+		if r.Path != src {
+			d, err := dataset.Decode(r.Path)
+			if err != nil {
+				return 0, 0, err
+			}
+			src, img = r.Path, d
+		}
+		m.Fill(inputs[i*m.InputLen():(i+1)*m.InputLen()], dataset.Render(img, r.Params, spec.InputSize))
+	}
+	raw, err := backbone.ONNX(ctx, cacheDir, spec)
+	if err != nil {
+		return 0, 0, err
+	}
+	model, err := backbone.BatchDynamic(raw)
+	if err != nil {
+		return 0, 0, err
+	}
+	s := int64(spec.InputSize)
+	in, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(c.batch), 3, s, s))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer in.Destroy()
+	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(c.batch), int64(cut.Dim)))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer out.Destroy()
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer opts.Destroy()
+	if err := opts.SetIntraOpNumThreads(c.threads); err != nil {
+		return 0, 0, err
+	}
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return 0, 0, err
+	}
+	sess, err := ort.NewAdvancedSessionWithONNXData(model, []string{spec.InputName}, []string{cut.Output},
+		[]ort.Value{in}, []ort.Value{out}, opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer sess.Destroy()
+	batchLen := c.batch * m.InputLen()
+	if err := sess.Run(); err != nil { // warm-up
+		return 0, 0, err
+	}
+	start := time.Now()
+	for b := 0; b < n; b += c.batch {
+		copy(in.GetData(), inputs[b*m.InputLen():b*m.InputLen()+batchLen])
+		if err := sess.Run(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), n, nil
+}
+
+func torchRow(ctx context.Context, c config, tmp string, plan *runner.Plan, fits *fitTimes) (row, error) {
+	t := plan.Trials[0]
+	cfg := runner.FitConfig(t)
+	dir := filepath.Join(tmp, "torch")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return row{}, err
+	}
+	for name, v := range map[string]any{"train_x.f32": fits.train.X, "train_y.i32": fits.train.Y, "val_x.f32": fits.val.X, "val_y.i32": fits.val.Y} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return row{}, err
+		}
+		err = binary.Write(f, binary.LittleEndian, v)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return row{}, err
+		}
+	}
+	script := filepath.Join(dir, "torch_head.py")
+	if err := os.WriteFile(script, torchScript, 0o644); err != nil {
+		return row{}, err
+	}
+	hidden := make([]string, len(cfg.Hidden))
+	for i, h := range cfg.Hidden {
+		hidden[i] = fmt.Sprint(h)
+	}
+	cmd := exec.CommandContext(ctx, c.python, script, "--dir", dir, "--dim", fmt.Sprint(fits.train.Dim),
+		"--classes", fmt.Sprint(len(plan.Data.Classes)), "--hidden", strings.Join(hidden, ","),
+		"--dropout", fmt.Sprint(cfg.Dropout), "--lr", fmt.Sprint(cfg.LR), "--batch", fmt.Sprint(cfg.BatchSize),
+		"--epochs", fmt.Sprint(cfg.Epochs), "--threads", fmt.Sprint(c.threads), "--seed", fmt.Sprint(cfg.Seed))
+	cmd.Stderr = os.Stderr
+	// PyTorch would otherwise also size its inter-op pool by the CPU count.
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", c.threads))
+	out, err := cmd.Output()
+	what := fmt.Sprintf("head training, ms per epoch (%d rows, hidden %v, batch %d, validation included)", fits.rows, cfg.Hidden, cfg.BatchSize)
+	goMS := 1000 * meanEpoch(func(i int) float64 { return fits.epochs[i].Seconds }, len(fits.epochs))
+	if err != nil {
+		return row{what: what, dogrun: fmt.Sprintf("%.1f GoMLX (pure Go)", goMS), ref: "PyTorch not available: " + strings.TrimSpace(err.Error()), goal: "<= 1.0x", met: "?"}, nil
+	}
+	var res struct {
+		Torch        string    `json:"torch"`
+		Threads      int       `json:"threads"`
+		EpochSeconds []float64 `json:"epoch_seconds"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return row{}, fmt.Errorf("torch_head.py printed %q: %w", out, err)
+	}
+	torchMS := 1000 * meanEpoch(func(i int) float64 { return res.EpochSeconds[i] }, len(res.EpochSeconds))
+	return judge(row{
+		what:   what,
+		dogrun: fmt.Sprintf("%.1f GoMLX (pure Go)", goMS),
+		ref:    fmt.Sprintf("%.1f PyTorch %s, %d threads", torchMS, res.Torch, res.Threads),
+		ratio:  fmt.Sprintf("%.2fx", goMS/torchMS),
+		goal:   "<= 1.0x",
+	}, goMS <= torchMS), nil
+}
+
+// meanEpoch leaves out the first epoch, which also compiles (GoMLX) or warms
+// up allocators (PyTorch).
+func meanEpoch(at func(int) float64, n int) float64 {
+	var xs []float64
+	for i := min(1, n-1); i < n; i++ {
+		xs = append(xs, at(i))
+	}
+	return mean(xs)
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// rssRow runs the whole set in a child process and reads its peak RSS.
+func rssRow(c config) (row, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return row{}, err
+	}
+	args := []string{"-child-rss", "-data", c.data, "-rss-views", fmt.Sprint(c.rssViews),
+		"-rss-dogs", fmt.Sprint(c.rssDogs),
+		"-threads", fmt.Sprint(c.threads), "-batch", fmt.Sprint(c.batch), "-epochs", fmt.Sprint(c.epochs)}
+	if c.verbose {
+		args = append(args, "-v")
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	if err != nil {
+		return row{}, fmt.Errorf("peak-RSS child: %w", err)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return row{}, errors.New("no rusage on this system")
+	}
+	mib := float64(ru.Maxrss) / 1024 // Linux reports KiB
+	set := "whole set"
+	if c.rssDogs > 0 {
+		set = fmt.Sprintf("%d dogs (smoke test, not the whole set)", c.rssDogs)
+	}
+	return judge(row{
+		what:   fmt.Sprintf("peak RSS, %s, %d views per training photo, 1 trial (%s)", set, c.rssViews, strings.TrimSpace(string(out))),
+		dogrun: fmt.Sprintf("%.0f MiB", mib),
+		ref:    fmt.Sprintf("wall time %s", time.Since(start).Round(time.Second)),
+		goal:   "<= 2048 MiB",
+	}, mib <= 2048), nil
+}
+
+// rssChild runs one trial over every dog with at least 2 photos and prints
+// what it did, for rssRow to measure.
+func rssChild(ctx context.Context, c config) error {
+	tmp, err := os.MkdirTemp("", "dogrun-bench-rss-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	cacheDir, err := backbone.CacheDir()
+	if err != nil {
+		return err
+	}
+	yaml := fmt.Sprintf(`name: rss
+dataset: {path: %q, min_images_per_class: 2, max_classes: %d, test: 0.2, val: 0.1}
+backbone: {name: mobilefacenet}
+head: {hidden: [512, 256, 128]}
+augmentation: {views: %d, rotation_deg: 15, shift: 0.05, zoom: [0.9, 1.25], brightness: [0.8, 1.2], hflip: true}
+train: {batch_size: 32, epochs: %d, early_stopping: {patience: 0}}
+seeds: [1]
+`, c.data, c.rssDogs, c.rssViews, max(1, c.epochs/10))
+	path := filepath.Join(tmp, "rss.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		return err
+	}
+	exp, err := schemas.Load(path)
+	if err != nil {
+		return err
+	}
+	st, err := results.Open(filepath.Join(tmp, "r.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sum, err := runner.Run(ctx, exp, runner.Options{Store: st, RunsDir: filepath.Join(tmp, "runs"),
+		CacheDir: fresh(tmp, cacheDir, "rss"), Threads: c.threads, Batch: c.batch, Log: c.log()})
+	if err != nil {
+		return err
+	}
+	if sum.Trained != 1 {
+		return fmt.Errorf("trained %d of 1", sum.Trained)
+	}
+	fmt.Printf("%d images extracted", sum.FeaturesComputed)
+	return nil
+}
+
+func printTable(c config, args []string, rows []row) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Command: `go run ./bench %s` on %s, %d CPUs, %s.\n\n", strings.Join(args, " "), cpuName(), runtime.NumCPU(), runtime.Version())
+	b.WriteString("| measure | dogrun | reference | ratio | goal | met |\n|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.what, r.dogrun, r.ref, r.ratio, r.goal, r.met)
+	}
+	fmt.Print(b.String())
+	if c.out != "" {
+		return os.WriteFile(c.out, []byte(b.String()), 0o644)
+	}
+	return nil
+}
+
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dogrun/dogrun/results"
+)
+
+// TestTwoRunsShareOneSweep runs two dogrun processes on the same experiment
+// and database. They must split the trials, run none twice, and never hit
+// "database is locked".
+func TestTwoRunsShareOneSweep(t *testing.T) {
+	realRunPrereqs(t)
+	exp := filepath.Join("testdata", "twoproc.yaml")
+	runs := t.TempDir()
+	args := []string{"run", exp, "-runs", runs, "-threads", "1"}
+
+	a := startCLI(t, nil, args...)
+	// b starts once a holds a trial, so both have work to take.
+	if !a.await(t, 3*time.Minute, func(l string) bool { return strings.HasPrefix(l, "trial 1/6 ") }) {
+		t.Fatalf("first run ended early:\n%s", a.output())
+	}
+	b := startCLI(t, nil, args...)
+	outA, errA := a.wait()
+	outB, errB := b.wait()
+	if errA != nil || errB != nil {
+		t.Fatalf("a: %v\n%s\nb: %v\n%s", errA, outA, errB, outB)
+	}
+	for name, out := range map[string]string{"a": outA, "b": outB} {
+		for _, bad := range []string{"locked", "busy", "taken over", "failed:"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("run %s says %q:\n%s", name, bad, out)
+			}
+		}
+	}
+	// Each trial is trained once in all: its results line appears once.
+	if n := strings.Count(outA+outB, " test accuracy "); n != 6 {
+		t.Errorf("%d trials trained in all, want 6:\n%s\n%s", n, outA, outB)
+	}
+	perWorker := map[string]int{}
+	for _, tr := range storedTrials(t, filepath.Join(runs, "dogrun.db"), "twoproc") {
+		if tr.Status != results.StatusDone || tr.Attempts != 1 {
+			t.Errorf("trial %s: %s after %d attempts by %s, want done after 1", tr.Hash[:12], tr.Status, tr.Attempts, tr.Worker)
+		}
+		perWorker[tr.Worker]++
+	}
+	wa, wb := a.worker(t), b.worker(t)
+	if perWorker[wa] == 0 || perWorker[wb] == 0 || perWorker[wa]+perWorker[wb] != 6 {
+		t.Errorf("trials per worker %v, want the 6 split between %s and %s", perWorker, wa, wb)
+	}
+	t.Logf("trials per worker: %v", perWorker)
+}

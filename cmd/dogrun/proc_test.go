@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/results"
+)
+
+// TestMain lets the test binary stand in for the dogrun binary: with
+// DOGRUN_TEST_AS_CLI=1 it is main() on its arguments. The crash and
+// concurrency tests start it as a child process, so what they SIGKILL or run
+// twice is the real command, and no separate build is needed.
+func TestMain(m *testing.M) {
+	if os.Getenv("DOGRUN_TEST_AS_CLI") == "1" {
+		os.Args = append([]string{"dogrun"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// proc is a dogrun child process whose stdout and stderr are read line by line.
+type proc struct {
+	cmd   *exec.Cmd
+	lines chan string // every line, closed at EOF
+	mu    sync.Mutex
+	out   strings.Builder
+	err   error // Wait's result, set once lines is drained
+}
+
+// startCLI starts `dogrun args...` with env added to the test's environment.
+func startCLI(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "DOGRUN_TEST_AS_CLI=1"), env...)
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 1<<16)}
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return p
+}
+
+// await reads lines until one matches, returning false if the process ends
+// first. It fails the test after timeout.
+func (p *proc) await(t *testing.T, timeout time.Duration, match func(string) bool) bool {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				return false
+			}
+			if match(line) {
+				return true
+			}
+		case <-deadline:
+			t.Fatalf("no matching line after %s; output so far:\n%s", timeout, p.output())
+		}
+	}
+}
+
+// kill sends SIGKILL: no deferred function, signal handler or Ctrl-C path runs.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait drains the output and reaps the process; its pid is then free, as a
+// crashed worker's is.
+func (p *proc) wait() (string, error) {
+	for range p.lines {
+	}
+	err := p.cmd.Wait()
+	return p.output(), err
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func (p *proc) worker(t *testing.T) string {
+	t.Helper()
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host + ":" + strconv.Itoa(p.cmd.Process.Pid)
+}
+
+// realRunPrereqs skips unless the real photos and the fetched backbone are
+// there, and returns the folder holding the fetched npm packages.
+func realRunPrereqs(t *testing.T) (npmDir string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real end-to-end runs")
+	}
+	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "data", "dogfacenet")); err != nil {
+		t.Skipf("real photos not available: %v", err)
+	}
+	return fetchedPackages(t)
+}
+
+// fetchedPackages is $DOGRUN_CACHE/npm, or a skip when `dogrun setup` has not
+// fetched ONNX Runtime and mobilefacenet there.
+func fetchedPackages(t *testing.T) string {
+	t.Helper()
+	cache, err := backbone.CacheDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	spec, err := backbone.Lookup("mobilefacenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []backbone.Source{backbone.ONNXRuntime.Source, spec.Source} {
+		for _, f := range src.Files {
+			p := filepath.Join(cache, "npm", src.Package+"@"+src.Version, filepath.FromSlash(f.Path))
+			if _, err := os.Stat(p); err != nil {
+				t.Skipf("%v (run dogrun setup)", err)
+			}
+		}
+	}
+	return filepath.Join(cache, "npm")
+}
+
+// freshCache is a cache folder that shares the fetched packages but has no
+// features, so a run there extracts them.
+func freshCache(t *testing.T, npmDir string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "cache")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(npmDir, filepath.Join(dir, "npm")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// storedTrials opens the database between runs and lists the experiment's trials.
+func storedTrials(t *testing.T, db, experiment string) []results.Trial {
+	t.Helper()
+	st, err := results.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	e, err := st.Experiment(ctx, experiment)
+	if errors.Is(err, results.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, err := st.Trials(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trials
+}
