@@ -3,7 +3,7 @@
 export DOGRUN_CACHE ?= $(CURDIR)/.cache/dogrun
 GO ?= go
 
-.PHONY: quickstart test setup build
+.PHONY: quickstart test setup build bench
 
 build:
 	$(GO) build -o dogrun ./cmd/dogrun
@@ -19,6 +19,16 @@ quickstart: setup
 	./dogrun report quickstart
 
 test: setup
+	scripts/bootstrap --test
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) test -timeout 30m ./...
+	# A short fuzz of the experiment parser (schemas/fuzz_test.go); new
+	# crashers land in schemas/testdata/fuzz/ and then run in every go test.
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./schemas
+
+# README "Speed": minutes of benchmarks; run them on an idle machine. PyTorch
+# (Debian's python3-torch) is installed here only, not for make test.
+bench: setup
+	/usr/bin/python3 -c 'import torch' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch; }
+	$(GO) run ./bench -data ../shared/data/dogfacenet -out bench/results.md

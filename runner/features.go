@@ -11,17 +11,21 @@ import (
 )
 
 // requests lists the feature vectors a trial needs: every photo as it is, and
-// views augmented copies of each training photo only.
-func requests(p *Plan, aug dataset.Augment, views int) []backbone.Request {
+// the augmented copies its split uses (of training photos only, except in the
+// leaky protocol).
+func requests(p *Plan, u dataset.UnitSplit, aug dataset.Augment) []backbone.Request {
 	key := aug.Key()
 	var out []backbone.Request
 	for _, ph := range p.Data.Photos {
 		out = append(out, backbone.Request{Path: ph.Path, Key: backbone.ViewKey(ph.SHA256, key, 0)})
 	}
-	for _, i := range p.Split.Train {
-		ph := p.Data.Photos[i]
-		for v := 1; v <= views; v++ {
-			out = append(out, backbone.Request{Path: ph.Path, Key: backbone.ViewKey(ph.SHA256, key, v), Params: aug.Params(ph.SHA256, v)})
+	for _, part := range [][]dataset.Unit{u.Train, u.Val, u.Test} {
+		for _, x := range part {
+			if x.View == 0 {
+				continue
+			}
+			ph := p.Data.Photos[x.Photo]
+			out = append(out, backbone.Request{Path: ph.Path, Key: backbone.ViewKey(ph.SHA256, key, x.View), Params: aug.Params(ph.SHA256, x.View)})
 		}
 	}
 	return out
@@ -29,8 +33,8 @@ func requests(p *Plan, aug dataset.Augment, views int) []backbone.Request {
 
 // features makes sure every vector the trial needs is cached, opening the backbone
 // only when something is missing, so a rerun never loads ONNX Runtime.
-func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut, aug dataset.Augment, views int, label string) (*backbone.Cache, error) {
-	id := spec.Name + "/" + cut.Name
+func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut, aug dataset.Augment, units dataset.UnitSplit, label string) (*backbone.Cache, error) {
+	id := spec.SHA256() + "/" + cut.Name // two user files of one backbone are two models
 	cache, ok := r.caches[id]
 	if !ok {
 		var err error
@@ -39,7 +43,7 @@ func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut
 		}
 		r.caches[id] = cache
 	}
-	reqs := requests(r.plan, aug, views)
+	reqs := requests(r.plan, units, aug)
 	missing := backbone.Missing(cache, reqs)
 	if len(missing) == 0 {
 		fmt.Fprintf(r.opt.Log, "  %s features: all %d cached (%s)\n", label, len(reqs), spec.Name)
@@ -73,32 +77,30 @@ func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut
 // sets are a trial's feature matrices.
 type sets struct {
 	train, val, test train.Data
-	testPhotos       []int // Dataset.Photos index of each test row
+	testUnits        []dataset.Unit // the photo (and view) of each test row
 }
 
 // assemble builds the matrices from the cache; every vector must be there.
-func assemble(p *Plan, cache *backbone.Cache, aug dataset.Augment, views int) sets {
+func assemble(p *Plan, cache *backbone.Cache, aug dataset.Augment, u dataset.UnitSplit) sets {
 	key := aug.Key()
-	rows := func(idx []int, views int) train.Data {
+	rows := func(units []dataset.Unit) train.Data {
 		var d train.Data
-		for _, i := range idx {
-			ph := p.Data.Photos[i]
-			for v := 0; v <= views; v++ {
-				f, ok := cache.Get(backbone.ViewKey(ph.SHA256, key, v))
-				if !ok {
-					panic(fmt.Sprintf("runner: features of %s view %d missing after extraction", ph.Rel, v))
-				}
-				d.Dim = len(f)
-				d.X = append(d.X, f...)
-				d.Y = append(d.Y, int32(ph.Class))
+		for _, x := range units {
+			ph := p.Data.Photos[x.Photo]
+			f, ok := cache.Get(backbone.ViewKey(ph.SHA256, key, x.View))
+			if !ok {
+				panic(fmt.Sprintf("runner: features of %s view %d missing after extraction", ph.Rel, x.View))
 			}
+			d.Dim = len(f)
+			d.X = append(d.X, f...)
+			d.Y = append(d.Y, int32(ph.Class))
 		}
 		return d
 	}
 	return sets{
-		train:      rows(p.Split.Train, views),
-		val:        rows(p.Split.Val, 0),
-		test:       rows(p.Split.Test, 0),
-		testPhotos: p.Split.Test,
+		train:     rows(u.Train),
+		val:       rows(u.Val),
+		test:      rows(u.Test),
+		testUnits: u.Test,
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
 )
 
@@ -21,8 +22,16 @@ import (
 type Plan struct {
 	Experiment *schemas.Experiment
 	Data       *dataset.Dataset
-	Split      dataset.Split
+	Split      dataset.Split // the honest split of the first fold (the only one without k-fold)
 	Trials     []Trial
+
+	// Groups gives each photo of Data its near-duplicate group; Folds the
+	// honest split of each fold (one for a holdout split).
+	Groups           []int
+	Folds            []dataset.Split
+	DroppedForGroups []string                    // classes left out: a single near-duplicate group
+	CrossClass       []results.CrossClassPair    // the same photo under two dogs
+	leaky            map[int][]dataset.UnitSplit // leaky splits by augmented views
 }
 
 // Trial is one planned run: a resolved config, its seed and its identity.
@@ -31,6 +40,7 @@ type Trial struct {
 	Backbone backbone.Spec
 	Cut      backbone.Cut
 	Hash     string
+	Fold     int // 0 for a holdout split, 1..K with split.kfold
 }
 
 // NewPlan loads the experiment's photos, splits them and expands its trials. Notes
@@ -61,38 +71,43 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 	for _, s := range data.Skipped {
 		fmt.Fprintf(log, "note: skipped %s: %s\n", s.Rel, s.Reason)
 	}
-	split, err := dataset.StratifiedSplit(data, cfg.Test, cfg.Val, cfg.Seed)
-	if err != nil {
-		return nil, fmt.Errorf("%s: split: %w", exp.File, err)
-	}
 	expanded, err := exp.Trials()
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Experiment: exp, Data: data, Split: split}
+	p := &Plan{Experiment: exp}
+	if data, err = p.splitPhotos(data, log); err != nil {
+		return nil, err
+	}
+	p.Data, p.Split = data, p.Folds[0]
 	fingerprint := data.Fingerprint()
 	for _, t := range expanded {
-		spec, err := backbone.Lookup(t.Config.Backbone.Name)
-		if err != nil {
-			return nil, exp.ErrorAt("backbone.name", err.Error())
-		}
-		cut, err := spec.Cut(t.Config.Backbone.Cut)
-		if err != nil {
-			return nil, exp.ErrorAt("backbone.cut", err.Error())
-		}
-		h, err := trialHash(t.Config, fingerprint, spec.SHA256())
+		spec, cut, err := ResolveBackbone(exp, t.Config.Backbone)
 		if err != nil {
 			return nil, err
 		}
-		p.Trials = append(p.Trials, Trial{Trial: t, Backbone: spec, Cut: cut, Hash: h})
+		// Folds are replicates like seeds: each (variant, seed) runs once per fold.
+		for _, fold := range foldsOf(exp) {
+			tr := Trial{Trial: t, Backbone: spec, Cut: cut, Fold: fold}
+			tr.Index = len(p.Trials)
+			units, err := p.Units(tr)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", exp.File, err)
+			}
+			if tr.Hash, err = trialHash(t.Config, fingerprint, spec.SHA256(), fold, p.splitDigest(units)); err != nil {
+				return nil, err
+			}
+			p.Trials = append(p.Trials, tr)
+		}
 	}
 	return p, nil
 }
 
 // trialHash is a trial's identity: its resolved config (seed included), the content
-// of its data and the bytes of its backbone. The same three always mean the same
-// trial, so reruns skip it; changing any one makes a new trial.
-func trialHash(cfg schemas.Experiment, datasetFingerprint, backboneSHA256 string) (string, error) {
+// of its data, the bytes of its backbone, its fold and the exact split it uses
+// (splitDigest). The same always mean the same trial, so reruns skip it;
+// changing any one makes a new trial.
+func trialHash(cfg schemas.Experiment, datasetFingerprint, backboneSHA256 string, fold int, splitDigest string) (string, error) {
 	js, err := cfg.CanonicalJSON()
 	if err != nil {
 		return "", err
@@ -100,6 +115,7 @@ func trialHash(cfg schemas.Experiment, datasetFingerprint, backboneSHA256 string
 	h := sha256.New()
 	h.Write(js)
 	fmt.Fprintf(h, "\ndata %s\nbackbone %s\n", datasetFingerprint, backboneSHA256)
+	fmt.Fprintf(h, "fold %d\nsplit %s\n", fold, splitDigest)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,8 +22,13 @@ func makeDogs(t *testing.T, root string, classes, n int) {
 			t.Fatal(err)
 		}
 		for i := 0; i < n; i++ {
+			// Noise, so that no two photos are near-duplicates (a grouped
+			// split would keep them together).
 			img := image.NewRGBA(image.Rect(0, 0, 8, 8))
-			img.Set(i%8, c%8, color.RGBA{uint8(40 * c), uint8(20 * i), 7, 255})
+			r := rand.New(rand.NewPCG(uint64(c), uint64(i)))
+			for p := range 64 {
+				img.Set(p%8, p/8, color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255})
+			}
 			f, err := os.Create(filepath.Join(dir, string(rune('a'+c))+"."+string(rune('0'+i))+".png"))
 			if err != nil {
 				t.Fatal(err)
@@ -121,7 +127,7 @@ func TestRequestsAugmentTrainingPhotosOnly(t *testing.T) {
 	makeDogs(t, data, 2, 8)
 	p := planFor(t, data, "")
 	aug := augmentOf(p.Trials[0].Config)
-	reqs := requests(p, aug, 3)
+	reqs := requests(p, p.Split.Units(3), aug)
 	original := map[backbone.Key]bool{}
 	for _, ph := range p.Data.Photos {
 		original[backbone.ViewKey(ph.SHA256, aug.Key(), 0)] = true

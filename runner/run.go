@@ -95,7 +95,7 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 		return r.sum, err
 	}
 	r.expID, err = r.opt.Store.PutExperiment(ctx, results.Experiment{
-		Name: exp.Name, File: exp.File, ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
+		Name: exp.Name, File: absPath(exp.File), ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
 	})
 	if err != nil {
 		return r.sum, err
@@ -109,11 +109,18 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			return r.sum, err
 		}
 		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
-			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: t.Backbone.SHA256()}
+			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: t.Backbone.SHA256(), Fold: t.Fold}
 		hashes[i] = t.Hash
 		byHash[t.Hash] = t
 	}
 	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
+		return r.sum, err
+	}
+	splits, err := r.plan.StoredSplits()
+	if err != nil {
+		return r.sum, err
+	}
+	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
 		return r.sum, err
 	}
 	stored, err := r.opt.Store.Trials(ctx, r.expID)
@@ -137,6 +144,9 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 		if err := ctx.Err(); err != nil {
 			return r.sum, err
 		}
+		if err := r.reclaimDead(ctx); err != nil {
+			return r.sum, err
+		}
 		claimed, err := r.opt.Store.Claim(ctx, r.expID, hashes, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
 		if err != nil {
 			return r.sum, err
@@ -151,7 +161,11 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			left := r.sum.Planned - k + 1
 			eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
 		}
-		fmt.Fprintf(r.opt.Log, "trial %d/%d [%s seed=%d] %s%s\n", k, r.sum.Planned, t.VariantKey(), t.Seed, t.Hash[:12], eta)
+		fold := ""
+		if t.Fold > 0 {
+			fold = fmt.Sprintf(" fold=%d", t.Fold)
+		}
+		fmt.Fprintf(r.opt.Log, "trial %d/%d [%s seed=%d%s] %s%s\n", k, r.sum.Planned, t.VariantKey(), t.Seed, fold, t.Hash[:12], eta)
 		err = r.one(ctx, claimed, t, fmt.Sprintf("trial %d/%d", k, r.sum.Planned))
 		finished++
 		switch {
@@ -166,6 +180,9 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			return r.sum, ctx.Err()
 		default:
 			r.sum.Failed++
+			// Not again in this run: a NaN loss fails the same way twice in a row.
+			// The next run (or another worker) retries it while attempts are left.
+			hashes = without(hashes, claimed.Hash)
 			fmt.Fprintf(r.opt.Log, "trial %d/%d failed: %v\n", k, r.sum.Planned, err)
 			if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 				return r.sum, errors.Join(err, ferr)
@@ -226,11 +243,15 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	start := time.Now()
 	cfg := t.Config
 	aug := augmentOf(cfg)
-	cache, err := r.features(ctx, t.Backbone, t.Cut, aug, cfg.Augmentation.Views, label)
+	units, err := r.plan.Units(t)
 	if err != nil {
 		return err
 	}
-	sets := assemble(r.plan, cache, aug, cfg.Augmentation.Views)
+	cache, err := r.features(ctx, t.Backbone, t.Cut, aug, units, label)
+	if err != nil {
+		return err
+	}
+	sets := assemble(r.plan, cache, aug, units)
 
 	lastLine := time.Time{}
 	onEpoch := func(e train.Epoch) {
@@ -241,13 +262,7 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 			lastLine = time.Now()
 		}
 	}
-	es := cfg.Train.EarlyStopping
-	head, fit, err := train.Fit(ctx, train.Config{
-		Hidden: cfg.Head.Hidden, Dropout: cfg.Head.Dropout, Activation: cfg.Head.Activation,
-		Optimizer: cfg.Train.Optimizer, LR: cfg.Train.LR, WeightDecay: cfg.Train.WeightDecay,
-		BatchSize: cfg.Train.BatchSize, Epochs: cfg.Train.Epochs,
-		Monitor: es.Monitor, Patience: es.Patience, MinDelta: es.MinDelta, Seed: t.Seed,
-	}, sets.train, sets.val, len(r.plan.Data.Classes), onEpoch)
+	head, fit, err := train.Fit(ctx, FitConfig(t), sets.train, sets.val, len(r.plan.Data.Classes), onEpoch)
 	if err != nil {
 		return err
 	}
@@ -268,6 +283,9 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	if err := writeCSVs(dir, report); err != nil {
 		return err
 	}
+	if err := writeTensorBoard(dir, time.Now(), fit.Epochs); err != nil {
+		return err
+	}
 	fmt.Fprintf(r.opt.Log, "  %s test accuracy %.3f top-5 %.3f macro F1 %.3f (%d photos)\n",
 		label, report.Accuracy, report.Top5, report.Macro.F1, report.N)
 
@@ -279,7 +297,7 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	return r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
 		Epochs: epochs, BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
 		CheckpointPath: filepath.Join(dir, "checkpoint"), Classes: r.plan.Data.Classes,
-		Report: report, Predictions: predictions(r.plan, sets.testPhotos, probs),
+		Report: report, Predictions: predictions(r.plan, sets.testUnits, probs),
 		DurationSeconds: time.Since(start).Seconds(),
 		GoVersion:       runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
 		BackboneSHA256: t.Backbone.SHA256(),
@@ -300,16 +318,17 @@ func toInts(ys []int32) []int {
 }
 
 // predictions keeps every test photo's true class, decision and top five scores.
-func predictions(p *Plan, photos []int, probs [][]float32) []results.Prediction {
-	out := make([]results.Prediction, len(photos))
-	for i, idx := range photos {
-		ph := p.Data.Photos[idx]
+// An augmented copy (tested only by the leaky protocol) is named photo#view.
+func predictions(p *Plan, units []dataset.Unit, probs [][]float32) []results.Prediction {
+	out := make([]results.Prediction, len(units))
+	for i, x := range units {
+		ph := p.Data.Photos[x.Photo]
 		top := metrics.TopK(probs[i], 5)
 		scores := make([]results.ClassScore, len(top))
 		for j, c := range top {
 			scores[j] = results.ClassScore{Class: c, Score: float64(probs[i][c])}
 		}
-		out[i] = results.Prediction{Photo: ph.Rel, PhotoSHA256: ph.SHA256, True: ph.Class, Pred: top[0], TopK: scores}
+		out[i] = results.Prediction{Photo: UnitName(ph, x.View), PhotoSHA256: ph.SHA256, True: ph.Class, Pred: top[0], TopK: scores}
 	}
 	return out
 }

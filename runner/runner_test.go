@@ -113,6 +113,11 @@ seeds: [1]
 				t.Errorf("trial %d: %v", tr.Index, err)
 			}
 		}
+		eps, err := st.Epochs(ctx, tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTensorBoard(t, filepath.Dir(tr.CheckpointPath), eps)
 	}
 
 	log.Reset()

@@ -112,7 +112,12 @@ type decoder struct {
 	failed    map[string]bool     // paths that failed to decode
 	anchors   map[string]ast.Node
 	root      ast.Node // the document's top-level mapping
+	values    int      // nodes value has converted; see maxValues
 }
+
+// maxValues bounds the nodes one file may make value convert: nested aliases
+// ("billion laughs") otherwise expand a few hundred bytes into billions.
+const maxValues = 100_000
 
 func (d *decoder) errorAt(n ast.Node, field, msg string) {
 	line, col := nodePos(n)
@@ -339,6 +344,9 @@ var (
 // value converts a node into int64/uint64/float64/string/bool/nil/[]any
 // (mappingValue for a mapping).
 func (d *decoder) value(n ast.Node) (any, error) {
+	if d.values++; d.values > maxValues {
+		return nil, fmt.Errorf("more than %d values in the file (aliases expanding too far?)", maxValues)
+	}
 	n = d.deref(n)
 	switch x := n.(type) {
 	case nil, *ast.NullNode:

@@ -140,6 +140,7 @@ func TestDefaults(t *testing.T) {
 		Dataset: Dataset{
 			Path: "/data/dogs", MinImagesPerClass: 2, MaxClasses: 0, Seed: 1, Test: 0.2, Val: 0.1,
 		},
+		Split:        Split{Group: "phash", Threshold: 8},
 		Backbone:     Backbone{Name: "mobilefacenet"},
 		Head:         Head{Hidden: []int{}, Dropout: 0, Activation: "relu"},
 		Augmentation: Augmentation{Views: 0, Zoom: [2]float64{1, 1}, Brightness: [2]float64{1, 1}},
@@ -173,6 +174,7 @@ func TestDecodeFull(t *testing.T) {
 		Name:        "grid",
 		Description: "two axes",
 		Dataset:     Dataset{Path: "photos", MinImagesPerClass: 8, MaxClasses: 20, Seed: 7, Test: 0.25, Val: 0.15},
+		Split:       Split{Group: "phash", Threshold: 8},
 		Backbone:    Backbone{Name: "mobilefacenet"},
 		Head:        Head{Hidden: []int{512, 256}, Dropout: 0.1, Activation: "gelu"},
 		Augmentation: Augmentation{
@@ -264,7 +266,7 @@ func TestExamplesDecode(t *testing.T) {
 		}
 		counts[filepath.Base(f)] = len(trials)
 	}
-	for name, want := range map[string]int{"quickstart.yaml": 4, "dropout.yaml": 15} {
+	for name, want := range map[string]int{"quickstart.yaml": 4, "dropout.yaml": 24, "leaky.yaml": 10} {
 		if counts[name] != want {
 			t.Errorf("%s: %d trials, want %d", name, counts[name], want)
 		}

@@ -46,6 +46,11 @@ func joinErrors(errs []*Error) error {
 	slices.SortStableFunc(errs, func(a, b *Error) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
+	// One problem reached along several paths (an alias used twice) is said once.
+	errs = slices.CompactFunc(errs, func(a, b *Error) bool { return *a == *b })
+	if len(errs) == 1 {
+		return errs[0]
+	}
 	out := make([]error, len(errs))
 	for i, e := range errs {
 		out[i] = e

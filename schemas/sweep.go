@@ -257,6 +257,9 @@ func sweepTarget(path string) ([]field, error) {
 		if !f.spec.nosweep {
 			continue
 		}
+		if chain[0].name == "split" {
+			return nil, fmt.Errorf("%s cannot be swept: grouping and folds must be the same for every trial (only split.leaky may be swept, to show the leaky protocol beside the honest one)", path)
+		}
 		if chain[0].name == "dataset" {
 			return nil, fmt.Errorf("the dataset cannot be swept: its photos and split must be the same for every trial so variants are compared on the same test photos (write a separate experiment instead)")
 		}

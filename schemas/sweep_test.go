@@ -274,6 +274,7 @@ func TestCanonicalJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"dataset":{"min_images_per_class":2,"max_classes":0,"seed":1,"test":0.2,"val":0.1},` +
+		`"split":{"group":"phash","threshold":8,"kfold":0,"leaky":false},` +
 		`"backbone":{"name":"mobilefacenet"},"head":{"hidden":[],"dropout":0,"activation":"relu"},` +
 		`"augmentation":{"views":0,"rotation_deg":0,"shift":0,"zoom":[1,1],"brightness":[1,1],"hflip":false},` +
 		`"train":{"optimizer":"adam","lr":0.001,"weight_decay":0,"batch_size":32,"epochs":40,` +

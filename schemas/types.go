@@ -28,6 +28,7 @@ type Experiment struct {
 	Name         string       `yaml:"name" json:"name" dogrun:"required,nosweep,nohash,pattern=^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" doc:"Experiment name; it becomes a folder name, so letters, digits, '_', '.', '-' (max 64, starting with a letter or digit)."`
 	Description  string       `yaml:"description,omitempty" json:"description,omitempty" dogrun:"nosweep,nohash" doc:"Free text shown in reports."`
 	Dataset      Dataset      `yaml:"dataset" json:"dataset" dogrun:"nosweep" doc:"Which photos to use and how to split them. Identical for every trial so variants are compared on the same test photos."`
+	Split        Split        `yaml:"split" json:"split" doc:"How photos are divided: near-duplicate groups kept whole, one holdout split or k folds. Only split.leaky may be swept."`
 	Backbone     Backbone     `yaml:"backbone" json:"backbone" doc:"Pretrained feature extractor."`
 	Head         Head         `yaml:"head" json:"head" doc:"Trainable classification head on top of the backbone features."`
 	Augmentation Augmentation `yaml:"augmentation" json:"augmentation" doc:"Random image augmentation of training photos."`
@@ -49,10 +50,30 @@ type Dataset struct {
 	Val               float64 `yaml:"val" json:"val" dogrun:"min=0,lt=1,default=0.1" doc:"Fraction of each dog's photos used for validation (early stopping); test + val < 1."`
 }
 
+// Split says how photos are divided into training, validation and test.
+// Near-duplicate groups (burst shots, re-crops, copies) are the unit of the
+// split, so no test photo has a near-copy in training.
+type Split struct {
+	Group     string  `yaml:"group" json:"group" dogrun:"nosweep,enum=phash|none,default=phash" doc:"How near-duplicate photos are found and kept on one side of the split: phash (perceptual hash searched over re-crops and flips, calibrated on DogFaceNet) or none (every photo on its own, as the seed did)."`
+	Threshold float64 `yaml:"threshold" json:"threshold" dogrun:"nosweep,min=0,max=64,default=8" doc:"phash: largest Hamming distance in bits (of 64) at which two photos are near-duplicates."`
+	KFold     int     `yaml:"kfold" json:"kfold" dogrun:"nosweep,min=0,max=50,default=0" doc:"0: one holdout split with dataset.test and dataset.val. K >= 2: K folds, each tested once, with dataset.val for validation; every variant and seed runs once per fold."`
+	Leaky     bool    `yaml:"leaky" json:"leaky" dogrun:"default=false" doc:"Reproduce the seed's flawed protocol (augment first, then split, so copies of a training photo are tested) only to show how much it inflates accuracy. May be swept: [false, true] puts both side by side."`
+}
+
 // Backbone names the pretrained feature extractor.
 type Backbone struct {
 	Name string `yaml:"name" json:"name" dogrun:"required" doc:"Backbone model name, e.g. mobilefacenet; dogrun backbones lists them."`
 	Cut  string `yaml:"cut,omitempty" json:"cut,omitempty" doc:"Named output used as features (dogrun backbones lists each backbone's cuts); empty means the backbone's default."`
+	// Left out of the hash: the file's sha256 is part of the trial's identity.
+	File string `yaml:"file,omitempty" json:"file,omitempty" dogrun:"nohash" doc:"Your own weights file for a bring-your-own backbone (dogrun backbones marks them), e.g. rcmalli_vggface_tf_notop_resnet50.h5 for vggface-resnet50; relative to the experiment file's folder. Its content, not its path, identifies the backbone."`
+	// Only for name: onnx, a model of the user's own. Zero values mean unset,
+	// so experiments without them keep their trial hashes.
+	InputSize int        `yaml:"input_size,omitempty" json:"input_size,omitempty" dogrun:"min=0,max=4096" doc:"For name: onnx (your own .onnx as file): the square input side in pixels the model takes."`
+	Layout    string     `yaml:"layout,omitempty" json:"layout,omitempty" dogrun:"enum=NCHW|NHWC" doc:"For name: onnx: the input's axis order; empty means NCHW."`
+	Channels  string     `yaml:"channels,omitempty" json:"channels,omitempty" dogrun:"enum=RGB|BGR" doc:"For name: onnx: the channel order the model takes; empty means RGB."`
+	Mean      [3]float64 `yaml:"mean,omitempty" json:"mean,omitempty" dogrun:"min=-1000,max=1000" doc:"For name: onnx: subtracted from pixels in [0, 255], per channel in the model's channel order; pixel p becomes (p - mean) * scale."`
+	Scale     [3]float64 `yaml:"scale,omitempty" json:"scale,omitempty" dogrun:"min=0,max=1000" doc:"For name: onnx: per-channel multiplier after the mean, all > 0; unset means 1 1 1."`
+	Output    string     `yaml:"output,omitempty" json:"output,omitempty" doc:"For name: onnx: the graph output, [batch, dim], used as features; may be left out when the model has one output."`
 }
 
 // Head is the trainable MLP on top of the backbone features.

@@ -34,6 +34,10 @@ func validateBase(e *Experiment) []problem {
 	if d := e.Dataset; d.Test > 0 && d.Val >= 0 && d.Test+d.Val >= 1 {
 		ps = append(ps, problem{"dataset.val", fmt.Sprintf("test + val must be < 1 to leave photos for training, got %s + %s", formatValue(d.Test), formatValue(d.Val))})
 	}
+	// One fold would test on every photo and train on none.
+	if e.Split.KFold == 1 {
+		ps = append(ps, problem{"split.kfold", "1 is not a number of folds: use 0 for one holdout split, or 2 or more"})
+	}
 	// train.Fit has no decay for plain SGD; say so here rather than per trial.
 	if t := e.Train; t.Optimizer == "sgd" && t.WeightDecay > 0 {
 		ps = append(ps, problem{"train.weight_decay", fmt.Sprintf("%s needs optimizer adam or adamw, not sgd", formatValue(t.WeightDecay))})

@@ -47,6 +47,8 @@ Commands:
   run        run every trial of an experiment that is not done yet
   status     show experiments, or the trials of one
   report     write the Markdown and HTML report of an experiment
+  compare    statistical verdicts between the values of a sweep axis
+  dedupe     find near-duplicate photos (bursts, re-crops, copies) in a folder
   setup      fetch ONNX Runtime and backbones into the cache
   backbones  list the backbones dogrun can use
 
@@ -69,6 +71,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return (&statusCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
 	case "report":
 		return (&reportCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
+	case "compare":
+		return (&compareCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
+	case "dedupe":
+		return (&dedupeCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
 	case "setup":
 		return (&setupCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
 	case "backbones":

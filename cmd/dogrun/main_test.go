@@ -155,4 +155,18 @@ func TestRunStatusReport(t *testing.T) {
 			t.Errorf("report did not write %s: %v\n%s", f, err, rep)
 		}
 	}
+	// Each trial folder holds its page and its TensorBoard logs, and the
+	// report found the photos through the stored experiment file.
+	for _, pattern := range []string{"trials/*/index.html", "trials/*/train/events.out.tfevents.*", "trials/*/validation/events.out.tfevents.*"} {
+		if m, _ := filepath.Glob(filepath.Join(runs, "tiny", pattern)); len(m) != 2 {
+			t.Errorf("%d files match %s, want one per trial", len(m), pattern)
+		}
+	}
+	html, err := os.ReadFile(filepath.Join(runs, "tiny", "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), `<img class="thumb" src="data:image/jpeg;base64,`) || strings.Contains(string(html), "photo not found") {
+		t.Errorf("report.html does not show the dogs' photos")
+	}
 }

@@ -15,8 +15,11 @@ type reportCommand struct{ stdout, stderr io.Writer }
 const reportUsage = `Usage: dogrun report [flags] EXPERIMENT
 
 Writes <runs>/<EXPERIMENT>/report.md (pictures beside it) and a self-contained
-report.html: variants ranked by mean test accuracy with 95% intervals over
-seeds, every trial, and the best trial's learning curve and confusion matrix.
+report.html: the environment the trials ran in, variants ranked by mean test
+accuracy with 95% intervals over seeds, a chart per swept setting, validation
+curves per variant, per-dog F1, a confusion heatmap with the most confused
+dogs shown as photos, and every trial. Each trial also gets a page pair,
+trials/<hash>/index.md and index.html.
 
 `
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/runner"
@@ -26,6 +27,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	store.register(fs)
 	threads := fs.Int("threads", 0, "ONNX Runtime threads (0 = one per CPU)")
 	batch := fs.Int("batch", 8, "images per backbone call")
+	stale := fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long (a dead worker of this host is taken over at once)")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -49,7 +51,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	defer st.Close()
 	sum, err := runner.Run(ctx, exp, runner.Options{
 		Store: st, RunsDir: store.runsDir, CacheDir: cacheDir,
-		Threads: *threads, Batch: *batch, Log: c.stdout,
+		Threads: *threads, Batch: *batch, Log: c.stdout, StaleAfter: *stale,
 	})
 	if err != nil {
 		return err

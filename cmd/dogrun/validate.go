@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
 )
 
@@ -15,7 +15,8 @@ type validateCommand struct{ stdout, stderr io.Writer }
 const validateUsage = `Usage: dogrun validate FILE...
 
 Checks experiment files strictly (unknown keys, wrong types, out-of-range values,
-bad sweep paths, unknown backbones) and lists the trials each expands to.
+bad sweep paths, unknown backbones, a backbone.file that is missing or not
+the named backbone) and lists the trials each expands to.
 Errors name the file, line, column and field.
 
 `
@@ -49,20 +50,22 @@ func (c *validateCommand) one(file string) error {
 		return err
 	}
 	for _, t := range trials {
-		spec, err := backbone.Lookup(t.Config.Backbone.Name)
-		if err != nil {
-			return exp.ErrorAt("backbone.name", err.Error())
-		}
-		if _, err := spec.Cut(t.Config.Backbone.Cut); err != nil {
-			return exp.ErrorAt("backbone.cut", err.Error())
+		if _, _, err := runner.ResolveBackbone(exp, t.Config.Backbone); err != nil {
+			return err
 		}
 	}
 	variants := map[string]bool{}
 	for _, t := range trials {
 		variants[t.VariantKey()] = true
 	}
-	fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %d variants x %d seeds = %d trials\n",
-		file, exp.Name, len(variants), len(exp.Seeds), len(trials))
+	if k := exp.Split.KFold; k > 0 {
+		// run multiplies each listed trial by the folds.
+		fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %d variants x %d seeds x %d folds = %d trials\n",
+			file, exp.Name, len(variants), len(exp.Seeds), k, k*len(trials))
+	} else {
+		fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %d variants x %d seeds = %d trials\n",
+			file, exp.Name, len(variants), len(exp.Seeds), len(trials))
+	}
 	for _, t := range trials {
 		fmt.Fprintf(c.stdout, "  trial %d: %s seed=%d\n", t.Index, t.VariantKey(), t.Seed)
 	}
