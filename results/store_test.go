@@ -35,7 +35,11 @@ func TestPragmasInEffect(t *testing.T) {
 		BusyTimeout int
 		UserVersion int
 	}
-	want := pragmas{JournalMode: "wal", ForeignKeys: 1, BusyTimeout: 10000, UserVersion: 2}
+	migs, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pragmas{JournalMode: "wal", ForeignKeys: 1, BusyTimeout: 10000, UserVersion: len(migs)}
 	for i, conn := range conns {
 		var got pragmas
 		for q, dest := range map[string]any{

@@ -70,6 +70,9 @@ func scanTrial(r scanner) (Trial, error) {
 // have yet (by Hash), leaving existing rows and their results untouched, and
 // returns how many were new. Only the identity fields (Hash, Index, Seed,
 // VariantKey, VariantJSON, ConfigJSON, Fold) of the given trials are used.
+// The given set becomes the experiment's current one: stored trials not in it
+// are marked superseded (kept, with their results, but no longer listed), and
+// a superseded trial registered again is current again.
 func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials []Trial) (int, error) {
 	added := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -95,7 +98,13 @@ func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials [
 			}
 			added += int(n)
 		}
-		return nil
+		hashes := make([]string, len(trials))
+		for i, t := range trials {
+			hashes[i] = t.Hash
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE trials SET superseded = hash NOT IN (SELECT value FROM json_each(?))
+			WHERE experiment_id = ?`, jsonStrings(hashes), experimentID)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("results: register trials: %w", err)
@@ -223,10 +232,10 @@ func ownedUpdate(op string, trialID int64, worker string, res sql.Result, err er
 	return nil
 }
 
-// Trials lists the experiment's trials by Index.
+// Trials lists the experiment's current (not superseded) trials by Index.
 func (s *Store) Trials(ctx context.Context, experimentID int64) ([]Trial, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+trialCols+` FROM trials
-		WHERE experiment_id = ? ORDER BY trial_index, id`, experimentID)
+		WHERE experiment_id = ? AND superseded = 0 ORDER BY trial_index, id`, experimentID)
 	if err != nil {
 		return nil, fmt.Errorf("results: trials: %w", err)
 	}

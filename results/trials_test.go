@@ -365,3 +365,45 @@ func TestConcurrentClaims(t *testing.T) {
 		t.Errorf("claimed ids (-each once +got):\n%s", d)
 	}
 }
+
+func TestRegisterTrialsSupersedesTheOldSet(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openTest(t)
+	id, err := st.PutExperiment(ctx, Experiment{Name: "e", File: "e.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trial := func(h string, i int) Trial { return Trial{Hash: h, Index: i, VariantJSON: "{}", ConfigJSON: "{}"} }
+	hashesOf := func() []string {
+		ts, err := st.Trials(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tr := range ts {
+			out = append(out, tr.Hash)
+		}
+		return out
+	}
+	if _, err := st.RegisterTrials(ctx, id, []Trial{trial("a", 0), trial("b", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	// The file changed: trial a is gone from it, c is new.
+	if _, err := st.RegisterTrials(ctx, id, []Trial{trial("b", 0), trial("c", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"b", "c"}, hashesOf()); d != "" {
+		t.Errorf("current trials (-want +got):\n%s", d)
+	}
+	var superseded int
+	if err := st.db.QueryRow(`SELECT count(*) FROM trials WHERE hash = 'a' AND superseded = 1`).Scan(&superseded); err != nil || superseded != 1 {
+		t.Errorf("trial a should be kept as superseded: %d rows, %v", superseded, err)
+	}
+	// Back to the first version: a is current again, with its row intact.
+	if n, err := st.RegisterTrials(ctx, id, []Trial{trial("a", 0), trial("b", 1)}); err != nil || n != 0 {
+		t.Fatalf("re-registering added %d rows (%v), want 0", n, err)
+	}
+	if d := cmp.Diff([]string{"a", "b"}, hashesOf()); d != "" {
+		t.Errorf("current trials after going back (-want +got):\n%s", d)
+	}
+}
