@@ -32,17 +32,18 @@ type Source struct {
 }
 
 func (s Source) String() string {
-	if s.Package == "" {
-		if len(s.Files) == 1 {
-			return s.Files[0].Path
-		}
+	if s.Package == "" && s.Own != "" {
 		return "bring your own " + s.Own
 	}
-	paths := make([]string, len(s.Files))
-	for i, f := range s.Files {
-		paths[i] = f.Path
+	if len(s.Files) == 0 {
+		return s.Package + "@" + s.Version
 	}
-	return s.Package + "@" + s.Version + " " + strings.Join(paths, ",")
+	// One line per backbone in listings: the first file names the model.
+	more := ""
+	if n := len(s.Files) - 1; n > 0 {
+		more = fmt.Sprintf(" (+%d files)", n)
+	}
+	return s.Package + "@" + s.Version + " " + s.Files[0].Path + more
 }
 
 // Cut is a named output a backbone offers as features.

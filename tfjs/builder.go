@@ -1,3 +1,6 @@
+// Package tfjs converts TF.js models, graph models (frozen TensorFlow graphs)
+// and layers models (Keras), into ONNX graphs for ONNX Runtime. It imports only
+// onnx/ and the standard library; backbone registers converters built here.
 package tfjs
 
 import (
