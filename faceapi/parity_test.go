@@ -18,6 +18,7 @@ import (
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/faceapi"
+	"github.com/dogrun/dogrun/internal/needs"
 )
 
 const (
@@ -29,17 +30,7 @@ const (
 // or tools/parity/node_modules the test skips, except in CI, where it fails.
 func nodeRuntime(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(parityDir, "node_modules", "@vladmandic", "face-api", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("parity runtime missing in CI (run scripts/bootstrap): %v", err)
-		}
-		t.Skipf("parity runtime missing (node and tools/parity/node_modules, from scripts/bootstrap): %v", err)
-	}
-	return node
+	return needs.Node(t, "..", "@vladmandic/face-api")
 }
 
 // dogPhotos returns, for the first dogs (in ID order) with at least perDog

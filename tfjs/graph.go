@@ -94,20 +94,9 @@ func (n tfNode) strs(key string) []string {
 // nodes under their own names.
 func GraphConverter(outputs ...string) func(files []string) ([]byte, error) {
 	return func(files []string) ([]byte, error) {
-		if len(files) < 2 {
-			return nil, fmt.Errorf("tfjs graph model: want the model JSON and its weight shards, got %d files", len(files))
-		}
-		raw, err := os.ReadFile(files[0])
-		if err != nil {
-			return nil, err
-		}
-		js, err := readJSON(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", files[0], err)
-		}
 		var m graphModel
-		if err := json.Unmarshal(js, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", files[0], err)
+		if err := readModel(files, "graph", &m); err != nil {
+			return nil, err
 		}
 		if m.Format != "graph-model" {
 			return nil, fmt.Errorf("%s: format %q, want graph-model", files[0], m.Format)
@@ -502,4 +491,24 @@ func (c *graphConv) matmul(n tfNode, in []gval) (string, error) {
 		return "", err
 	}
 	return c.b.activation(n.Name+"/act", y, act)
+}
+
+// readModel decodes the model JSON (files[0], plain or in its JavaScript
+// bundle) of a model whose weight shards follow it in files.
+func readModel(files []string, kind string, v any) error {
+	if len(files) < 2 {
+		return fmt.Errorf("tfjs %s model: want the model JSON and its weight shards, got %d files", kind, len(files))
+	}
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		return err
+	}
+	js, err := readJSON(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	if err := json.Unmarshal(js, v); err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	return nil
 }

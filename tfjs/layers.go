@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/dogrun/dogrun/onnx"
@@ -66,20 +65,9 @@ func (l kerasLayer) pair(key string, def int64) ([2]int64, error) {
 // NHWC, and outputs the named layers under their own names.
 func LayersConverter(outputs ...string) func(files []string) ([]byte, error) {
 	return func(files []string) ([]byte, error) {
-		if len(files) < 2 {
-			return nil, fmt.Errorf("tfjs layers model: want the model JSON and its weight shards, got %d files", len(files))
-		}
-		raw, err := os.ReadFile(files[0])
-		if err != nil {
-			return nil, err
-		}
-		js, err := readJSON(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", files[0], err)
-		}
 		var m layersModel
-		if err := json.Unmarshal(js, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", files[0], err)
+		if err := readModel(files, "layers", &m); err != nil {
+			return nil, err
 		}
 		// Keras writes {"model_config": {...}}; TF.js itself writes the config bare.
 		var top struct {

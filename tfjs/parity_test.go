@@ -17,6 +17,7 @@ import (
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/internal/needs"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -26,17 +27,8 @@ import (
 func parityTool(t *testing.T) (node, script string) {
 	t.Helper()
 	dir := filepath.Join("..", "tools", "parity")
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "@tensorflow", "tfjs", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("parity runtime missing under CI: %v (run scripts/bootstrap)", err)
-		}
-		t.Skipf("parity runtime missing: %v (run scripts/bootstrap)", err)
-	}
-	script, err = filepath.Abs(filepath.Join(dir, "tfjs_run.mjs"))
+	node = needs.Node(t, "..", "@tensorflow/tfjs")
+	script, err := filepath.Abs(filepath.Join(dir, "tfjs_run.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}

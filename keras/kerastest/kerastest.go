@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dogrun/dogrun/internal/needs"
 )
 
 // Weight is one array of a layer.
@@ -229,10 +231,6 @@ func Python() (string, error) {
 // where scripts/bootstrap --test must have installed it.
 func Need(t testing.TB) {
 	t.Helper()
-	if _, err := Python(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	_, err := Python()
+	needs.Met(t, err)
 }
