@@ -69,21 +69,7 @@ func VariantCurves(title string, variants []VariantHistory, f Format, widthPx, h
 			legendItem{"last epoch of a seed", []plot.Thumbnailer{&plotter.Scatter{GlyphStyle: stopGlyph(6, scale)}}},
 		)
 
-		c = drawTitle(c, title, scale)
-		c = newLegendStrip(scale, items...).draw(c)
-		c = draw.Crop(c, vg.Length(4*scale), -vg.Length(8*scale), vg.Length(4*scale), 0)
-		grid := [][]*plot.Plot{{loss, acc}}
-		tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Length(18 * scale)}
-		if c.Size().Y > c.Size().X {
-			grid = [][]*plot.Plot{{loss}, {acc}}
-			tiles = draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Length(12 * scale)}
-		}
-		canvases := plot.Align(grid, tiles, c)
-		for i, row := range grid {
-			for j, p := range row {
-				p.Draw(canvases[i][j])
-			}
-		}
+		drawLossAndAccuracy(c, title, scale, items, loss, acc)
 		return nil
 	})
 }

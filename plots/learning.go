@@ -94,22 +94,7 @@ func LearningCurve(title string, epochs []EpochPoint, bestEpoch, stoppedEpoch in
 			return err
 		}
 
-		c = drawTitle(c, title, scale)
-		c = newLegendStrip(scale, items...).draw(c)
-		c = draw.Crop(c, vg.Length(4*scale), -vg.Length(8*scale), vg.Length(4*scale), 0)
-
-		grid := [][]*plot.Plot{{loss, acc}}
-		tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Length(18 * scale)}
-		if c.Size().Y > c.Size().X {
-			grid = [][]*plot.Plot{{loss}, {acc}}
-			tiles = draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Length(12 * scale)}
-		}
-		canvases := plot.Align(grid, tiles, c)
-		for i, row := range grid {
-			for j, p := range row {
-				p.Draw(canvases[i][j])
-			}
-		}
+		drawLossAndAccuracy(c, title, scale, items, loss, acc)
 		return nil
 	})
 }
@@ -218,4 +203,24 @@ func integerTicks(lo, hi float64) []plot.Tick {
 		out = []plot.Tick{{Value: math.Ceil(lo), Label: strconv.Itoa(int(math.Ceil(lo)))}}
 	}
 	return out
+}
+
+// drawLossAndAccuracy draws the title, the legend and the loss and accuracy
+// panels: side by side on a wide canvas, stacked on a tall one.
+func drawLossAndAccuracy(c draw.Canvas, title string, scale float64, items []legendItem, loss, acc *plot.Plot) {
+	c = drawTitle(c, title, scale)
+	c = newLegendStrip(scale, items...).draw(c)
+	c = draw.Crop(c, vg.Length(4*scale), -vg.Length(8*scale), vg.Length(4*scale), 0)
+	grid := [][]*plot.Plot{{loss, acc}}
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Length(18 * scale)}
+	if c.Size().Y > c.Size().X {
+		grid = [][]*plot.Plot{{loss}, {acc}}
+		tiles = draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Length(12 * scale)}
+	}
+	canvases := plot.Align(grid, tiles, c)
+	for i, row := range grid {
+		for j, p := range row {
+			p.Draw(canvases[i][j])
+		}
+	}
 }
