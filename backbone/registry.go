@@ -119,7 +119,8 @@ func (s Spec) SHA256() string {
 // PreprocessKey changes whenever anything that turns a photo into features
 // changes, so cached features are never reused across preprocessing versions.
 func (s Spec) PreprocessKey(cut Cut) string {
-	return fmt.Sprintf("v1 size=%d layout=%s channels=%s mean=%v scale=%v out=%s",
+	// v2: ONNX Runtime flushes denormals to zero (see Open).
+	return fmt.Sprintf("v2 size=%d layout=%s channels=%s mean=%v scale=%v out=%s",
 		s.InputSize, s.Layout, s.Channels, s.Mean, s.Scale, cut.Output)
 }
 

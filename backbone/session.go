@@ -81,6 +81,12 @@ func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threa
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, err
 	}
+	// On some inputs mobilefacenet's activations go denormal, which x86
+	// computes far slower (3x per image on a synthetic input, measured with
+	// ORT's profiler). Flushing them to zero changes features by under 1e-38.
+	if err := opts.AddSessionConfigEntry("session.set_denormal_as_zero", "1"); err != nil {
+		return nil, err
+	}
 	s, err := ort.NewDynamicAdvancedSessionWithONNXData(batched, []string{spec.InputName}, []string{cut.Output}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
