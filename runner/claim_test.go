@@ -12,15 +12,7 @@ import (
 
 func TestKeepClaimHoldsOffOtherWorkersAndNoticesLoss(t *testing.T) {
 	ctx := context.Background()
-	st, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	id, err := st.PutExperiment(ctx, results.Experiment{Name: "x", File: "x.yaml"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, id := storeWithExperiment(t)
 	if _, err := st.RegisterTrials(ctx, id, []results.Trial{{Hash: "h", VariantJSON: "{}", ConfigJSON: "{}"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -56,4 +48,19 @@ func TestKeepClaimHoldsOffOtherWorkersAndNoticesLoss(t *testing.T) {
 	case <-time.After(10 * stale):
 		t.Error("worker a kept running a trial that b had taken over")
 	}
+}
+
+// storeWithExperiment opens a fresh store holding one empty experiment.
+func storeWithExperiment(t *testing.T) (*results.Store, int64) {
+	t.Helper()
+	st, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	id, err := st.PutExperiment(context.Background(), results.Experiment{Name: "x", File: "x.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, id
 }

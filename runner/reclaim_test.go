@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,15 +25,7 @@ func deadPID(t *testing.T) int {
 
 func TestReclaimDeadHandsBackOnlyTrialsOfDeadLocalWorkers(t *testing.T) {
 	ctx := context.Background()
-	st, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	id, err := st.PutExperiment(ctx, results.Experiment{Name: "x", File: "x.yaml"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, id := storeWithExperiment(t)
 	host, err := os.Hostname()
 	if err != nil {
 		t.Skip(err)

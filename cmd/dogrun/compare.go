@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/dogrun/dogrun/report"
 )
@@ -42,15 +40,11 @@ func (c *compareCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: compare needs one EXPERIMENT", errUsage)
 	}
-	st, err := store.open()
+	st, d, err := gather(ctx, store, names[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	d, err := report.Gather(ctx, st, names[0])
-	if err != nil {
-		return err
-	}
 	v, err := report.ComputeVerdicts(ctx, st, d.Experiment, *by, *reference)
 	if err != nil {
 		return err
@@ -62,16 +56,7 @@ func (c *compareCommand) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	d.Verdicts = v
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join(store.runsDir, names[0])
-	}
-	md, html, err := report.Write(d, dir, time.Now())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "wrote %s\nwrote %s\n", md, html)
-	return nil
+	return writeReport(c.stdout, store, *out, d)
 }
 
 // printVerdicts writes the verdict table as aligned text.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dogrun/dogrun/report"
+	"github.com/dogrun/dogrun/results"
 )
 
 type reportCommand struct{ stdout, stderr io.Writer }
@@ -36,27 +37,43 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: report needs one EXPERIMENT", errUsage)
 	}
-	st, err := store.open()
+	st, d, err := gather(ctx, store, names[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	d, err := report.Gather(ctx, st, names[0])
-	if err != nil {
-		return err
-	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join(store.runsDir, names[0])
-	}
-	md, html, err := report.Write(d, dir, time.Now())
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(c.stdout, "%s: %d trials (%s)\n", names[0], len(d.Trials), d.StatusCounts())
 	for i, v := range d.Variants {
 		fmt.Fprintf(c.stdout, "  %d. %-40s accuracy %s (%d/%d seeds)\n", i+1, v.Key, report.Interval(v.Accuracy), v.Done, len(v.Trials))
 	}
-	fmt.Fprintf(c.stdout, "wrote %s\nwrote %s\n", md, html)
+	return writeReport(c.stdout, store, *out, d)
+}
+
+// gather opens the results store and reads one experiment; the caller closes
+// the store.
+func gather(ctx context.Context, store storeFlags, name string) (*results.Store, *report.Data, error) {
+	st, err := store.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := report.Gather(ctx, st, name)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, d, nil
+}
+
+// writeReport writes d's report into out, by default <runs>/<experiment>, and
+// says where.
+func writeReport(w io.Writer, store storeFlags, out string, d *report.Data) error {
+	if out == "" {
+		out = filepath.Join(store.runsDir, d.Experiment.Name)
+	}
+	md, html, err := report.Write(d, out, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s\nwrote %s\n", md, html)
 	return nil
 }
