@@ -33,8 +33,6 @@ func (c *clock) advance(d time.Duration) time.Time {
 	return c.t
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // openTest opens a fresh store in a not-yet-existing directory with a
 // controlled clock.
 func openTest(t *testing.T) (*Store, *clock) {

@@ -176,14 +176,6 @@ func formatValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-// quoteIfString quotes strings so messages show "relu" but 1.5 bare.
-func quoteIfString(v any) string {
-	if s, ok := v.(string); ok {
-		return strconv.Quote(s)
-	}
-	return formatValue(v)
-}
-
 // normalize turns decoded integers into int64 when they fit, so equal values
 // compare equal whatever sign the YAML scanner gave them.
 func normalize(v any) any {

@@ -36,7 +36,6 @@ type proc struct {
 	lines chan string // every line, closed at EOF
 	mu    sync.Mutex
 	out   strings.Builder
-	err   error // Wait's result, set once lines is drained
 }
 
 // startCLI starts `dogrun args...` with env added to the test's environment.
