@@ -257,7 +257,7 @@ func (b *builder) conv(x tensor, layer string, out, k, stride int, same, bias bo
 	if b.err != nil {
 		return x
 	}
-	s, lo, hi := x.s, 0, 0
+	var s, lo, hi int
 	if same {
 		s = (x.s + stride - 1) / stride
 		total := max((s-1)*stride+k-x.s, 0)
