@@ -49,6 +49,9 @@ type Outcome struct {
 	GitCommit       string
 	GitDirty        bool
 	BackboneSHA256  string
+
+	// OpenSet is set when the trial held dogs out of training (migration 0004).
+	OpenSet *OpenSet
 }
 
 // maxTopK bounds the stored scores per prediction.
@@ -71,6 +74,9 @@ func (o *Outcome) check() error {
 		if len(row) != k {
 			return fmt.Errorf("confusion row %d has %d cells for %d classes", i, len(row), k)
 		}
+	}
+	if o.OpenSet != nil && len(o.OpenSet.Centroids.Vectors) != k {
+		return fmt.Errorf("%d open-set centroids for %d classes", len(o.OpenSet.Centroids.Vectors), k)
 	}
 	for _, p := range o.Predictions {
 		if p.True < 0 || p.True >= k || p.Pred < 0 || p.Pred >= k {
@@ -105,7 +111,7 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 		}
 		// Done trials are never claimed, so these rows can only be leftovers
 		// of manual surgery; clearing them keeps "one finish, one result".
-		for _, t := range []string{"epochs", "test_metrics", "class_metrics", "confusion", "predictions"} {
+		for _, t := range []string{"epochs", "test_metrics", "class_metrics", "confusion", "predictions", "open_set_counts", "open_set"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE trial_id = ?`, trialID); err != nil {
 				return err
 			}
@@ -209,6 +215,9 @@ func insertOutcome(ctx context.Context, tx *sql.Tx, trialID int64, o *Outcome) e
 				return fmt.Errorf("prediction %s score %d: %w", p.Photo, rank, err)
 			}
 		}
+	}
+	if o.OpenSet != nil {
+		return insertOpenSet(ctx, tx, trialID, o.OpenSet)
 	}
 	return nil
 }

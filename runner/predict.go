@@ -1,0 +1,152 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/metrics"
+	"github.com/dogrun/dogrun/openset"
+	"github.com/dogrun/dogrun/results"
+	"github.com/dogrun/dogrun/schemas"
+	"github.com/dogrun/dogrun/train"
+)
+
+// Predictor names the dogs in new photos with a done trial: its backbone,
+// preprocessing and best checkpoint as it trained, and its open-set rule
+// when it has one. It lives beside the training path so that the two
+// compute features the same way.
+type Predictor struct {
+	Classes []string
+	Rule    *openset.Rule // nil: the trial held no dogs out, so it never answers "unknown"
+
+	head      *train.Head
+	centroids openset.Centroids
+	spec      backbone.Spec
+	cut       backbone.Cut
+	cacheDir  string
+	threads   int
+}
+
+// Prediction is the answer for one photo.
+type Prediction struct {
+	Image   string
+	Probs   []float32 // per class, as the head gave them
+	Top     int       // the most probable class
+	Score   float64   // the rule's score of the photo; 0 without a rule
+	Unknown bool      // the rule rejected the photo
+}
+
+// NewPredictor loads trial t of experiment exp from the store and its checkpoint.
+func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment, t results.Trial, cacheDir string, threads int) (*Predictor, error) {
+	if t.Status != results.StatusDone {
+		return nil, fmt.Errorf("trial %s of %s is %s; only a done trial has a checkpoint", t.Hash[:12], exp.Name, t.Status)
+	}
+	var cfg schemas.Experiment
+	if err := json.Unmarshal([]byte(t.ConfigJSON), &cfg); err != nil {
+		return nil, fmt.Errorf("trial %s: stored config: %w", t.Hash[:12], err)
+	}
+	// The stored config leaves out the backbone file (its content is the
+	// identity); the experiment file names it, relative to itself.
+	file := &schemas.Experiment{File: exp.File}
+	if e, err := schemas.Decode(exp.File, []byte(exp.ConfigYAML)); err == nil {
+		file = e
+		cfg.Backbone.File = e.Backbone.File
+	}
+	spec, cut, err := ResolveBackbone(file, cfg.Backbone)
+	if err != nil {
+		return nil, err
+	}
+	if spec.SHA256() != t.BackboneSHA256 {
+		return nil, fmt.Errorf("trial %s ran on backbone %s with sha256 %s, but %s now has %s",
+			t.Hash[:12], spec.Name, short(t.BackboneSHA256), spec.Name, short(spec.SHA256()))
+	}
+	// backbone.freeze: the head (its trunk included) reads the frozen prefix's output.
+	frozen, err := ResolveFreeze(ctx, cacheDir, file, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if frozen != nil {
+		spec, cut = frozen.Prefix, frozen.Cut
+	}
+	head, err := train.Load(t.CheckpointPath)
+	if err != nil {
+		return nil, fmt.Errorf("trial %s: checkpoint: %w", t.Hash[:12], err)
+	}
+	_, classes, err := st.TrialReport(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Predictor{Classes: classes, head: head, spec: spec, cut: cut, cacheDir: cacheDir, threads: threads}
+	switch o, err := st.OpenSet(ctx, t.ID); {
+	case err == nil:
+		p.Rule, p.centroids = &o.Rule, o.Centroids
+	case !errors.Is(err, results.ErrNotFound):
+		return nil, err
+	}
+	return p, nil
+}
+
+func short(sha string) string { return sha[:min(12, len(sha))] }
+
+// Predict scores each image. Features go through the trial's feature cache,
+// so a photo the trial saw, or one asked about before, needs no backbone run.
+func (p *Predictor) Predict(ctx context.Context, images []string) ([]Prediction, error) {
+	cache, err := backbone.OpenCache(p.cacheDir, p.spec, p.cut)
+	if err != nil {
+		return nil, err
+	}
+	reqs := make([]backbone.Request, len(images))
+	for i, path := range images {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		reqs[i] = backbone.Request{Path: abs, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
+	}
+	if missing := backbone.Missing(cache, reqs); len(missing) > 0 {
+		model, err := backbone.Open(ctx, p.cacheDir, p.spec, p.cut.Name, p.threads)
+		if err != nil {
+			return nil, err
+		}
+		_, err = backbone.Extract(ctx, model, cache, missing, 8, nil)
+		model.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var x train.Data
+	for _, r := range reqs {
+		f, _ := cache.Get(r.Key)
+		x.Dim = len(f)
+		x.X = append(x.X, f...)
+	}
+	if x.Dim != p.head.Dim {
+		return nil, fmt.Errorf("features have %d values, the head takes %d", x.Dim, p.head.Dim)
+	}
+	probs, err := p.head.Predict(x)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Prediction, len(images))
+	for i, pr := range probs {
+		o := Prediction{Image: images[i], Probs: pr, Top: metrics.Argmax(pr)}
+		if p.Rule != nil {
+			o.Score = openset.Score(p.Rule.Kind, pr, x.X[i*x.Dim:(i+1)*x.Dim], p.centroids)
+			o.Unknown = !p.Rule.Accept(o.Score)
+		}
+		out[i] = o
+	}
+	return out, nil
+}
