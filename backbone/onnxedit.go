@@ -80,6 +80,12 @@ func stringField(fs []field, num protowire.Number) string {
 // Reshape targets that hard-code a leading 1 copy the input's batch instead (0).
 // Batches amortise per-call overhead; tests check batched and single outputs agree.
 func BatchDynamic(model []byte) ([]byte, error) {
+	return rewriteGraph(model, batchGraph)
+}
+
+// rewriteGraph replaces the model's graph with fn's rewrite of it, copying
+// every other field byte for byte.
+func rewriteGraph(model []byte, fn func(graph []byte) ([]byte, error)) ([]byte, error) {
 	top, err := parseFields(model)
 	if err != nil {
 		return nil, fmt.Errorf("onnx model: %w", err)
@@ -91,7 +97,7 @@ func BatchDynamic(model []byte) ([]byte, error) {
 			out = append(out, f.raw...)
 			continue
 		}
-		g, err := batchGraph(f.bytes)
+		g, err := fn(f.bytes)
 		if err != nil {
 			return nil, err
 		}

@@ -44,8 +44,53 @@ type Model struct {
 	Spec Spec
 	Cut  Cut
 
-	mu      sync.Mutex // a session runs one batch at a time
-	session *ort.DynamicAdvancedSession
+	session *session
+}
+
+// osThread runs functions one at a time on one locked OS thread. ONNX Runtime
+// turns on flush-to-zero and denormals-are-zero for its pool threads and for
+// the thread that creates a session, but the caller of Run works too, and a
+// goroutine may call from any thread. From a thread without those flags,
+// mobilefacenet (whose weights are up to 5% denormal) ran 4-5x slower, so
+// sessions are created and run on their own thread. The thread exits with its
+// goroutine (it is never unlocked), so the flags never reach other goroutines.
+type osThread struct{ calls chan func() }
+
+func newOSThread() *osThread {
+	t := &osThread{calls: make(chan func())}
+	go func() {
+		runtime.LockOSThread()
+		for f := range t.calls {
+			f()
+		}
+	}()
+	return t
+}
+
+// do runs f on the thread and waits for it.
+func (t *osThread) do(f func()) {
+	done := make(chan struct{})
+	t.calls <- func() { defer close(done); f() }
+	<-done
+}
+
+func (t *osThread) stop() { close(t.calls) }
+
+// session is an ONNX Runtime session created and run on its own osThread.
+type session struct {
+	ort    *ort.DynamicAdvancedSession
+	thread *osThread
+}
+
+func (s *session) run(inputs, outputs []ort.Value) (err error) {
+	s.thread.do(func() { err = s.ort.Run(inputs, outputs) })
+	return err
+}
+
+func (s *session) destroy() (err error) {
+	s.thread.do(func() { err = s.ort.Destroy() })
+	s.thread.stop()
+	return err
 }
 
 // Open fetches, verifies and if needed converts the backbone, and starts a
@@ -59,14 +104,20 @@ func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threa
 	if err := initRuntime(ctx, cacheDir); err != nil {
 		return nil, err
 	}
-	raw, err := ONNX(ctx, cacheDir, spec)
+	batched, err := BatchedONNX(ctx, cacheDir, spec)
 	if err != nil {
-		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
+		return nil, err
 	}
-	batched, err := BatchDynamic(raw)
+	s, err := newSession(batched, spec, []string{cut.Output}, threads)
 	if err != nil {
-		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
+		return nil, err
 	}
+	return &Model{Spec: spec, Cut: cut, session: s}, nil
+}
+
+// newSession starts an ONNX Runtime session on model returning outputs, with
+// threads intra-op threads (0 = one per CPU).
+func newSession(model []byte, spec Spec, outputs []string, threads int) (*session, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, err
@@ -81,17 +132,21 @@ func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threa
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, err
 	}
-	// On some inputs mobilefacenet's activations go denormal, which x86
-	// computes far slower (3x per image on a synthetic input, measured with
-	// ORT's profiler). Flushing them to zero changes features by under 1e-38.
+	// mobilefacenet's weights and some activations are denormal, which x86
+	// computes far slower (see osThread). Flushing them to zero changes
+	// features by under 1e-38.
 	if err := opts.AddSessionConfigEntry("session.set_denormal_as_zero", "1"); err != nil {
 		return nil, err
 	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(batched, []string{spec.InputName}, []string{cut.Output}, opts)
+	s := &session{thread: newOSThread()}
+	s.thread.do(func() {
+		s.ort, err = ort.NewDynamicAdvancedSessionWithONNXData(model, []string{spec.InputName}, outputs, opts)
+	})
 	if err != nil {
+		s.thread.stop()
 		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
 	}
-	return &Model{Spec: spec, Cut: cut, session: s}, nil
+	return s, nil
 }
 
 // ONNX returns the backbone as an ONNX model: the fetched file itself, or its
@@ -128,7 +183,7 @@ func (m *Model) Close() error {
 	if m.session == nil {
 		return nil
 	}
-	err := m.session.Destroy()
+	err := m.session.destroy()
 	m.session = nil
 	return err
 }
@@ -138,15 +193,7 @@ func (m *Model) InputLen() int { return 3 * m.Spec.InputSize * m.Spec.InputSize 
 
 // Forward runs n images laid out back to back in input and returns n*Cut.Dim features.
 func (m *Model) Forward(input []float32, n int) ([]float32, error) {
-	if len(input) != n*m.InputLen() {
-		return nil, fmt.Errorf("backbone %s: input has %d floats, want %d", m.Spec.Name, len(input), n*m.InputLen())
-	}
-	s := int64(m.Spec.InputSize)
-	shape := ort.NewShape(int64(n), 3, s, s)
-	if m.Spec.Layout == "NHWC" {
-		shape = ort.NewShape(int64(n), s, s, 3)
-	}
-	in, err := ort.NewTensor(shape, input)
+	in, err := m.Spec.inputTensor(input, n)
 	if err != nil {
 		return nil, err
 	}
@@ -156,23 +203,38 @@ func (m *Model) Forward(input []float32, n int) ([]float32, error) {
 		return nil, err
 	}
 	defer out.Destroy()
-	m.mu.Lock()
-	err = m.session.Run([]ort.Value{in}, []ort.Value{out})
-	m.mu.Unlock()
+	err = m.session.run([]ort.Value{in}, []ort.Value{out})
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w", m.Spec.Name, err)
 	}
 	return append([]float32(nil), out.GetData()...), nil
 }
 
+// inputTensor wraps n images laid out back to back in input, as Fill writes
+// them, in the tensor shape the network takes.
+func (s Spec) inputTensor(input []float32, n int) (*ort.Tensor[float32], error) {
+	side := int64(s.InputSize)
+	if want := n * 3 * s.InputSize * s.InputSize; len(input) != want {
+		return nil, fmt.Errorf("backbone %s: input has %d floats, want %d", s.Name, len(input), want)
+	}
+	shape := ort.NewShape(int64(n), 3, side, side)
+	if s.Layout == "NHWC" {
+		shape = ort.NewShape(int64(n), side, side, 3)
+	}
+	return ort.NewTensor(shape, input)
+}
+
 // Fill writes the network input for img, which must be InputSize square, into dst.
-func (m *Model) Fill(dst []float32, img *image.RGBA) {
-	size := m.Spec.InputSize
+func (m *Model) Fill(dst []float32, img *image.RGBA) { m.Spec.Fill(dst, img) }
+
+// Fill writes the network input for img, which must be InputSize square, into dst.
+func (s Spec) Fill(dst []float32, img *image.RGBA) {
+	size := s.InputSize
 	if b := img.Bounds(); b.Dx() != size || b.Dy() != size {
-		panic(fmt.Sprintf("backbone %s: image is %dx%d, want %dx%d", m.Spec.Name, b.Dx(), b.Dy(), size, size))
+		panic(fmt.Sprintf("backbone %s: image is %dx%d, want %dx%d", s.Name, b.Dx(), b.Dy(), size, size))
 	}
 	order := [3]int{0, 1, 2}
-	if m.Spec.Channels == "BGR" {
+	if s.Channels == "BGR" {
 		order = [3]int{2, 1, 0}
 	}
 	plane := size * size
@@ -181,8 +243,8 @@ func (m *Model) Fill(dst []float32, img *image.RGBA) {
 		for x := 0; x < size; x++ {
 			p := row[4*x : 4*x+3]
 			for c, src := range order {
-				v := (float32(p[src]) - m.Spec.Mean[c]) * m.Spec.Scale[c]
-				if m.Spec.Layout == "NHWC" {
+				v := (float32(p[src]) - s.Mean[c]) * s.Scale[c]
+				if s.Layout == "NHWC" {
 					dst[(y*size+x)*3+c] = v
 				} else {
 					dst[c*plane+y*size+x] = v

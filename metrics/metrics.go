@@ -165,6 +165,18 @@ func ratio(a, b int) float64 {
 	return float64(a) / float64(b)
 }
 
+// Argmax is the class TopK(probs, 1) names, found without sorting: the first
+// largest score, NaN never winning over a number.
+func Argmax(probs []float32) int {
+	best := 0
+	for i, p := range probs {
+		if p > probs[best] || probs[best] != probs[best] {
+			best = i
+		}
+	}
+	return best
+}
+
 // TopK returns the indices of the k largest probabilities, largest first;
 // ties go to the lower index and NaN ranks below every number. k is clamped
 // to [0, len(probs)].

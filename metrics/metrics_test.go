@@ -183,3 +183,18 @@ func TestTopK(t *testing.T) {
 		}
 	}
 }
+
+func TestArgmaxAgreesWithTopK(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, probs := range [][]float32{
+		{0.1, 0.7, 0.2},
+		{0.4, 0.4, 0.2}, // tie: the lower index
+		{nan, 0.3, 0.5}, // NaN loses to numbers
+		{0.2, nan, 0.1},
+		{nan, nan, 0.0},
+	} {
+		if got, want := Argmax(probs), TopK(probs, 1)[0]; got != want {
+			t.Errorf("Argmax(%v) = %d, TopK names %d", probs, got, want)
+		}
+	}
+}
