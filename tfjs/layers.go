@@ -65,28 +65,11 @@ func (l kerasLayer) pair(key string, def int64) ([2]int64, error) {
 // NHWC, and outputs the named layers under their own names.
 func LayersConverter(outputs ...string) func(files []string) ([]byte, error) {
 	return func(files []string) ([]byte, error) {
-		var m layersModel
-		if err := readModel(files, "layers", &m); err != nil {
-			return nil, err
-		}
-		// Keras writes {"model_config": {...}}; TF.js itself writes the config bare.
-		var top struct {
-			ModelConfig *kerasModel `json:"model_config"`
-		}
-		var km kerasModel
-		if err := json.Unmarshal(m.ModelTopology, &top); err == nil && top.ModelConfig != nil {
-			km = *top.ModelConfig
-		} else if err := json.Unmarshal(m.ModelTopology, &km); err != nil {
-			return nil, fmt.Errorf("%s: modelTopology: %w", files[0], err)
-		}
-		if km.ClassName != "Model" && km.ClassName != "Functional" {
-			return nil, fmt.Errorf("%s: %q models are not supported (only the functional API)", files[0], km.ClassName)
-		}
-		weights, err := loadWeights(m.WeightsManifest, files[1:])
+		k, err := ReadKeras(files)
 		if err != nil {
 			return nil, err
 		}
-		return convertLayers(&km, weights, outputs)
+		return convertLayers(k.model, k.weights, outputs)
 	}
 }
 
