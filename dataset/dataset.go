@@ -350,3 +350,21 @@ func (d *Dataset) PhotosPerClass() []int {
 	}
 	return n
 }
+
+// DrawClasses marks k of d's classes, drawn with seed the way Load's
+// MaxClasses draws them (the same seed keeps the same names); all of them when
+// k is 0 or at least their number.
+func (d *Dataset) DrawClasses(k int, seed int64) []bool {
+	keep := make([]bool, len(d.Classes))
+	all := make([]int, len(d.Classes))
+	for i := range all {
+		all[i] = i
+	}
+	if k > 0 && k < len(all) {
+		all = pickClasses(d.Classes, all, k, seed)
+	}
+	for _, c := range all {
+		keep[c] = true
+	}
+	return keep
+}

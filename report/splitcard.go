@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	htmltemplate "html/template"
+	"slices"
 	"sort"
 	"strings"
 
@@ -139,6 +140,12 @@ func BuildSplitCard(splits []results.Split) *SplitCard {
 		}
 	}
 	c.PerClass = perClass
+	if c.KFold == 0 && len(c.Parts) > 1 {
+		// dataset.resample: every seed draws its dogs from the stored
+		// classes; the per-class table shows the first draw's.
+		c.PerClass = slices.DeleteFunc(perClass, func(pc ClassCount) bool { return pc.Photos == 0 })
+		c.Classes = len(c.PerClass)
+	}
 	return c
 }
 
@@ -176,6 +183,9 @@ func (c *SplitCard) Summary() []string {
 		}
 		out = append(out, fmt.Sprintf("%d photos of %d classes.", c.Photos, c.Classes), grouping)
 		protocol := "One holdout split, stratified by class."
+		if c.KFold == 0 && len(c.Parts) > 1 {
+			protocol = fmt.Sprintf("Each of %d seeds draws its own dogs and holdout split, stratified by class (dataset.resample); counts are the first draw's, parts are per draw.", len(c.Parts))
+		}
 		if c.KFold > 0 {
 			protocol = fmt.Sprintf("%d folds, stratified by class; every photo is tested once per seed.", c.KFold)
 		}
@@ -201,7 +211,10 @@ func (c *SplitCard) partRows() [][]string {
 	var rows [][]string
 	for _, p := range c.Parts {
 		name := "holdout"
-		if p.Fold > 0 {
+		switch {
+		case p.Fold > 0 && c.KFold == 0:
+			name = fmt.Sprintf("draw %d", p.Fold) // dataset.resample: the k-th seed's
+		case p.Fold > 0:
 			name = fmt.Sprintf("fold %d", p.Fold)
 		}
 		rows = append(rows, []string{name, fmt.Sprint(p.Train), fmt.Sprint(p.Val), fmt.Sprint(p.Test)})

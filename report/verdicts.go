@@ -33,6 +33,7 @@ type Verdicts struct {
 	Experiment string
 	By         string // the compared sweep path, e.g. head.dropout
 	Reference  string // its reference value
+	Metric     string // top1 or top5: what counts as a correct test photo
 	Alpha      float64
 	Rows       []VerdictRow
 	Notes      []string
@@ -95,6 +96,36 @@ type verdictTrial struct {
 // ("" = the first axis) against the value reference ("" = the axis's first
 // value).
 func ComputeVerdicts(ctx context.Context, st *results.Store, exp results.Experiment, by, reference string) (*Verdicts, error) {
+	return ComputeVerdictsWith(ctx, st, exp, VerdictOptions{By: by, Reference: reference})
+}
+
+// ByVariant as VerdictOptions.By compares whole variants (every swept
+// setting at once) with the reference variant, named by its variant key.
+const ByVariant = "variant"
+
+// VerdictOptions choose what ComputeVerdictsWith compares.
+type VerdictOptions struct {
+	By        string   // sweep axis, or ByVariant; "" = the first axis
+	Reference string   // value of By compared with; "" = its first value
+	Where     []string // "path=value" settings a trial must have to take part
+	Values    []string // values of By compared with the reference; nil = all
+	Metric    string   // "top1" ("" too) or "top5"
+}
+
+// ComputeVerdictsWith compares the done trials of exp as opt says. Holm's
+// correction runs over the comparisons made, so narrowing them with Where and
+// Values to those planned beforehand keeps the verdicts reachable.
+func ComputeVerdictsWith(ctx context.Context, st *results.Store, exp results.Experiment, opt VerdictOptions) (*Verdicts, error) {
+	by, reference := opt.By, opt.Reference
+	correct := func(p results.Prediction) bool { return p.Pred == p.True }
+	switch opt.Metric {
+	case "", "top1":
+		opt.Metric = "top1"
+	case "top5":
+		correct = inTop5
+	default:
+		return nil, fmt.Errorf("metric %q: want top1 or top5", opt.Metric)
+	}
 	trials, err := st.Trials(ctx, exp.ID)
 	if err != nil {
 		return nil, err
@@ -113,14 +144,21 @@ func ComputeVerdicts(ctx context.Context, st *results.Store, exp results.Experim
 	if by == "" {
 		by = axes[0]
 	}
-	if !contains(axes, by) {
-		return nil, fmt.Errorf("%s is not a sweep axis of experiment %s (axes: %s)", by, exp.Name, strings.Join(axes, ", "))
+	if by != ByVariant && !contains(axes, by) {
+		return nil, fmt.Errorf("%s is not a sweep axis of experiment %s (axes: %s, or %s)", by, exp.Name, strings.Join(axes, ", "), ByVariant)
 	}
-	v := &Verdicts{Experiment: exp.Name, By: by, Alpha: stats.Alpha}
+	where, err := parseWhere(opt.Where, axes)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verdicts{Experiment: exp.Name, By: by, Metric: opt.Metric, Alpha: stats.Alpha}
 	var rows []verdictTrial
 	var values []string // in sweep order
 	for _, t := range trials {
 		settings, _ := parseVariant(t.VariantJSON)
+		if !matches(settings, where) {
+			continue
+		}
 		vt := verdictTrial{t: t, leaky: isLeaky(t.ConfigJSON)}
 		var other []string
 		for _, s := range settings {
@@ -131,6 +169,9 @@ func ComputeVerdicts(ctx context.Context, st *results.Store, exp results.Experim
 			}
 		}
 		vt.stratum = strings.Join(other, ", ")
+		if by == ByVariant {
+			vt.value, vt.stratum = t.VariantKey, ""
+		}
 		if !contains(values, vt.value) {
 			values = append(values, vt.value)
 		}
@@ -139,7 +180,13 @@ func ComputeVerdicts(ctx context.Context, st *results.Store, exp results.Experim
 			continue
 		}
 		vt.acc = tm.Accuracy
+		if opt.Metric == "top5" {
+			vt.acc = tm.Top5
+		}
 		rows = append(rows, vt)
+	}
+	if len(values) == 0 {
+		return nil, fmt.Errorf("no trial of experiment %s has %s", exp.Name, strings.Join(opt.Where, "; "))
 	}
 	if reference == "" {
 		reference = values[0]
@@ -154,6 +201,21 @@ func ComputeVerdicts(ctx context.Context, st *results.Store, exp results.Experim
 		return nil, fmt.Errorf("%s=%s is not in the sweep (values: %s)", by, reference, strings.Join(values, ", "))
 	}
 	v.Reference = ref
+	if opt.Values != nil {
+		kept := []string{ref}
+		for _, want := range opt.Values {
+			found := false
+			for _, val := range values {
+				if sameLabel(val, want) && !contains(kept, val) {
+					kept, found = append(kept, val), true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("%s=%s is not in the sweep (values: %s)", by, want, strings.Join(values, "; "))
+			}
+		}
+		values = kept
+	}
 
 	// Strata in order of first appearance, values in sweep order.
 	var strata []string
@@ -205,7 +267,7 @@ func ComputeVerdicts(ctx context.Context, st *results.Store, exp results.Experim
 				v.Rows = append(v.Rows, row)
 				continue
 			}
-			if err := compareRow(&row, reps, refTrials, preds); err != nil {
+			if err := compareRow(&row, reps, refTrials, preds, correct); err != nil {
 				return nil, err
 			}
 			v.Rows = append(v.Rows, row)
@@ -242,7 +304,59 @@ func ComputeVerdicts(ctx context.Context, st *results.Store, exp results.Experim
 	if len(pvals) > 1 {
 		v.Notes = append(v.Notes, fmt.Sprintf("Holm's correction is over the %d comparisons with the reference.", len(pvals)))
 	}
+	if len(opt.Where) > 0 {
+		v.Notes = append(v.Notes, "Only trials with "+strings.Join(opt.Where, "; ")+".")
+	}
+	if opt.Metric == "top5" {
+		v.Notes = append(v.Notes, "Accuracy here is top-5 accuracy: a test photo counts as right when its dog is among the five best-scored; McNemar and the bootstrap pair photos on that.")
+	}
 	return v, nil
+}
+
+// parseWhere reads "path=value" filters on sweep axes.
+func parseWhere(where, axes []string) ([]setting, error) {
+	var out []setting
+	for _, w := range where {
+		path, val, ok := strings.Cut(w, "=")
+		path, val = strings.TrimSpace(path), strings.TrimSpace(val)
+		if !ok || !contains(axes, path) {
+			return nil, fmt.Errorf("where %q: want AXIS=VALUE with a sweep axis (axes: %s)", w, strings.Join(axes, ", "))
+		}
+		out = append(out, setting{Path: path, Label: val})
+	}
+	return out, nil
+}
+
+// matches reports whether settings have every where value.
+func matches(settings, where []setting) bool {
+	for _, w := range where {
+		ok := false
+		for _, s := range settings {
+			if s.Path == w.Path && sameLabel(s.Label, w.Label) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// sameLabel is sameValue that also lets a list, labelled as compact JSON
+// (["a","b"]), be typed as variant keys show it ([a,b]).
+func sameLabel(stored, typed string) bool {
+	return sameValue(stored, typed) || strings.ReplaceAll(stored, `"`, "") == typed
+}
+
+// inTop5 is a photo whose dog is among its five best-scored classes.
+func inTop5(p results.Prediction) bool {
+	for i, c := range p.TopK {
+		if i < 5 && c.Class == p.True {
+			return true
+		}
+	}
+	return false
 }
 
 // minPairs is the fewest paired replicates with which m Holm-corrected
@@ -277,7 +391,7 @@ func sortedReplicates[T any](m map[replicate]T) []replicate {
 
 // compareRow fills row's comparison with the reference on the replicates
 // both have.
-func compareRow(row *VerdictRow, reps, refReps map[replicate]verdictTrial, preds func(int64) ([]results.Prediction, error)) error {
+func compareRow(row *VerdictRow, reps, refReps map[replicate]verdictTrial, preds func(int64) ([]results.Prediction, error), correct func(results.Prediction) bool) error {
 	var xs, ys []float64
 	units := map[string]*stats.PairedUnit{}
 	var names []string
@@ -297,7 +411,7 @@ func compareRow(row *VerdictRow, reps, refReps map[replicate]verdictTrial, preds
 		if err != nil {
 			return err
 		}
-		ca, cb, common := alignPredictions(pa, pb)
+		ca, cb, common := alignPredictions(pa, pb, correct)
 		if common*2 < max(len(pa), len(pb)) {
 			paired = false // different test sets: the leaky protocol
 			continue
@@ -363,8 +477,9 @@ type aligned struct {
 	correct []bool
 }
 
-// alignPredictions pairs two trials' predictions by photo, in a's order.
-func alignPredictions(a, b []results.Prediction) (aligned, aligned, int) {
+// alignPredictions pairs two trials' predictions by photo, in a's order,
+// with whether each is correct.
+func alignPredictions(a, b []results.Prediction, correct func(results.Prediction) bool) (aligned, aligned, int) {
 	idx := map[string]int{}
 	for i, p := range b {
 		idx[p.Photo] = i
@@ -377,8 +492,8 @@ func alignPredictions(a, b []results.Prediction) (aligned, aligned, int) {
 		}
 		ca.names = append(ca.names, p.Photo)
 		cb.names = append(cb.names, p.Photo)
-		ca.correct = append(ca.correct, p.Pred == p.True)
-		cb.correct = append(cb.correct, b[j].Pred == b[j].True)
+		ca.correct = append(ca.correct, correct(p))
+		cb.correct = append(cb.correct, correct(b[j]))
 	}
 	return ca, cb, len(ca.names)
 }
@@ -449,7 +564,11 @@ func contains(xs []string, x string) bool {
 
 // Table is the verdict table as rows of cells, the same for every format.
 func (v *Verdicts) Table() (header []string, rows [][]string) {
-	header = []string{"variant", "n", "accuracy mean [95% CI]", "Δ vs " + v.By + "=" + v.Reference + " [95% bootstrap]",
+	acc := "accuracy"
+	if v.Metric == "top5" {
+		acc = "top-5 accuracy"
+	}
+	header = []string{"variant", "n", acc + " mean [95% CI]", "Δ vs " + v.By + "=" + v.Reference + " [95% bootstrap]",
 		"McNemar p (per replicate)", "Wilcoxon p", "Holm p", "effect r / d_z", "verdict"}
 	for _, r := range v.Rows {
 		name := r.Variant
