@@ -60,6 +60,11 @@ type Data struct {
 	// nil when there is nothing to show.
 	SplitCard *SplitCard
 	Verdicts  *Verdicts
+	// GradCAM shows where the best trial looks; the caller fills it in, since
+	// the report runs no backbone. Nil: no such section.
+	GradCAM *GradCAM
+	// OpenSet shows the rejection of held-out dogs; nil without open_set.
+	OpenSet *OpenSetCard
 
 	optionalSections
 }
@@ -133,6 +138,9 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 		}
 	}
 	if err := d.gatherSections(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := d.gatherOpenSet(ctx, st); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -186,6 +186,9 @@ func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
 	if v.Confusion != nil {
 		figs = append(figs, v.Confusion.Figure)
 	}
+	if d.GradCAM != nil {
+		figs = append(figs, d.GradCAM.figures()...)
+	}
 	if err := writeFigures(dir, figs); err != nil {
 		return "", "", err
 	}

@@ -11,7 +11,7 @@ import (
 // file for a bring-your-own backbone. Errors point at the field responsible
 // in the experiment file.
 func ResolveBackbone(exp *schemas.Experiment, b schemas.Backbone) (backbone.Spec, backbone.Cut, error) {
-	spec, err := backbone.Lookup(b.Name)
+	spec, err := backbone.Lookup(baseName(b.Name))
 	if err != nil {
 		return spec, backbone.Cut{}, exp.ErrorAt("backbone.name", err.Error())
 	}

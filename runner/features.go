@@ -10,10 +10,10 @@ import (
 	"github.com/dogrun/dogrun/train"
 )
 
-// requests lists the feature vectors a trial needs: every photo as it is, and
-// the augmented copies its split uses (of training photos only, except in the
-// leaky protocol).
-func requests(p *Plan, u dataset.UnitSplit, aug dataset.Augment) []backbone.Request {
+// requests lists the feature vectors a trial needs: every photo as it is, the
+// augmented copies its split uses (of training photos only, except in the
+// leaky protocol) and the test-time views of features.tta.
+func requests(p *Plan, u dataset.UnitSplit, aug dataset.Augment, tta string) []backbone.Request {
 	key := aug.Key()
 	var out []backbone.Request
 	for _, ph := range p.Data.Photos {
@@ -28,12 +28,21 @@ func requests(p *Plan, u dataset.UnitSplit, aug dataset.Augment) []backbone.Requ
 			out = append(out, backbone.Request{Path: ph.Path, Key: backbone.ViewKey(ph.SHA256, key, x.View), Params: aug.Params(ph.SHA256, x.View)})
 		}
 	}
-	return out
+	if p.Unknown != nil {
+		out = append(out, p.Unknown.requests(key)...)
+	}
+	return append(out, ttaRequests(p, u, tta)...)
 }
 
 // features makes sure every vector the trial needs is cached, opening the backbone
 // only when something is missing, so a rerun never loads ONNX Runtime.
-func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut, aug dataset.Augment, units dataset.UnitSplit, label string) (*backbone.Cache, error) {
+func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut, aug dataset.Augment, units dataset.UnitSplit, label, tta string) (*backbone.Cache, error) {
+	return r.cached(ctx, spec, cut, requests(r.plan, units, aug, tta), label)
+}
+
+// cached makes sure every vector of reqs is cached, as features does for a
+// trial's (and an adapter's training set).
+func (r *run) cached(ctx context.Context, spec backbone.Spec, cut backbone.Cut, reqs []backbone.Request, label string) (*backbone.Cache, error) {
 	id := spec.SHA256() + "/" + cut.Name // two user files of one backbone are two models
 	cache, ok := r.caches[id]
 	if !ok {
@@ -43,7 +52,6 @@ func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut
 		}
 		r.caches[id] = cache
 	}
-	reqs := requests(r.plan, units, aug)
 	missing := backbone.Missing(cache, reqs)
 	if len(missing) == 0 {
 		fmt.Fprintf(r.opt.Log, "  %s features: all %d cached (%s)\n", label, len(reqs), spec.Name)
@@ -78,29 +86,6 @@ func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut
 type sets struct {
 	train, val, test train.Data
 	testUnits        []dataset.Unit // the photo (and view) of each test row
-}
-
-// assemble builds the matrices from the cache; every vector must be there.
-func assemble(p *Plan, cache *backbone.Cache, aug dataset.Augment, u dataset.UnitSplit) sets {
-	key := aug.Key()
-	rows := func(units []dataset.Unit) train.Data {
-		var d train.Data
-		for _, x := range units {
-			ph := p.Data.Photos[x.Photo]
-			f, ok := cache.Get(backbone.ViewKey(ph.SHA256, key, x.View))
-			if !ok {
-				panic(fmt.Sprintf("runner: features of %s view %d missing after extraction", ph.Rel, x.View))
-			}
-			d.Dim = len(f)
-			d.X = append(d.X, f...)
-			d.Y = append(d.Y, int32(ph.Class))
-		}
-		return d
-	}
-	return sets{
-		train:     rows(u.Train),
-		val:       rows(u.Val),
-		test:      rows(u.Test),
-		testUnits: u.Test,
-	}
+	classes          []string       // the dogs the head tells apart
+	classOf          []int          // plan class -> index in classes, -1 when not drawn
 }

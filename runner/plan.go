@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/results"
@@ -31,7 +32,10 @@ type Plan struct {
 	Folds            []dataset.Split
 	DroppedForGroups []string                    // classes left out: a single near-duplicate group
 	CrossClass       []results.CrossClassPair    // the same photo under two dogs
+	Unknown          *Unknown                    // dogs held out of training (open_set); nil without
 	leaky            map[int][]dataset.UnitSplit // leaky splits by augmented views
+	draws            map[int64]*draw             // dataset.resample: each seed's dogs and split
+	pool             *adapter.Pool               // the dogs adapter backbones train on
 }
 
 // Trial is one planned run: a resolved config, its seed and its identity.
@@ -39,17 +43,27 @@ type Trial struct {
 	schemas.Trial
 	Backbone backbone.Spec
 	Cut      backbone.Cut
+	Parts    []Part        // every backbone, Backbone and Cut first; several with backbone.names
+	Adapter  *adapter.Spec // the metric-learned adapter of a "<base>+arcface" backbone; nil without
 	Hash     string
 	Fold     int // 0 for a holdout split, 1..K with split.kfold
+
+	// Frozen is the backbone split at backbone.freeze (see Run); nil when
+	// every backbone layer stays frozen.
+	Frozen *backbone.Frozen
 }
 
 // NewPlan loads the experiment's photos, splits them and expands its trials. Notes
 // (dropped classes, skipped files) go to log.
 func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 	cfg := exp.Dataset
+	maxClasses := cfg.MaxClasses
+	if cfg.Resample {
+		maxClasses = 0 // every seed draws its own dogs out of all of them
+	}
 	data, err := dataset.Load(schemas.DatasetDir(exp), dataset.LoadOptions{
 		MinImagesPerClass: cfg.MinImagesPerClass,
-		MaxClasses:        cfg.MaxClasses,
+		MaxClasses:        maxClasses,
 		Seed:              cfg.Seed,
 	})
 	if err != nil {
@@ -82,19 +96,24 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 	p.Data, p.Split = data, p.Folds[0]
 	fingerprint := data.Fingerprint()
 	for _, t := range expanded {
-		spec, cut, err := ResolveBackbone(exp, t.Config.Backbone)
+		parts, err := ResolveBackbones(exp, t.Config.Backbone)
+		if err != nil {
+			return nil, err
+		}
+		spec, cut := parts[0].Spec, parts[0].Cut
+		ad, err := p.planAdapter(exp, t.Config.Backbone, parts)
 		if err != nil {
 			return nil, err
 		}
 		// Folds are replicates like seeds: each (variant, seed) runs once per fold.
 		for _, fold := range foldsOf(exp) {
-			tr := Trial{Trial: t, Backbone: spec, Cut: cut, Fold: fold}
+			tr := Trial{Trial: t, Backbone: spec, Cut: cut, Parts: parts, Adapter: ad, Fold: fold}
 			tr.Index = len(p.Trials)
 			units, err := p.Units(tr)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", exp.File, err)
 			}
-			if tr.Hash, err = trialHash(t.Config, fingerprint, spec.SHA256(), fold, p.splitDigest(units)); err != nil {
+			if tr.Hash, err = trialHash(t.Config, fingerprint, adapterID(backboneID(parts), ad), fold, p.splitDigest(units)); err != nil {
 				return nil, err
 			}
 			p.Trials = append(p.Trials, tr)

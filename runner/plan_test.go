@@ -127,7 +127,7 @@ func TestRequestsAugmentTrainingPhotosOnly(t *testing.T) {
 	makeDogs(t, data, 2, 8)
 	p := planFor(t, data, "")
 	aug := augmentOf(p.Trials[0].Config)
-	reqs := requests(p, p.Split.Units(3), aug)
+	reqs := requests(p, p.Split.Units(3), aug, "")
 	original := map[backbone.Key]bool{}
 	for _, ph := range p.Data.Photos {
 		original[backbone.ViewKey(ph.SHA256, aug.Key(), 0)] = true

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/metrics"
@@ -67,6 +68,9 @@ func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, er
 	if err != nil {
 		return Summary{}, err
 	}
+	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
+		return Summary{}, err
+	}
 	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
 	defer r.close()
 	return r.all(ctx)
@@ -78,8 +82,10 @@ type run struct {
 	expID  int64
 	models map[string]*backbone.Model
 	caches map[string]*backbone.Cache
-	sum    Summary
-	build  BuildInfo
+	// adapters are the trained adapters of this run's trials, by key.
+	adapters map[string]*adapter.Adapter
+	sum      Summary
+	build    BuildInfo
 }
 
 func (r *run) close() {
@@ -109,7 +115,7 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			return r.sum, err
 		}
 		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
-			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: t.Backbone.SHA256(), Fold: t.Fold}
+			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
 		hashes[i] = t.Hash
 		byHash[t.Hash] = t
 	}
@@ -247,11 +253,15 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	if err != nil {
 		return err
 	}
-	cache, err := r.features(ctx, t.Backbone, t.Cut, aug, units, label)
+	sets, cache, err := r.trialSets(ctx, t, units, label)
 	if err != nil {
 		return err
 	}
-	sets := assemble(r.plan, cache, aug, units)
+	if t.Adapter != nil {
+		if sets, err = r.adapt(ctx, t, sets, units, label); err != nil {
+			return err
+		}
+	}
 
 	lastLine := time.Time{}
 	onEpoch := func(e train.Epoch) {
@@ -262,7 +272,7 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 			lastLine = time.Now()
 		}
 	}
-	head, fit, err := train.Fit(ctx, FitConfig(t), sets.train, sets.val, len(r.plan.Data.Classes), onEpoch)
+	head, fit, err := train.Fit(ctx, FitConfig(t), sets.train, sets.val, len(sets.classes), onEpoch)
 	if err != nil {
 		return err
 	}
@@ -272,9 +282,16 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	if err != nil {
 		return err
 	}
-	report, err := metrics.Evaluate(toInts(sets.test.Y), probs, r.plan.Data.Classes)
+	report, err := metrics.Evaluate(toInts(sets.test.Y), probs, sets.classes)
 	if err != nil {
 		return err
+	}
+	var open *results.OpenSet
+	if r.plan.Unknown != nil {
+		if open, err = r.plan.openSet(head, sets, probs, cache, aug.Key()); err != nil {
+			return err
+		}
+		logOpenSet(r.opt.Log, label, open)
 	}
 	dir := filepath.Join(r.opt.RunsDir, r.plan.Experiment.Name, "trials", t.Hash[:16])
 	if err := head.Save(filepath.Join(dir, "checkpoint")); err != nil {
@@ -296,11 +313,11 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	}
 	return r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
 		Epochs: epochs, BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
-		CheckpointPath: filepath.Join(dir, "checkpoint"), Classes: r.plan.Data.Classes,
-		Report: report, Predictions: predictions(r.plan, sets.testUnits, probs),
+		CheckpointPath: filepath.Join(dir, "checkpoint"), Classes: sets.classes,
+		Report: report, Predictions: predictions(r.plan, sets.testUnits, sets.classOf, probs),
 		DurationSeconds: time.Since(start).Seconds(),
 		GoVersion:       runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
-		BackboneSHA256: t.Backbone.SHA256(),
+		BackboneSHA256: backboneID(t.Parts), OpenSet: open,
 	})
 }
 
@@ -317,9 +334,10 @@ func toInts(ys []int32) []int {
 	return out
 }
 
-// predictions keeps every test photo's true class, decision and top five scores.
-// An augmented copy (tested only by the leaky protocol) is named photo#view.
-func predictions(p *Plan, units []dataset.Unit, probs [][]float32) []results.Prediction {
+// predictions keeps every test photo's true class (classOf maps the plan's
+// classes to the trial's), decision and top five scores. An augmented copy
+// (tested only by the leaky protocol) is named photo#view.
+func predictions(p *Plan, units []dataset.Unit, classOf []int, probs [][]float32) []results.Prediction {
 	out := make([]results.Prediction, len(units))
 	for i, x := range units {
 		ph := p.Data.Photos[x.Photo]
@@ -328,7 +346,7 @@ func predictions(p *Plan, units []dataset.Unit, probs [][]float32) []results.Pre
 		for j, c := range top {
 			scores[j] = results.ClassScore{Class: c, Score: float64(probs[i][c])}
 		}
-		out[i] = results.Prediction{Photo: UnitName(ph, x.View), PhotoSHA256: ph.SHA256, True: ph.Class, Pred: top[0], TopK: scores}
+		out[i] = results.Prediction{Photo: UnitName(ph, x.View), PhotoSHA256: ph.SHA256, True: classOf[ph.Class], Pred: top[0], TopK: scores}
 	}
 	return out
 }

@@ -69,6 +69,9 @@ func (p *Plan) splitPhotos(data *dataset.Dataset, log io.Writer) (*dataset.Datas
 	if len(data.Classes) == 0 {
 		return nil, fmt.Errorf("%s: no class has two photos that are not near-duplicates of each other; nothing can be tested", exp.File)
 	}
+	if data, groups, err = p.holdOut(data, groups, log); err != nil {
+		return nil, err
+	}
 	p.Groups = groups
 	cfg := exp.Dataset
 	if sc.KFold > 0 {
@@ -103,6 +106,13 @@ func foldsOf(exp *schemas.Experiment) []int {
 // protocol the pooled photos and copies split together.
 func (p *Plan) Units(t Trial) (dataset.UnitSplit, error) {
 	views := t.Config.Augmentation.Views
+	if p.Experiment.Dataset.Resample {
+		d, err := p.drawOf(t.Seed)
+		if err != nil {
+			return dataset.UnitSplit{}, err
+		}
+		return d.split.Units(views), nil
+	}
 	k := max(t.Fold-1, 0)
 	if !t.Config.Split.Leaky {
 		return p.Folds[k].Units(views), nil
@@ -151,6 +161,9 @@ func (p *Plan) splitDigest(u dataset.UnitSplit) string {
 		sort.Strings(keys)
 		fmt.Fprintf(h, "%s %d\n%s\n", part.name, len(keys), strings.Join(keys, "\n"))
 	}
+	if p.Unknown != nil {
+		p.Unknown.digest(h)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -183,9 +196,13 @@ func (p *Plan) StoredSplits() ([]results.Split, error) {
 	}
 	var out []results.Split
 	if usesHonest {
-		for k, s := range p.Folds {
+		folds := p.Folds
+		if p.Experiment.Dataset.Resample {
+			folds = p.drawSplits() // one per seed, stored as folds 1..n in seed order
+		}
+		for k, s := range folds {
 			fold := 0
-			if p.Experiment.Split.KFold > 0 {
+			if p.Experiment.Split.KFold > 0 || p.Experiment.Dataset.Resample {
 				fold = k + 1
 			}
 			for part, idx := range map[string][]int{results.PartTrain: s.Train, results.PartVal: s.Val, results.PartTest: s.Test} {

@@ -128,7 +128,7 @@ func TestLeakySweepTestsCopiesOfTrainingPhotos(t *testing.T) {
 		t.Errorf("leaky test set: %d augmented copies, %d with the photo in training", copies, leaked)
 	}
 	// Features are requested for the tested copies too.
-	reqs := requests(p, u, augmentOf(leaky.Config))
+	reqs := requests(p, u, augmentOf(leaky.Config), "")
 	if len(reqs) != len(p.Data.Photos)+2*len(p.Data.Photos) {
 		t.Errorf("%d requests, want every photo and both views of each", len(reqs))
 	}

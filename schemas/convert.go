@@ -24,6 +24,10 @@ func assign(dst reflect.Value, v any) *convError {
 	mismatch := func() *convError {
 		return &convError{msg: fmt.Sprintf("expected %s, got %s", describeType(t), describeValue(v))}
 	}
+	if n, ok := v.(int64); ok && t == freezeType {
+		dst.SetString(strconv.FormatInt(n, 10))
+		return nil
+	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		var n int64
@@ -103,6 +107,9 @@ func assign(dst reflect.Value, v any) *convError {
 
 // describeType says in words what a field of type t accepts.
 func describeType(t reflect.Type) string {
+	if t == freezeType {
+		return "all or an integer"
+	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return "an integer"

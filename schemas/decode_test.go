@@ -15,7 +15,7 @@ func TestDecodeErrors(t *testing.T) {
 		want []*Error // File is filled in from file
 	}{
 		{"unknown_field.yaml", []*Error{
-			{Line: 3, Column: 3, Field: "head", Msg: `unknown field "hiden", did you mean "hidden"? (known: hidden, dropout, activation)`},
+			{Line: 3, Column: 3, Field: "head", Msg: `unknown field "hiden", did you mean "hidden"? (known: hidden, dropout, activation, type)`},
 		}},
 		{"wrong_type.yaml", []*Error{
 			{Line: 4, Column: 13, Field: "train.lr", Msg: `expected a number, got string "fast"`},
@@ -25,7 +25,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad_sweep_path.yaml", []*Error{
 			{Line: 7, Column: 3, Field: `sweep "head.dropot"`, Msg: `no such field, did you mean "head.dropout"?`},
 			{Line: 8, Column: 3, Field: `sweep "dataset.test"`, Msg: "the dataset cannot be swept: its photos and split must be the same for every trial so variants are compared on the same test photos (write a separate experiment instead)"},
-			{Line: 9, Column: 3, Field: `sweep "head"`, Msg: "is a group of fields; sweep one of head.hidden, head.dropout, head.activation"},
+			{Line: 9, Column: 3, Field: `sweep "head"`, Msg: "is a group of fields; sweep one of head.hidden, head.dropout, head.activation, head.type"},
 			{Line: 10, Column: 3, Field: `sweep "seeds"`, Msg: "seeds cannot be swept"},
 		}},
 		{"out_of_range.yaml", []*Error{
@@ -225,7 +225,7 @@ func TestNameAndTypes(t *testing.T) {
 		want []*Error
 	}{
 		{"name: my dog\n" + base, []*Error{{File: "n.yaml", Line: 1, Column: 7, Field: "name", Msg: `"my dog" does not match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`}}},
-		{"name: ok\n" + base + "head: [1]\n", []*Error{{File: "n.yaml", Line: 5, Column: 7, Field: "head", Msg: "expected a mapping of fields (hidden, dropout, activation), got a list"}}},
+		{"name: ok\n" + base + "head: [1]\n", []*Error{{File: "n.yaml", Line: 5, Column: 7, Field: "head", Msg: "expected a mapping of fields (hidden, dropout, activation, type), got a list"}}},
 		{"name: ok\n" + base + "train: {epochs: 99999999999999999999}\n", []*Error{{File: "n.yaml", Line: 5, Column: 17, Field: "train.epochs", Msg: "99999999999999999999 is too large"}}},
 		{"name: ok\n" + base + "augmentation: {hflip: yes, zoom: 1}\n", []*Error{
 			{File: "n.yaml", Line: 5, Column: 23, Field: "augmentation.hflip", Msg: `expected true or false, got string "yes"`},

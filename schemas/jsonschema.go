@@ -124,6 +124,9 @@ func fieldSchema(f field) object {
 // valueSchema describes a leaf field: its JSON type and constraints.
 func valueSchema(t reflect.Type, sp spec) object {
 	var o object
+	if t == freezeType {
+		return freezeSchema(sp)
+	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		o = append(o, member{"type", "integer"})

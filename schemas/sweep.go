@@ -306,6 +306,7 @@ func fieldValue(e *Experiment, chain []field) reflect.Value {
 func (e Experiment) clone() Experiment {
 	c := e
 	c.Head.Hidden = cloneSlice(e.Head.Hidden)
+	c.Backbone.Names = cloneSlice(e.Backbone.Names)
 	c.Seeds = cloneSlice(e.Seeds)
 	if e.Sweep != nil {
 		c.Sweep = make(Sweep, len(e.Sweep))

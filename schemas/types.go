@@ -29,10 +29,12 @@ type Experiment struct {
 	Description  string       `yaml:"description,omitempty" json:"description,omitempty" dogrun:"nosweep,nohash" doc:"Free text shown in reports."`
 	Dataset      Dataset      `yaml:"dataset" json:"dataset" dogrun:"nosweep" doc:"Which photos to use and how to split them. Identical for every trial so variants are compared on the same test photos."`
 	Split        Split        `yaml:"split" json:"split" doc:"How photos are divided: near-duplicate groups kept whole, one holdout split or k folds. Only split.leaky may be swept."`
-	Backbone     Backbone     `yaml:"backbone" json:"backbone" doc:"Pretrained feature extractor."`
+	Backbone     Backbone     `yaml:"backbone" json:"backbone" dogrun:"required" doc:"Pretrained feature extractor."`
+	Features     Features     `yaml:"features,omitempty" json:"features,omitempty" doc:"What is done to backbone features before the head: normalisation and test-time augmentation. Absent: raw features of each photo."`
 	Head         Head         `yaml:"head" json:"head" doc:"Trainable classification head on top of the backbone features."`
 	Augmentation Augmentation `yaml:"augmentation" json:"augmentation" doc:"Random image augmentation of training photos."`
 	Train        Train        `yaml:"train" json:"train" doc:"Optimisation settings."`
+	OpenSet      OpenSet      `yaml:"open_set,omitempty" json:"open_set,omitempty" dogrun:"nosweep" doc:"Dogs held out of training entirely, to calibrate and measure when predictions answer \"unknown\". Absent: every dog trains, no rejection rule."`
 	Sweep        Sweep        `yaml:"sweep,omitempty" json:"sweep,omitempty" dogrun:"nosweep" doc:"Grid of variants: dotted field path -> list of values. Every combination is run (first axis outermost) once per seed."`
 	Seeds        []int64      `yaml:"seeds" json:"seeds" dogrun:"required,nosweep,items=1,unique" doc:"Training seeds; each variant is trained once per seed."`
 
@@ -48,6 +50,9 @@ type Dataset struct {
 	Seed              int64   `yaml:"seed" json:"seed" dogrun:"default=1" doc:"Seed for the class draw and the split; the same for every trial."`
 	Test              float64 `yaml:"test" json:"test" dogrun:"gt=0,lt=1,default=0.2" doc:"Fraction of each dog's photos held out for testing; test + val < 1."`
 	Val               float64 `yaml:"val" json:"val" dogrun:"min=0,lt=1,default=0.1" doc:"Fraction of each dog's photos used for validation (early stopping); test + val < 1."`
+
+	// Zero value keeps the shared split, so existing trial hashes stay.
+	Resample bool `yaml:"resample,omitempty" json:"resample,omitempty" doc:"Draw the dogs (max_classes) and the split with each trial's seed instead of dataset.seed, so every seed is a new benchmark draw; variants with the same seed still share their test photos. Not with split.kfold or split.leaky."`
 }
 
 // Split says how photos are divided into training, validation and test.
@@ -62,7 +67,7 @@ type Split struct {
 
 // Backbone names the pretrained feature extractor.
 type Backbone struct {
-	Name string `yaml:"name" json:"name" dogrun:"required" doc:"Backbone model name, e.g. mobilefacenet; dogrun backbones lists them."`
+	Name string `yaml:"name" json:"name" doc:"Backbone model name, e.g. mobilefacenet; dogrun backbones lists them. Any name followed by +arcface (mobilefacenet+arcface) adds a metric-learned adapter trained on the folder's dogs below dataset.min_images_per_class. Required unless names is given."`
 	Cut  string `yaml:"cut,omitempty" json:"cut,omitempty" doc:"Named output used as features (dogrun backbones lists each backbone's cuts); empty means the backbone's default."`
 	// Left out of the hash: the file's sha256 is part of the trial's identity.
 	File string `yaml:"file,omitempty" json:"file,omitempty" dogrun:"nohash" doc:"Your own weights file for a bring-your-own backbone (dogrun backbones marks them), e.g. rcmalli_vggface_tf_notop_resnet50.h5 for vggface-resnet50; relative to the experiment file's folder. Its content, not its path, identifies the backbone."`
@@ -74,6 +79,12 @@ type Backbone struct {
 	Mean      [3]float64 `yaml:"mean,omitempty" json:"mean,omitempty" dogrun:"min=-1000,max=1000" doc:"For name: onnx: subtracted from pixels in [0, 255], per channel in the model's channel order; pixel p becomes (p - mean) * scale."`
 	Scale     [3]float64 `yaml:"scale,omitempty" json:"scale,omitempty" dogrun:"min=0,max=1000" doc:"For name: onnx: per-channel multiplier after the mean, all > 0; unset means 1 1 1."`
 	Output    string     `yaml:"output,omitempty" json:"output,omitempty" doc:"For name: onnx: the graph output, [batch, dim], used as features; may be left out when the model has one output."`
+
+	// Zero value: the single backbone of name, as before.
+	Names []string `yaml:"names,omitempty" json:"names,omitempty" dogrun:"unique" doc:"Several backbones whose features are concatenated, in this order, each at its default cut and cached on its own, e.g. [mobilefacenet, vggface2-mobilenet]; instead of name."`
+
+	// Unset means all, as before: experiments without it keep their trial hashes.
+	Freeze Freeze `yaml:"freeze,omitempty" json:"freeze,omitempty" dogrun:"pattern=^(all|0|[+-]?[1-9][0-9]{0,5})$" doc:"Freeze depth, the seed's nb_freeze over the backbone's Keras layers up to the cut (every layer counted, activations and batch norms included): all (the default) trains no backbone layer; N > 0 freezes the first N layers, -N all but the last N, 0 none. The frozen part runs on ONNX Runtime and is cached; the rest trains in GoMLX with the head. Only Keras backbones (mobilenetv2-imagenet, inceptionv3), and only layers GoMLX's pure-Go backend can differentiate: dogrun validate lists the depths that work and estimates the cost."`
 }
 
 // Head is the trainable MLP on top of the backbone features.
@@ -81,6 +92,9 @@ type Head struct {
 	Hidden     []int   `yaml:"hidden" json:"hidden" dogrun:"min=1,default=" doc:"Sizes of the hidden layers; empty for a linear softmax head."`
 	Dropout    float64 `yaml:"dropout" json:"dropout" dogrun:"min=0,lt=1,default=0" doc:"Dropout rate after each hidden layer."`
 	Activation string  `yaml:"activation" json:"activation" dogrun:"enum=relu|gelu|tanh|sigmoid|swish,default=relu" doc:"Activation of the hidden layers."`
+
+	// Empty means dense, so existing trial hashes stay.
+	Type string `yaml:"type,omitempty" json:"type,omitempty" dogrun:"enum=dense|cosine" doc:"Output layer: dense (x·W + b, the default) or cosine (a cosine-softmax: the scaled cosine between the input and each class's weight vector, both normalised, with a learned scale)."`
 }
 
 // Augmentation describes random transforms applied to training photos.
@@ -91,6 +105,16 @@ type Augmentation struct {
 	Zoom        [2]float64 `yaml:"zoom" json:"zoom" dogrun:"gt=0,max=4,ordered,default=1 1" doc:"Zoom factor range [min, max], min <= max."`
 	Brightness  [2]float64 `yaml:"brightness" json:"brightness" dogrun:"gt=0,max=4,ordered,default=1 1" doc:"Brightness multiplier range [min, max], min <= max."`
 	HFlip       bool       `yaml:"hflip" json:"hflip" dogrun:"default=false" doc:"Randomly mirror photos left-right."`
+
+	// Zero value: every view every epoch, as before.
+	Mix bool `yaml:"mix,omitempty" json:"mix,omitempty" doc:"Each epoch sees every training photo once, as the photo or one of its views drawn anew each epoch, instead of the photo and all its views."`
+}
+
+// Features says what is done to backbone features before the head. Zero
+// values (absent) mean raw features, so existing trial hashes stay.
+type Features struct {
+	Normalize string `yaml:"normalize,omitempty" json:"normalize,omitempty" dogrun:"enum=none|l2|standardize|l2+standardize" doc:"none; l2 (each backbone's vector scaled to length 1); standardize (each dimension to mean 0, variance 1 over the training rows); or l2 then standardize. Fitted on training rows only and kept in the checkpoint."`
+	TTA       string `yaml:"tta,omitempty" json:"tta,omitempty" dogrun:"enum=none|flip|crops|flip+crops" doc:"Test-time augmentation: a photo's features are the mean over the photo and its mirror image (flip), four corner crops at zoom 1.1 (crops), or all six (flip+crops). Applied to every photo (train, validation and test) alike; augmented training views stay single."`
 }
 
 // Train holds the optimiser settings.
@@ -108,6 +132,14 @@ type EarlyStopping struct {
 	Monitor  string  `yaml:"monitor" json:"monitor" dogrun:"enum=val_loss|val_accuracy,default=val_loss" doc:"Validation metric to watch."`
 	Patience int     `yaml:"patience" json:"patience" dogrun:"min=0,default=5" doc:"Epochs without improvement before stopping; 0 disables early stopping."`
 	MinDelta float64 `yaml:"min_delta" json:"min_delta" dogrun:"min=0,default=0" doc:"Smallest change that counts as an improvement."`
+}
+
+// OpenSet holds some dogs out of training so that a rejection rule can be
+// calibrated on unseen dogs and measured on others. Both fields are zero when
+// absent (no defaults), so experiments without it keep their trial hashes.
+type OpenSet struct {
+	UnknownDogs int     `yaml:"unknown_dogs" json:"unknown_dogs" dogrun:"min=0,max=100000" doc:"Dogs drawn (with dataset.seed) out of the kept dogs and never trained on: all photos of half of them join validation to calibrate the rule, all photos of the other half join test to measure it. At least 2."`
+	TargetFAR   float64 `yaml:"target_far" json:"target_far" dogrun:"min=0,lt=1" doc:"False-accept rate the rule is calibrated to on the validation unknowns: the largest share of unseen dogs' photos that may be named as a known dog, e.g. 0.05."`
 }
 
 // Axis is one sweep dimension: a dotted field path and the values it takes.

@@ -42,6 +42,27 @@ func validateBase(e *Experiment) []problem {
 	if t := e.Train; t.Optimizer == "sgd" && t.WeightDecay > 0 {
 		ps = append(ps, problem{"train.weight_decay", fmt.Sprintf("%s needs optimizer adam or adamw, not sgd", formatValue(t.WeightDecay))})
 	}
+	ps = append(ps, backboneProblems(e.Backbone)...)
+	// A draw per seed is one holdout split per seed; folds and the leaky
+	// protocol keep the shared split.
+	if e.Dataset.Resample && e.Split.KFold > 0 {
+		ps = append(ps, problem{"dataset.resample", "cannot be combined with split.kfold"})
+	}
+	if e.Dataset.Resample && e.Split.Leaky {
+		ps = append(ps, problem{"dataset.resample", "cannot be combined with split.leaky"})
+	}
+	if e.Dataset.Resample && e.OpenSet.UnknownDogs > 0 {
+		ps = append(ps, problem{"dataset.resample", "cannot be combined with open_set (its unknown dogs are drawn once, with dataset.seed)"})
+	}
+	// Calibration and measurement each need unseen dogs, and a rule needs a rate.
+	switch o := e.OpenSet; {
+	case o.UnknownDogs == 1:
+		ps = append(ps, problem{"open_set.unknown_dogs", "1 is too few: half the unknown dogs calibrate the rule and half measure it, so at least 2"})
+	case o.UnknownDogs > 0 && o.TargetFAR == 0:
+		ps = append(ps, problem{"open_set.target_far", "is required with open_set.unknown_dogs, e.g. 0.05"})
+	case o.UnknownDogs == 0 && o.TargetFAR > 0:
+		ps = append(ps, problem{"open_set.unknown_dogs", "is required with open_set.target_far (at least 2)"})
+	}
 	return ps
 }
 
@@ -144,4 +165,22 @@ func rangeText(sp spec) string {
 	default:
 		return "(must be <= " + formatValue(*sp.max) + ")"
 	}
+}
+
+// backboneProblems checks that exactly one of name and names is given, and
+// that names (npm backbones at their default cuts) carries no per-model
+// setting. One name in names is allowed, so that a sweep can set one backbone
+// beside a concatenation.
+func backboneProblems(b Backbone) []problem {
+	switch {
+	case b.Name == "" && len(b.Names) == 0:
+		return []problem{{"backbone.name", "is required"}}
+	case len(b.Names) == 0:
+		return nil
+	case b.Name != "":
+		return []problem{{"backbone.names", "cannot be combined with backbone.name: give one backbone as name or several as names"}}
+	case b.Cut != "" || b.File != "":
+		return []problem{{"backbone.names", "takes each backbone at its default cut without a file; cut and file are for backbone.name"}}
+	}
+	return nil
 }

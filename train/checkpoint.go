@@ -19,6 +19,7 @@ type manifest struct {
 	Classes   int        `json:"classes"`
 	Dim       int        `json:"dim"`
 	Variables []variable `json:"variables"`
+	Prep      *prep      `json:"prep,omitempty"` // absent: no preprocessing
 }
 
 type variable struct {
@@ -34,7 +35,7 @@ func (h *Head) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	m := manifest{Format: checkpointFormat, Config: h.Config, Classes: h.Classes, Dim: h.Dim}
+	m := manifest{Format: checkpointFormat, Config: h.Config, Classes: h.Classes, Dim: h.Dim, Prep: h.prep}
 	names := make([]string, 0, len(w))
 	for name := range w {
 		names = append(names, name)
@@ -93,6 +94,7 @@ func Load(dir string) (*Head, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.prep = m.Prep
 	// Variables exist once a graph has been built: predict one row, then overwrite.
 	if _, err := h.Predict(Data{X: make([]float32, m.Dim), Dim: m.Dim}); err != nil {
 		return nil, err

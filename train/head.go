@@ -30,6 +30,12 @@ type Config struct {
 	Hidden     []int
 	Dropout    float64
 	Activation string // relu, gelu, tanh, sigmoid, swish
+	Type       string // output layer: dense ("" too) or cosine
+	Normalize  string // feature preprocessing fitted on the training rows: "", none, l2, standardize, l2+standardize
+	Mix        bool   // each epoch trains on one row per Data.Source, drawn anew, instead of all rows
+	// Trunk, when set, are trainable backbone layers between the cached
+	// features and the head (backbone.freeze); rows are its input.
+	Trunk *Trunk `json:",omitempty"`
 
 	Optimizer   string // adam, adamw, sgd
 	LR          float64
@@ -50,6 +56,12 @@ type Data struct {
 	Y      []int32
 	Dim    int
 	Weight []float32 // optional per-row weight; nil means 1
+	// Blocks are the lengths of concatenated feature vectors (one per
+	// backbone), for per-backbone L2 normalisation; nil means one block.
+	Blocks []int
+	// Source names the photo each row comes from (a photo and its augmented
+	// views share one), for Config.Mix; nil means every row is its own.
+	Source []int32
 }
 
 // Rows is the number of samples.
@@ -85,6 +97,7 @@ type Head struct {
 	backend backends.Backend
 	ctx     *mlctx.Context
 	predict *mlctx.Exec
+	prep    *prep // nil: rows go in as they are
 }
 
 // newBackend returns GoMLX's pure-Go backend; GOMLX_BACKEND="go:ops_sequential" style
@@ -124,6 +137,9 @@ func newHead(cfg Config, classes, dim int) (*Head, error) {
 }
 
 func (h *Head) logits(ctx *mlctx.Context, x *Node) *Node {
+	if h.Config.Trunk != nil {
+		x = h.Config.Trunk.build(ctx, x)
+	}
 	act, err := activation(h.Config.Activation)
 	if err != nil {
 		panic(err)
@@ -132,6 +148,9 @@ func (h *Head) logits(ctx *mlctx.Context, x *Node) *Node {
 		x = dense(ctx.In(fmt.Sprintf("dense_%d", i)), x, units)
 		x = act(x)
 		x = layers.DropoutStatic(ctx, x, h.Config.Dropout)
+	}
+	if h.Config.Type == "cosine" {
+		return cosine(ctx.In("logits"), x, h.Classes)
 	}
 	return dense(ctx.In("logits"), x, h.Classes)
 }
@@ -187,6 +206,11 @@ func Fit(ctx context.Context, cfg Config, trainSet, valSet Data, classes int, on
 	if err != nil {
 		return nil, Result{}, err
 	}
+	if h.prep, err = fitPrep(cfg.Normalize, trainSet); err != nil {
+		return nil, Result{}, err
+	}
+	trainSet.X = h.prep.apply(trainSet.X, trainSet.Dim)
+	sources := rowSources(trainSet, cfg.Mix)
 	opt, err := optimizer(cfg)
 	if err != nil {
 		return nil, Result{}, err
@@ -200,12 +224,15 @@ func Fit(ctx context.Context, cfg Config, trainSet, valSet Data, classes int, on
 		[]metrics.Interface{metrics.NewBaseMetric("Batch Accuracy", "acc", metrics.AccuracyMetricType, metrics.SparseCategoricalAccuracyGraph, nil)},
 		nil)
 
-	batch := min(cfg.BatchSize, trainSet.Rows())
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x646f6772756e)) // "dogrun"
 	order := make([]int, trainSet.Rows())
 	for i := range order {
 		order[i] = i
 	}
+	if sources != nil {
+		order = order[:len(sources)]
+	}
+	batch := min(cfg.BatchSize, len(order))
 	xb := make([]float32, batch*trainSet.Dim)
 	yb := make([]int32, batch)
 
@@ -220,6 +247,9 @@ func Fit(ctx context.Context, cfg Config, trainSet, valSet Data, classes int, on
 			return nil, res, err
 		}
 		start := time.Now()
+		for i, rows := range sources {
+			order[i] = rows[rng.IntN(len(rows))]
+		}
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var lossSum, accSum float64
 		steps := (len(order) + batch - 1) / batch
@@ -341,7 +371,7 @@ func (h *Head) Predict(d Data) ([][]float32, error) {
 		rows := min(predictBatch, n-start)
 		pad := paddedRows(rows)
 		clear(buf[:pad*h.Dim])
-		copy(buf, d.X[start*h.Dim:(start+rows)*h.Dim])
+		copy(buf, h.prep.apply(d.X[start*h.Dim:(start+rows)*h.Dim], h.Dim))
 		res, err := h.predict.Exec(tensors.FromFlatDataAndDimensions(buf[:pad*h.Dim], pad, h.Dim))
 		if err != nil {
 			return nil, err
@@ -392,4 +422,24 @@ func (h *Head) setWeights(w map[string][]float32) error {
 
 func isModelVariable(v *mlctx.Variable) bool {
 	return v.Trainable && v.DType().IsFloat()
+}
+
+// rowSources groups the rows of d by Source, in order of first appearance,
+// when mix is set; nil otherwise (every row every epoch).
+func rowSources(d Data, mix bool) [][]int {
+	if !mix || d.Source == nil {
+		return nil
+	}
+	index := map[int32]int{}
+	var out [][]int
+	for r, src := range d.Source[:d.Rows()] {
+		k, ok := index[src]
+		if !ok {
+			k = len(out)
+			index[src] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], r)
+	}
+	return out
 }

@@ -146,14 +146,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := h.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := reloaded(t, h)
 	want, _ := h.Predict(valSet)
 	got, err := loaded.Predict(valSet)
 	if err != nil {
@@ -196,4 +189,18 @@ func TestWeightDecayShrinksWeights(t *testing.T) {
 	if _, _, err := Fit(context.Background(), cfg, trainSet, valSet, 3, nil); err == nil {
 		t.Error("sgd with weight decay trained instead of failing")
 	}
+}
+
+// reloaded saves h as a checkpoint and loads it back.
+func reloaded(t *testing.T, h *Head) *Head {
+	t.Helper()
+	dir := t.TempDir()
+	if err := h.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loaded
 }

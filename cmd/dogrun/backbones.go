@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
 )
 
@@ -14,7 +15,8 @@ type backbonesCommand struct{ stdout, stderr io.Writer }
 
 const backbonesUsage = `Usage: dogrun backbones
 
-Lists the backbones: source, sha256, input contract, feature output and licence.
+Lists the backbones: source, sha256, input contract, feature output and licence,
+and how to name a backbone's metric-learned adapter.
 
 `
 
@@ -38,7 +40,12 @@ func (c *backbonesCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			s.Name, s.Source, s.Format, input, strings.Join(cuts, ", "), s.License, shortSHA256(s))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(c.stdout, "\nAny name%s (e.g. mobilefacenet%s) is that backbone with a metric-learned adapter: a projection trained with an ArcFace loss on the experiment folder's dogs with fewer than dataset.min_images_per_class photos, never on its own dogs.\n",
+		adapter.Suffix, adapter.Suffix)
+	return err
 }
 
 // perChannel prints one number when every channel shares it, else all three.

@@ -14,8 +14,8 @@ type compareCommand struct{ stdout, stderr io.Writer }
 
 const compareUsage = `Usage: dogrun compare [flags] EXPERIMENT
 
-Compares the values of one sweep axis with a reference value on the same test
-photos and prints the verdict table: per value the mean test accuracy over
+Compares the values of one sweep axis (or, with -by variant, whole variants)
+with a reference value on the same test photos and prints the verdict table: per value the mean test accuracy over
 seeds (and folds) with its 95% interval; against the reference the accuracy
 difference with a paired bootstrap interval, McNemar's exact test per seed,
 the Wilcoxon signed-rank test across seeds with Holm's correction, effect
@@ -30,6 +30,9 @@ func (c *compareCommand) Run(ctx context.Context, args []string) error {
 	store.register(fs)
 	by := fs.String("by", "", "sweep axis to compare, e.g. head.dropout (default: the first axis)")
 	reference := fs.String("reference", "", "value of the axis the others are compared with (default: its first value)")
+	where := fs.String("where", "", "only trials with these settings, as 'AXIS=VALUE; AXIS=VALUE'")
+	values := fs.String("values", "", "only these values of the axis besides the reference, as 'V1; V2' (with -by variant: variant keys)")
+	metric := fs.String("metric", "top1", "what counts as a correct photo: top1 or top5")
 	out := fs.String("out", "", "report folder (default <runs>/<EXPERIMENT>)")
 	noReport := fs.Bool("no-report", false, "print the table only; leave the report as it is")
 	names, err := parse(fs, args)
@@ -45,7 +48,8 @@ func (c *compareCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	v, err := report.ComputeVerdicts(ctx, st, d.Experiment, *by, *reference)
+	v, err := report.ComputeVerdictsWith(ctx, st, d.Experiment, report.VerdictOptions{
+		By: *by, Reference: *reference, Where: splitList(*where), Values: splitList(*values), Metric: *metric})
 	if err != nil {
 		return err
 	}
@@ -56,7 +60,19 @@ func (c *compareCommand) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	d.Verdicts = v
-	return writeReport(c.stdout, store, *out, d)
+	return writeReport(ctx, c.stdout, st, store, *out, d)
+}
+
+// splitList splits a ';'-separated flag value (values such as [a,b] hold
+// commas); nil when empty.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ";") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // printVerdicts writes the verdict table as aligned text.

@@ -48,6 +48,8 @@ Commands:
   status     show experiments, or the trials of one
   report     write the Markdown and HTML report of an experiment
   compare    statistical verdicts between the values of a sweep axis
+  predict    name the dog in photos with a trained trial, or answer "unknown"
+  gradcam    heatmap of where a trained trial looks in a photo
   dedupe     find near-duplicate photos (bursts, re-crops, copies) in a folder
   setup      fetch ONNX Runtime and backbones into the cache
   backbones  list the backbones dogrun can use
@@ -73,6 +75,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return (&reportCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
 	case "compare":
 		return (&compareCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
+	case "predict":
+		return (&predictCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
+	case "gradcam":
+		return (&gradcamCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
 	case "dedupe":
 		return (&dedupeCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
 	case "setup":

@@ -19,8 +19,9 @@ Writes <runs>/<EXPERIMENT>/report.md (pictures beside it) and a self-contained
 report.html: the environment the trials ran in, variants ranked by mean test
 accuracy with 95% intervals over seeds, a chart per swept setting, validation
 curves per variant, per-dog F1, a confusion heatmap with the most confused
-dogs shown as photos, and every trial. Each trial also gets a page pair,
-trials/<hash>/index.md and index.html.
+dogs shown as photos, Grad-CAM overlays of the best trial on test photos it
+got right and wrong (see dogrun gradcam), and every trial. Each trial also
+gets a page pair, trials/<hash>/index.md and index.html.
 
 `
 
@@ -46,7 +47,7 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	for i, v := range d.Variants {
 		fmt.Fprintf(c.stdout, "  %d. %-40s accuracy %s (%d/%d seeds)\n", i+1, v.Key, report.Interval(v.Accuracy), v.Done, len(v.Trials))
 	}
-	return writeReport(c.stdout, store, *out, d)
+	return writeReport(ctx, c.stdout, st, store, *out, d)
 }
 
 // gather opens the results store and reads one experiment; the caller closes
@@ -65,8 +66,9 @@ func gather(ctx context.Context, store storeFlags, name string) (*results.Store,
 }
 
 // writeReport writes d's report into out, by default <runs>/<experiment>, and
-// says where.
-func writeReport(w io.Writer, store storeFlags, out string, d *report.Data) error {
+// says where. It draws the Grad-CAM overlays of the best trial first.
+func writeReport(ctx context.Context, w io.Writer, st *results.Store, store storeFlags, out string, d *report.Data) error {
+	addGradCAM(ctx, w, st, d)
 	if out == "" {
 		out = filepath.Join(store.runsDir, d.Experiment.Name)
 	}
