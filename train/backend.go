@@ -1,9 +1,30 @@
 package train
 
 import (
+	"fmt"
 	"os"
 	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
 )
+
+// NewBackend returns the backend everything trains on. Unset, or "go:opts",
+// GOMLX_BACKEND gives GoMLX's pure-Go backend; any other value (such as
+// "xla:cpu") names a registered backend, which a build with -tags xla adds for
+// users who have XLA. Only graph ops every backend has are used, so the
+// choice changes speed, not results beyond float rounding.
+func NewBackend() (backends.Backend, error) {
+	v := os.Getenv("GOMLX_BACKEND")
+	if name, _, _ := strings.Cut(v, ":"); v == "" || name == "go" {
+		return simplego.New(backendConfig())
+	}
+	b, err := backends.NewWithConfig(v)
+	if err != nil {
+		return nil, fmt.Errorf("GOMLX_BACKEND=%q: %w (this dogrun has the backends %v; build with -tags xla for XLA)", v, err, backends.List())
+	}
+	return b, nil
+}
 
 // backendConfig reads GoMLX's GOMLX_BACKEND convention ("go:opt1,opt2") for the
 // pure-Go backend. Without it, ops run sequentially (the parallel executor has

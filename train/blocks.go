@@ -1,7 +1,6 @@
 package train
 
 import (
-	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads as math
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -16,6 +15,3 @@ func Dense(ctx *mlctx.Context, x *Node, units int) *Node { return dense(ctx, x, 
 // FastMatMul multiplies x [batch, in] by w [in, out] with the two textbook gradient
 // matmuls instead of GoMLX's broadcast product (see matMul).
 func FastMatMul(x, w *Node) *Node { return matMul(x, w) }
-
-// NewBackend is the pure-Go backend the heads use, with GOMLX_BACKEND's options.
-func NewBackend() (backends.Backend, error) { return newBackend() }

@@ -12,7 +12,7 @@ import (
 // TestMatMulGradientMatchesDot checks the hand-written gradients of matMul
 // against GoMLX's own DotGeneral gradient and against finite differences.
 func TestMatMulGradientMatchesDot(t *testing.T) {
-	b, err := newBackend()
+	b, err := NewBackend()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/backends/simplego"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads as math
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
@@ -100,18 +99,11 @@ type Head struct {
 	prep    *prep // nil: rows go in as they are
 }
 
-// newBackend returns GoMLX's pure-Go backend; GOMLX_BACKEND="go:ops_sequential" style
-// settings after the colon are passed on, since its parallel executor has been
-// seen to deadlock on large steps.
-func newBackend() (backends.Backend, error) {
-	return simplego.New(backendConfig())
-}
-
 func newHead(cfg Config, classes, dim int) (*Head, error) {
 	if classes < 2 {
 		return nil, fmt.Errorf("head: need at least 2 classes, got %d", classes)
 	}
-	b, err := newBackend()
+	b, err := NewBackend()
 	if err != nil {
 		return nil, err
 	}

@@ -251,7 +251,7 @@ func (t *Trunk) build(ctx *mlctx.Context, x *Node) *Node {
 // to back in x, on the heads' backend, and returns their outputs back to back:
 // what tests compare with ONNX Runtime's run of the whole backbone.
 func (t *Trunk) Forward(x []float32, rows int) ([]float32, error) {
-	b, err := newBackend()
+	b, err := NewBackend()
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func testTrunk(rng *rand.Rand) *Trunk {
 // respect to every weight and to its input, against central differences of
 // the loss in float64.
 func TestTrunkGradientsFiniteDifferences(t *testing.T) {
-	b, err := newBackend()
+	b, err := NewBackend()
 	if err != nil {
 		t.Fatal(err)
 	}
