@@ -176,6 +176,17 @@ func UnitName(ph dataset.Photo, view int) string {
 	return ph.Rel + "#" + strconv.Itoa(view)
 }
 
+// IsCopy tells a UnitName of an augmented copy ("photo#view", in leaky
+// trials' test sets) from a photo's own path.
+func IsCopy(unitName string) bool {
+	i := strings.LastIndexByte(unitName, '#')
+	if i < 0 {
+		return false
+	}
+	_, err := strconv.Atoi(unitName[i+1:])
+	return err == nil
+}
+
 // StoredSplits are the splits the plan's trials use, for the results store:
 // the honest split per fold, and the leaky one when a trial uses it.
 func (p *Plan) StoredSplits() ([]results.Split, error) {

@@ -177,3 +177,15 @@ func TestFindGroupsCache(t *testing.T) {
 		t.Errorf("threshold 4 read threshold %v", r.Threshold)
 	}
 }
+
+func TestIsCopyReadsUnitNames(t *testing.T) {
+	ph := dataset.Photo{Rel: "100/100.0.jpg"}
+	for view, want := range map[int]bool{0: false, 3: true, 12: true} {
+		if got := IsCopy(UnitName(ph, view)); got != want {
+			t.Errorf("IsCopy(%q) = %v, want %v", UnitName(ph, view), got, want)
+		}
+	}
+	if IsCopy("dog#1/a.jpg") {
+		t.Error(`IsCopy("dog#1/a.jpg") = true for a path with '#' in a folder name`)
+	}
+}

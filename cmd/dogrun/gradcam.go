@@ -153,9 +153,16 @@ func explainTests(ctx context.Context, st *results.Store, d *report.Data, g *rep
 	if d.DatasetDir == "" {
 		return fmt.Errorf("the experiment file no longer names the photos")
 	}
-	preds, err := st.Predictions(ctx, d.Best.ID)
+	all, err := st.Predictions(ctx, d.Best.ID)
 	if err != nil {
 		return err
+	}
+	// A leaky trial also tests augmented copies, which are not files.
+	var preds []results.Prediction
+	for _, p := range all {
+		if !runner.IsCopy(p.Photo) {
+			preds = append(preds, p)
+		}
 	}
 	// One photo per dog first, so that the overlays show several dogs.
 	pick := func(right bool) []results.Prediction {
