@@ -40,7 +40,6 @@ import (
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
 	"github.com/dogrun/dogrun/train"
-	ort "github.com/yalue/onnxruntime_go"
 )
 
 //go:embed torch_head.py
@@ -365,7 +364,7 @@ func bareWork(ctx context.Context, c config, cacheDir, dir string, plan *runner.
 // bareORT renders up to c.bareImages of reqs beforehand, then times only
 // session runs of c.batch images with preallocated tensors.
 func bareORT(ctx context.Context, c config, cacheDir string, plan *runner.Plan, reqs []backbone.Request) (imgPerSec float64, n int, err error) {
-	m, spec, cut, err := openModel(ctx, c, cacheDir) // also starts ONNX Runtime
+	m, spec, _, err := openModel(ctx, c, cacheDir) // also starts ONNX Runtime
 	if err != nil {
 		return 0, 0, err
 	}
@@ -387,50 +386,17 @@ func bareORT(ctx context.Context, c config, cacheDir string, plan *runner.Plan, 
 		}
 		m.Fill(inputs[i*m.InputLen():(i+1)*m.InputLen()], dataset.Render(img, r.Params, spec.InputSize))
 	}
-	raw, err := backbone.ONNX(ctx, cacheDir, spec)
-	if err != nil {
-		return 0, 0, err
-	}
-	model, err := backbone.BatchDynamic(raw)
-	if err != nil {
-		return 0, 0, err
-	}
-	s := int64(spec.InputSize)
-	in, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(c.batch), 3, s, s))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer in.Destroy()
-	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(c.batch), int64(cut.Dim)))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer out.Destroy()
-	opts, err := ort.NewSessionOptions()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer opts.Destroy()
-	if err := opts.SetIntraOpNumThreads(c.threads); err != nil {
-		return 0, 0, err
-	}
-	if err := opts.SetInterOpNumThreads(1); err != nil {
-		return 0, 0, err
-	}
-	sess, err := ort.NewAdvancedSessionWithONNXData(model, []string{spec.InputName}, []string{cut.Output},
-		[]ort.Value{in}, []ort.Value{out}, opts)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer sess.Destroy()
+	// The same session dogrun uses (its thread, its denormal flags): the
+	// reference is ONNX Runtime's forward pass alone, without decoding,
+	// rendering or the cache. A default session called from any goroutine
+	// can be several times slower (see backbone/session.go).
 	batchLen := c.batch * m.InputLen()
-	if err := sess.Run(); err != nil { // warm-up
+	if _, err := m.Forward(inputs[:batchLen], c.batch); err != nil { // warm-up
 		return 0, 0, err
 	}
 	start := time.Now()
 	for b := 0; b < n; b += c.batch {
-		copy(in.GetData(), inputs[b*m.InputLen():b*m.InputLen()+batchLen])
-		if err := sess.Run(); err != nil {
+		if _, err := m.Forward(inputs[b*m.InputLen():b*m.InputLen()+batchLen], c.batch); err != nil {
 			return 0, 0, err
 		}
 	}
