@@ -60,15 +60,11 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.open()
+	st, exp, trial, err := trialF.openTrial(ctx, store)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	exp, trial, err := findTrial(ctx, st, trialF.id, trialF.experiment)
-	if err != nil {
-		return err
-	}
 	e, err := openExplainer(ctx, st, exp, trial, trialF.threads)
 	if err != nil {
 		return err

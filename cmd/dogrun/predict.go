@@ -48,15 +48,11 @@ func (c *predictCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: predict needs -trial ID and at least one IMAGE", errUsage)
 	}
-	st, err := store.open()
+	st, exp, trial, err := trialF.openTrial(ctx, store)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	exp, trial, err := findTrial(ctx, st, trialF.id, trialF.experiment)
-	if err != nil {
-		return err
-	}
 	cacheDir, err := backbone.CacheDir()
 	if err != nil {
 		return err
@@ -83,6 +79,21 @@ func (t *trialFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.id, "trial", "", "trial hash or unique prefix (required)")
 	fs.StringVar(&t.experiment, "experiment", "", "look for the trial in this experiment only")
 	fs.IntVar(&t.threads, "threads", 0, "ONNX Runtime threads (0 = one per CPU)")
+}
+
+// openTrial opens the store and finds the trial the flags name; the caller
+// closes the store.
+func (t *trialFlags) openTrial(ctx context.Context, store storeFlags) (*results.Store, results.Experiment, results.Trial, error) {
+	st, err := store.open()
+	if err != nil {
+		return nil, results.Experiment{}, results.Trial{}, err
+	}
+	exp, trial, err := findTrial(ctx, st, t.id, t.experiment)
+	if err != nil {
+		st.Close()
+		return nil, results.Experiment{}, results.Trial{}, err
+	}
+	return st, exp, trial, nil
 }
 
 var hexPrefix = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
