@@ -13,7 +13,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
 	gomlxtrain "github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/losses"
@@ -81,16 +80,10 @@ func fit(ctx context.Context, r Recipe, tr, val rows, log io.Writer) (layers []L
 	if err != nil {
 		return nil, res, err
 	}
-	gctx := mlctx.New()
-	seed := r.Seed
-	if seed == 0 {
-		seed = math.MaxInt32 // GoMLX reads 0 as "pick a random seed".
-	}
-	gctx.SetParam(mlctx.ParamInitialSeed, seed)
-	if err := gctx.SetRNGStateFromSeed(seed); err != nil {
+	gctx, err := train.NewContext(r.Seed)
+	if err != nil {
 		return nil, res, err
 	}
-	gctx = gctx.WithInitializer(initializers.GlorotUniformFn(gctx)).Checked(false)
 	trainer := gomlxtrain.NewTrainer(b, gctx,
 		func(ctx *mlctx.Context, _ any, inputs []*Node) []*Node {
 			return []*Node{arcFaceLogits(cosines(ctx, embed(ctx, r, inputs[0]), tr.Classes), inputs[1], r.Scale, r.Margin)}

@@ -2,11 +2,14 @@ package train
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
+	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 )
 
 // NewBackend returns the backend everything trains on. Unset, or "go:opts",
@@ -37,4 +40,20 @@ func backendConfig() string {
 		return cfg
 	}
 	return "ops_sequential,dotgeneral_large"
+}
+
+// NewContext is a GoMLX context for a model that trains: seeded with seed (0
+// becomes a fixed seed, as GoMLX would read 0 as "pick one at random"),
+// Glorot-uniform initialised, and unchecked, since the training step and the
+// predictor share its variables.
+func NewContext(seed int64) (*mlctx.Context, error) {
+	if seed == 0 {
+		seed = math.MaxInt32
+	}
+	ctx := mlctx.New()
+	ctx.SetParam(mlctx.ParamInitialSeed, seed)
+	if err := ctx.SetRNGStateFromSeed(seed); err != nil {
+		return nil, err
+	}
+	return ctx.WithInitializer(initializers.GlorotUniformFn(ctx)).Checked(false), nil
 }

@@ -23,6 +23,6 @@ func cosine(ctx *mlctx.Context, x *Node, classes int) *Node {
 	in := x.Shape().Dimensions[x.Rank()-1]
 	w := ctx.VariableWithShape("weights", shapes.Make(x.DType(), in, classes)).ValueGraph(g)
 	logScale := ctx.VariableWithValue("log_scale", float32(math.Log(cosineScale))).ValueGraph(g)
-	cos := matMul(L2Normalize(x, x.Rank()-1), L2Normalize(w, 0))
+	cos := FastMatMul(L2Normalize(x, x.Rank()-1), L2Normalize(w, 0))
 	return Mul(cos, Exp(logScale))
 }

@@ -7,16 +7,17 @@ import (
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
 )
 
-// dense is x·W + b with Glorot-uniform W and zero b, as Keras' Dense starts.
-func dense(ctx *mlctx.Context, x *Node, units int) *Node {
+// Dense is x·W + b with Glorot-uniform W and zero b, as Keras' Dense starts,
+// with FastMatMul's gradients.
+func Dense(ctx *mlctx.Context, x *Node, units int) *Node {
 	g := x.Graph()
 	in := x.Shape().Dimensions[x.Rank()-1]
 	w := ctx.VariableWithShape("weights", shapes.Make(x.DType(), in, units)).ValueGraph(g)
 	b := ctx.VariableWithValue("biases", tensors.FromShape(shapes.Make(x.DType(), units))).ValueGraph(g)
-	return Add(matMul(x, w), InsertAxes(b, 0))
+	return Add(FastMatMul(x, w), InsertAxes(b, 0))
 }
 
-// matMul multiplies x [batch, in] by w [in, out] with the textbook gradients
+// FastMatMul multiplies x [batch, in] by w [in, out] with the textbook gradients
 // dx = v·wᵀ and dw = xᵀ·v. GoMLX v0.26 derives DotGeneral's gradient by
 // broadcasting to a [batch, out, in] product and reducing it, which made 90% of a
 // head's training time on the pure-Go backend; two plain matmuls are far cheaper.
@@ -27,7 +28,7 @@ func dense(ctx *mlctx.Context, x *Node, units int) *Node {
 // nodes from the newest to the oldest, so the adjoint is caught before it is used.
 // A zero-valued term ties the operand identities to the output: without it the
 // reverse pass, which cannot see through the stop-gradients, would skip them.
-func matMul(x, w *Node) *Node {
+func FastMatMul(x, w *Node) *Node {
 	var adjoint *Node
 	xs, ws := StopGradient(x), StopGradient(w)
 	// DotGeneral contracts the right axes directly: the pure-Go kernel re-lays

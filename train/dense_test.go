@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-// TestMatMulGradientMatchesDot checks the hand-written gradients of matMul
+// TestMatMulGradientMatchesDot checks the hand-written gradients of FastMatMul
 // against GoMLX's own DotGeneral gradient and against finite differences.
 func TestMatMulGradientMatchesDot(t *testing.T) {
 	b, err := NewBackend()
@@ -37,7 +37,7 @@ func TestMatMulGradientMatchesDot(t *testing.T) {
 		res := exec.MustExec(tensors.FromFlatDataAndDimensions(xv, batch, in), tensors.FromFlatDataAndDimensions(wv, in, out))
 		return tensors.MustCopyFlatData[float64](res[0]), tensors.MustCopyFlatData[float64](res[1]), res[2].Value().(float64)
 	}
-	gx, gw, _ := grads(matMul)
+	gx, gw, _ := grads(FastMatMul)
 	wantX, wantW, _ := grads(Dot)
 	for i := range gx {
 		if math.Abs(gx[i]-wantX[i]) > 1e-9 {
@@ -54,9 +54,9 @@ func TestMatMulGradientMatchesDot(t *testing.T) {
 	for _, i := range []int{0, 7, 19} {
 		orig := wv[i]
 		wv[i] = orig + h
-		_, _, up := grads(matMul)
+		_, _, up := grads(FastMatMul)
 		wv[i] = orig - h
-		_, _, down := grads(matMul)
+		_, _, down := grads(FastMatMul)
 		wv[i] = orig
 		if num := (up - down) / (2 * h); math.Abs(num-gw[i]) > 1e-5 {
 			t.Errorf("d/dw[%d] = %g, finite difference %g", i, gw[i], num)

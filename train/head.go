@@ -15,7 +15,6 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads as math
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/layers"
 	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
 	gomlxtrain "github.com/gomlx/gomlx/pkg/ml/train"
@@ -107,17 +106,10 @@ func newHead(cfg Config, classes, dim int) (*Head, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx := mlctx.New()
-	seed := cfg.Seed
-	if seed == 0 {
-		seed = math.MaxInt32 // GoMLX reads 0 as "pick a random seed".
-	}
-	ctx.SetParam(mlctx.ParamInitialSeed, seed)
-	if err := ctx.SetRNGStateFromSeed(seed); err != nil {
+	ctx, err := NewContext(cfg.Seed)
+	if err != nil {
 		return nil, err
 	}
-	// Unchecked: the training step and the predictor share one set of variables.
-	ctx = ctx.WithInitializer(initializers.GlorotUniformFn(ctx)).Checked(false)
 	h := &Head{Config: cfg, Classes: classes, Dim: dim, backend: b, ctx: ctx}
 	h.predict, err = mlctx.NewExec(b, ctx, func(ctx *mlctx.Context, x *Node) *Node {
 		return Softmax(h.logits(ctx, x), -1)
@@ -137,14 +129,14 @@ func (h *Head) logits(ctx *mlctx.Context, x *Node) *Node {
 		panic(err)
 	}
 	for i, units := range h.Config.Hidden {
-		x = dense(ctx.In(fmt.Sprintf("dense_%d", i)), x, units)
+		x = Dense(ctx.In(fmt.Sprintf("dense_%d", i)), x, units)
 		x = act(x)
 		x = layers.DropoutStatic(ctx, x, h.Config.Dropout)
 	}
 	if h.Config.Type == "cosine" {
 		return cosine(ctx.In("logits"), x, h.Classes)
 	}
-	return dense(ctx.In("logits"), x, h.Classes)
+	return Dense(ctx.In("logits"), x, h.Classes)
 }
 
 func activation(name string) (func(*Node) *Node, error) {

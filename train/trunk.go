@@ -18,7 +18,7 @@ import (
 // fine-tuned values themselves go to weights.bin with the head's.
 //
 // Only ops whose gradients GoMLX v0.26's pure-Go backend computes well are
-// here: a 1x1 convolution is a per-pixel matmul (matMul's cheap gradient),
+// here: a 1x1 convolution is a per-pixel matmul (FastMatMul's cheap gradient),
 // batch normalisation in inference mode a per-channel affine. Stock
 // convolutions, max pooling and Pad have no gradient on that backend, so
 // deeper layers cannot be trunk layers. Every op is a plain graph op that
@@ -216,7 +216,7 @@ func (t *Trunk) build(ctx *mlctx.Context, x *Node) *Node {
 		case "conv1x1", "dense":
 			k := cur.Shape().Dimensions[cur.Rank()-1]
 			rows := product(cur.Shape().Dimensions) / k
-			y := matMul(Reshape(cur, rows, k), variable(l.Name, "kernel", k, l.Units))
+			y := FastMatMul(Reshape(cur, rows, k), variable(l.Name, "kernel", k, l.Units))
 			if l.Bias {
 				y = Add(y, ExpandLeftToRank(variable(l.Name, "bias", l.Units), 2))
 			}
