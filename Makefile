@@ -3,16 +3,19 @@
 export DOGRUN_CACHE ?= $(CURDIR)/.cache/dogrun
 GO ?= go
 
-.PHONY: quickstart test setup build bench
+.PHONY: quickstart test setup bootstrap build bench
 
 build:
 	$(GO) build -o dogrun ./cmd/dogrun
 
-# Installs what dogrun needs from the package registries and fetches every
-# backbone with its sha256 checked. Idempotent.
-setup: build
-	scripts/bootstrap
+# Installs what dogrun needs from the package registries (first: the build
+# needs a C compiler and libjpeg-turbo's headers) and fetches every backbone
+# with its sha256 checked. Idempotent.
+setup: bootstrap build
 	./dogrun setup
+
+bootstrap:
+	scripts/bootstrap
 
 quickstart: setup
 	./dogrun run experiments/quickstart.yaml

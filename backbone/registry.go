@@ -120,7 +120,8 @@ func (s Spec) SHA256() string {
 // changes, so cached features are never reused across preprocessing versions.
 func (s Spec) PreprocessKey(cut Cut) string {
 	// v2: ONNX Runtime flushes denormals to zero (see Open).
-	return fmt.Sprintf("v2 size=%d layout=%s channels=%s mean=%v scale=%v out=%s",
+	// v3: JPEGs decode with libjpeg-turbo as PIL does (dataset.Decode).
+	return fmt.Sprintf("v3 size=%d layout=%s channels=%s mean=%v scale=%v out=%s",
 		s.InputSize, s.Layout, s.Channels, s.Mean, s.Scale, cut.Output)
 }
 

@@ -25,6 +25,11 @@ func Decode(path string) (image.Image, error) {
 	if reason != "" {
 		return nil, fmt.Errorf("dataset: %s: %s", path, reason)
 	}
+	if format == "jpeg" {
+		if img, ok := decodeLibjpeg(b); ok {
+			return img, nil
+		}
+	}
 	var img image.Image
 	if format == "jpeg" {
 		img, err = jpeg.Decode(bytes.NewReader(b))

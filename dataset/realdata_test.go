@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"image"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -117,5 +118,17 @@ func BenchmarkRender(b *testing.B) {
 	p := testAugment.Params(fakeSHA(1), 1)
 	for b.Loop() {
 		Render(src, p, 112)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	path := filepath.Join("..", "..", "shared", "data", "dogfacenet", "537", "537.0.jpg")
+	if _, err := os.Stat(path); err != nil {
+		b.Skip("shared photos not present")
+	}
+	for b.Loop() {
+		if _, err := Decode(path); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
