@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"context"
+	"image"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -101,5 +102,41 @@ func BenchmarkForward(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "img/s")
 		})
+	}
+}
+
+// TestFillIsTheFormula: Fill's lookup table must give, bit for bit,
+// (pixel - mean) * scale per channel, in each backbone's layout and order.
+func TestFillIsTheFormula(t *testing.T) {
+	for _, spec := range []Spec{
+		{Name: "nchw-rgb", InputSize: 5, Layout: "NCHW", Channels: "RGB", Mean: [3]float32{127, 127, 127}, Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128}},
+		{Name: "nhwc-bgr", InputSize: 5, Layout: "NHWC", Channels: "BGR", Mean: [3]float32{103.939, 116.779, 123.68}, Scale: [3]float32{1, 1, 1}},
+		{Name: "nhwc-rgb", InputSize: 5, Layout: "NHWC", Channels: "RGB", Mean: [3]float32{0, 0, 0}, Scale: [3]float32{1.0 / 255, 1.0 / 255, 1.0 / 255}},
+	} {
+		rng := rand.New(rand.NewPCG(3, 4))
+		img := image.NewRGBA(image.Rect(0, 0, 5, 5))
+		for i := range img.Pix {
+			img.Pix[i] = uint8(rng.IntN(256))
+		}
+		got := make([]float32, 3*25)
+		spec.Fill(got, img)
+		for y := range 5 {
+			for x := range 5 {
+				for c := range 3 {
+					src := c
+					if spec.Channels == "BGR" {
+						src = 2 - c
+					}
+					want := (float32(img.Pix[4*(5*y+x)+src]) - spec.Mean[c]) * spec.Scale[c]
+					i := c*25 + 5*y + x
+					if spec.Layout == "NHWC" {
+						i = 3*(5*y+x) + c
+					}
+					if math.Float32bits(got[i]) != math.Float32bits(want) {
+						t.Fatalf("%s: (%d,%d) channel %d = %v, want %v", spec.Name, x, y, c, got[i], want)
+					}
+				}
+			}
+		}
 	}
 }

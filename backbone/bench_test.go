@@ -37,8 +37,8 @@ func benchPhotos(b *testing.B, n int) []string {
 // BenchmarkBackbones measures, per backbone, images per second through the
 // whole dogrun path (backbone.Extract: decode, render, fill, Forward, cache
 // append, into an empty cache) and through bare ONNX Runtime (Forward on the
-// same photos, filled beforehand), with the batch size and threads of `dogrun
-// run`, and their ratio. Run it on a quiet machine:
+// same photos, filled beforehand, on the same sessions kept as busy), with the
+// batch size and threads of `dogrun run`, and their ratio. Run it on a quiet machine:
 //
 //	go test ./backbone -run '^$' -bench Backbones -benchtime 2x
 func BenchmarkBackbones(b *testing.B) {
@@ -81,7 +81,7 @@ func BenchmarkBackbones(b *testing.B) {
 				}
 				m.Fill(input[i*m.InputLen():], dataset.Render(img, dataset.ViewParams{}, spec.InputSize))
 			}
-			if _, err := m.Forward(input[:batch*m.InputLen()], batch); err != nil { // warm-up
+			if err := backbone.ForwardAll(m, input[:batch*m.InputLen()*m.Sessions()], batch); err != nil { // warm-up
 				b.Fatal(err)
 			}
 			extract := func() time.Duration {
@@ -98,10 +98,8 @@ func BenchmarkBackbones(b *testing.B) {
 			}
 			forward := func() time.Duration {
 				start := time.Now()
-				for i := 0; i < len(paths); i += batch {
-					if _, err := m.Forward(input[i*m.InputLen():(i+batch)*m.InputLen()], batch); err != nil {
-						b.Fatal(err)
-					}
+				if err := backbone.ForwardAll(m, input, batch); err != nil {
+					b.Fatal(err)
 				}
 				return time.Since(start)
 			}

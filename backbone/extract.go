@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/dogrun/dogrun/dataset"
 )
@@ -30,93 +32,118 @@ func Missing(c *Cache, reqs []Request) []Request {
 	return out
 }
 
-type filledBatch struct {
-	keys  []Key
-	input []float32
-	err   error
-}
-
-// Extract computes and caches the features of every request not in the cache, batch
-// images per ONNX Runtime call. Decoding and rendering run in a goroutine beside the
-// session so the CPU is not idle between batches. progress, if not nil, is called
-// after each batch with the number of images done and to do.
+// Extract computes and caches the features of every request not in the cache,
+// batch images per ONNX Runtime call. Each of the model's sessions gets a
+// worker that decodes and renders a batch, runs it and stores it, so decoding
+// one batch overlaps inference of another on the other cores. progress, if
+// not nil, is called after each batch with the number of images done and to
+// do.
 func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int, progress func(done, total int)) (int, error) {
 	todo := Missing(c, reqs)
 	if len(todo) == 0 {
 		return 0, nil
 	}
-	if batch < 1 {
-		batch = 1
-	}
-	// Views of one photo next to each other: each photo is decoded once.
+	batch = max(batch, 1)
+	// Views of one photo next to each other: each photo is decoded once per batch.
 	sort.SliceStable(todo, func(i, j int) bool { return todo[i].Path < todo[j].Path })
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan filledBatch, 1)
-	go func() {
-		defer close(batches)
-		var (
-			cur     filledBatch
-			srcPath string
-			src     image.Image
-		)
-		send := func(b filledBatch) bool {
-			select {
-			case batches <- b:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		for _, r := range todo {
-			if r.Path != srcPath {
-				img, err := dataset.Decode(r.Path)
-				if err != nil {
-					send(filledBatch{err: err})
+	var batches [][]Request
+	for lo := 0; lo < len(todo); lo += batch {
+		batches = append(batches, todo[lo:min(lo+batch, len(todo))])
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		done int
+		wg   sync.WaitGroup
+	)
+	for range m.Sessions() {
+		wg.Go(func() {
+			input := make([]float32, batch*m.InputLen())
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(batches) {
 					return
 				}
-				src, srcPath = img, r.Path
-			}
-			if cur.input == nil {
-				cur.input = make([]float32, 0, batch*m.InputLen())
-			}
-			n := len(cur.input)
-			cur.input = cur.input[:n+m.InputLen()]
-			m.Fill(cur.input[n:], dataset.Render(src, r.Params, m.Spec.InputSize))
-			cur.keys = append(cur.keys, r.Key)
-			if len(cur.keys) == batch {
-				if !send(cur) {
+				if err := extractBatch(m, c, batches[i], input); err != nil {
+					cancel(err)
 					return
 				}
-				cur = filledBatch{}
+				mu.Lock()
+				done += len(batches[i])
+				if progress != nil {
+					progress(done, len(todo))
+				}
+				mu.Unlock()
 			}
-		}
-		if len(cur.keys) > 0 {
-			send(cur)
-		}
-	}()
-	done := 0
-	for b := range batches {
-		if b.err != nil {
-			return done, b.err
-		}
-		if err := ctx.Err(); err != nil {
-			return done, err
-		}
-		feats, err := m.Forward(b.input, len(b.keys))
-		if err != nil {
-			return done, err
-		}
-		if err := c.Put(b.keys, feats); err != nil {
-			return done, err
-		}
-		done += len(b.keys)
-		if progress != nil {
-			progress(done, len(todo))
-		}
+		})
 	}
-	if done != len(todo) {
-		return done, fmt.Errorf("feature extraction stopped after %d of %d images: %w", done, len(todo), ctx.Err())
+	wg.Wait()
+	if done == len(todo) {
+		return done, nil
 	}
-	return done, nil
+	if err := parent.Err(); err != nil {
+		return done, fmt.Errorf("feature extraction stopped after %d of %d images: %w", done, len(todo), err)
+	}
+	return done, context.Cause(ctx) // a batch's error
+}
+
+// extractBatch decodes, renders and runs one batch, and caches its features.
+func extractBatch(m *Model, c *Cache, reqs []Request, input []float32) error {
+	input = input[:len(reqs)*m.InputLen()]
+	keys := make([]Key, len(reqs))
+	var (
+		srcPath string
+		src     image.Image
+	)
+	for i, r := range reqs {
+		if r.Path != srcPath {
+			img, err := dataset.Decode(r.Path)
+			if err != nil {
+				return err
+			}
+			src, srcPath = img, r.Path
+		}
+		m.Fill(input[i*m.InputLen():(i+1)*m.InputLen()], dataset.Render(src, r.Params, m.Spec.InputSize))
+		keys[i] = r.Key
+	}
+	feats, err := m.Forward(input, len(reqs))
+	if err != nil {
+		return err
+	}
+	return c.Put(keys, feats)
+}
+
+// ForwardAll runs inputs (whole batches of filled images) batch images per
+// call on all sessions at once, as Extract does, and drops the features: bare
+// ONNX Runtime, the reference the benchmarks hold Extract to.
+func ForwardAll(m *Model, inputs []float32, batch int) error {
+	batchLen := batch * m.InputLen()
+	if batchLen == 0 || len(inputs)%batchLen != 0 {
+		return fmt.Errorf("backbone %s: %d floats are not whole batches of %d images", m.Spec.Name, len(inputs), batch)
+	}
+	var (
+		next    atomic.Int64
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		first   error
+	)
+	for range m.Sessions() {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(1)-1) * batchLen
+				if lo >= len(inputs) {
+					return
+				}
+				if _, err := m.Forward(inputs[lo:lo+batchLen], batch); err != nil {
+					errOnce.Do(func() { first = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }

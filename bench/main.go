@@ -413,9 +413,9 @@ func renderAll(ctx context.Context, c config, cacheDir string, reqs []backbone.R
 	return inputs, nil
 }
 
-// bareORT times session runs of c.batch pre-rendered images: ONNX Runtime's
-// forward pass alone, without decoding, rendering or the cache. It uses the
-// session dogrun uses (its thread, its denormal flags); a default session
+// bareORT times ONNX Runtime alone on pre-rendered inputs: the sessions
+// dogrun uses (their threads and denormal flags), kept as busy as Extract
+// keeps them, without decoding, rendering or the cache. A default session
 // called from any goroutine can be several times slower (see
 // backbone/session.go).
 func bareORT(ctx context.Context, c config, cacheDir string, inputs []float32) (imgPerSec float64, err error) {
@@ -424,15 +424,13 @@ func bareORT(ctx context.Context, c config, cacheDir string, inputs []float32) (
 		return 0, err
 	}
 	defer m.Close()
-	batchLen := c.batch * m.InputLen()
-	if _, err := m.Forward(inputs[:batchLen], c.batch); err != nil { // warm-up
+	warm := c.batch * m.InputLen() * m.Sessions()
+	if err := backbone.ForwardAll(m, inputs[:warm], c.batch); err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	for b := 0; b < len(inputs); b += batchLen {
-		if _, err := m.Forward(inputs[b:b+batchLen], c.batch); err != nil {
-			return 0, err
-		}
+	if err := backbone.ForwardAll(m, inputs, c.batch); err != nil {
+		return 0, err
 	}
 	return float64(len(inputs)/m.InputLen()) / time.Since(start).Seconds(), nil
 }
