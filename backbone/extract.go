@@ -50,44 +50,58 @@ func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int,
 	for lo := 0; lo < len(todo); lo += batch {
 		batches = append(batches, todo[lo:min(lo+batch, len(todo))])
 	}
-	parent := ctx
-	ctx, cancel := context.WithCancelCause(parent)
+	inputs := make([][]float32, m.Sessions()) // one buffer per worker
+	var (
+		mu   sync.Mutex
+		done int
+	)
+	err := eachBatch(ctx, m, len(batches), func(worker, i int) error {
+		if inputs[worker] == nil {
+			inputs[worker] = make([]float32, batch*m.InputLen())
+		}
+		if err := extractBatch(m, c, batches[i], inputs[worker]); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		done += len(batches[i])
+		if progress != nil {
+			progress(done, len(todo))
+		}
+		return nil
+	})
+	if err := ctx.Err(); err != nil && done < len(todo) {
+		return done, fmt.Errorf("feature extraction stopped after %d of %d images: %w", done, len(todo), err)
+	}
+	return done, err
+}
+
+// eachBatch calls run(worker, i) for every i in [0, n) from one worker per
+// session, each taking the next i when its last one is done, until all are
+// done, one fails or ctx ends; it returns the first failure or ctx's error.
+func eachBatch(ctx context.Context, m *Model, n int, run func(worker, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
 		next atomic.Int64
-		mu   sync.Mutex
-		done int
 		wg   sync.WaitGroup
 	)
-	for range m.Sessions() {
+	for w := range m.Sessions() {
 		wg.Go(func() {
-			input := make([]float32, batch*m.InputLen())
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
-				if i >= len(batches) {
+				if i >= n {
 					return
 				}
-				if err := extractBatch(m, c, batches[i], input); err != nil {
+				if err := run(w, i); err != nil {
 					cancel(err)
 					return
 				}
-				mu.Lock()
-				done += len(batches[i])
-				if progress != nil {
-					progress(done, len(todo))
-				}
-				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	if done == len(todo) {
-		return done, nil
-	}
-	if err := parent.Err(); err != nil {
-		return done, fmt.Errorf("feature extraction stopped after %d of %d images: %w", done, len(todo), err)
-	}
-	return done, context.Cause(ctx) // a batch's error
+	return context.Cause(ctx)
 }
 
 // extractBatch decodes, renders and runs one batch, and caches its features.
@@ -124,26 +138,8 @@ func ForwardAll(m *Model, inputs []float32, batch int) error {
 	if batchLen == 0 || len(inputs)%batchLen != 0 {
 		return fmt.Errorf("backbone %s: %d floats are not whole batches of %d images", m.Spec.Name, len(inputs), batch)
 	}
-	var (
-		next    atomic.Int64
-		wg      sync.WaitGroup
-		errOnce sync.Once
-		first   error
-	)
-	for range m.Sessions() {
-		wg.Go(func() {
-			for {
-				lo := int(next.Add(1)-1) * batchLen
-				if lo >= len(inputs) {
-					return
-				}
-				if _, err := m.Forward(inputs[lo:lo+batchLen], batch); err != nil {
-					errOnce.Do(func() { first = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return first
+	return eachBatch(context.Background(), m, len(inputs)/batchLen, func(_, i int) error {
+		_, err := m.Forward(inputs[i*batchLen:(i+1)*batchLen], batch)
+		return err
+	})
 }

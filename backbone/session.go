@@ -105,8 +105,8 @@ func (s *session) destroy() (err error) {
 // Open fetches, verifies and if needed converts the backbone, and starts
 // sessions that return the named cut ("" = default) on threads CPU threads in
 // all (0 = one per CPU): one single-threaded session per thread, up to
-// maxSessions. Extract keeps each session busy with its own batches, decoding
-// the next one on the same thread. That beats one session whose threads
+// maxSessions. Extract gives each session a worker that decodes its next
+// batch while the other sessions infer. That beats one session whose threads
 // split every operator: a thread that stops to decode a JPEG stalls its peer
 // at the operator's end, which cost 10-15% of extraction throughput on 2
 // cores (README, "Reliability and speed").
@@ -128,8 +128,11 @@ func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threa
 	n := min(threads, maxSessions)
 	m := &Model{Spec: spec, Cut: cut, idle: make(chan *session, n)}
 	for i := range n {
-		// Threads that do not divide evenly go to the first sessions.
-		s, err := newSession(batched, spec, []string{cut.Output}, threads/n+btoi(i < threads%n))
+		sessionThreads := threads / n
+		if i < threads%n { // the threads left over go to the first sessions
+			sessionThreads++
+		}
+		s, err := newSession(batched, spec, []string{cut.Output}, sessionThreads)
 		if err != nil {
 			m.Close()
 			return nil, err
@@ -138,13 +141,6 @@ func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threa
 		m.idle <- s
 	}
 	return m, nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // newSession starts an ONNX Runtime session on model returning outputs, with
