@@ -220,7 +220,10 @@ func (m *Model) Close() error {
 func (m *Model) Sessions() int { return len(m.sessions) }
 
 // InputLen is the number of floats one image takes.
-func (m *Model) InputLen() int { return 3 * m.Spec.InputSize * m.Spec.InputSize }
+func (m *Model) InputLen() int { return m.Spec.InputLen() }
+
+// InputLen is the number of floats one image takes.
+func (s Spec) InputLen() int { return 3 * s.InputSize * s.InputSize }
 
 // Forward runs n images laid out back to back in input and returns n*Cut.Dim
 // features. Calls from several goroutines run on different sessions.

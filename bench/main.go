@@ -39,6 +39,7 @@ import (
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
+	"github.com/dogrun/dogrun/stats"
 	"github.com/dogrun/dogrun/train"
 )
 
@@ -239,13 +240,13 @@ func judge(r row, ok bool) row {
 func sweepExperiment(dir string, c config) (*schemas.Experiment, error) {
 	yaml := fmt.Sprintf(`name: bench
 dataset: {path: %q, min_images_per_class: %d, max_classes: %d, seed: 1, test: 0.2, val: 0.1}
-backbone: {name: mobilefacenet}
+backbone: {name: %s}
 head: {hidden: [512, 256, 128], activation: relu}
 augmentation: {views: %d, rotation_deg: 15, shift: 0.05, zoom: [0.9, 1.25], brightness: [0.8, 1.2], hflip: true}
 train: {optimizer: adam, lr: 0.001, batch_size: 32, epochs: %d, early_stopping: {patience: 0}}
 sweep: {head.dropout: [0.0, 0.25, 0.5], train.lr: [0.001, 0.003]}
 seeds: [1, 2]
-`, c.data, c.minImgs, c.dogs, c.views, c.epochs)
+`, c.data, c.minImgs, c.dogs, benchBackbone, c.views, c.epochs)
 	path := filepath.Join(dir, "bench.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		return nil, err
@@ -265,8 +266,11 @@ func fresh(tmp, cacheDir, name string) string {
 	return dir
 }
 
+// benchBackbone is the model every measurement uses: the quickstart's.
+const benchBackbone = "mobilefacenet"
+
 func openModel(ctx context.Context, c config, cacheDir string) (*backbone.Model, backbone.Spec, backbone.Cut, error) {
-	spec, err := backbone.Lookup("mobilefacenet")
+	spec, err := backbone.Lookup(benchBackbone)
 	if err != nil {
 		return nil, spec, backbone.Cut{}, err
 	}
@@ -357,7 +361,7 @@ func bareWork(ctx context.Context, c config, cacheDir, dir string, plan *runner.
 // with bare ONNX Runtime passes over the same images, pre-rendered, so drift
 // in the machine's speed hits both sides alike; it reports the medians.
 func extractionRow(ctx context.Context, c config, tmp, cacheDir string, reqs []backbone.Request) (row, error) {
-	inputs, err := renderAll(ctx, c, cacheDir, reqs)
+	inputs, err := renderAll(c, reqs)
 	if err != nil {
 		return row{}, err
 	}
@@ -375,11 +379,11 @@ func extractionRow(ctx context.Context, c config, tmp, cacheDir string, reqs []b
 		e2e, bare = append(e2e, float64(len(reqs))/s), append(bare, b)
 		ratio = append(ratio, e2e[i]/b)
 	}
-	r := median(ratio)
+	r := stats.Median(ratio)
 	return judge(row{
 		what:   fmt.Sprintf("feature extraction, images/s (%d images, batch %d, %d threads; median of %d alternating rounds)", len(reqs), c.batch, c.threads, c.rounds),
-		dogrun: fmt.Sprintf("%.1f end to end", median(e2e)),
-		ref:    fmt.Sprintf("%.1f bare ONNX Runtime on the same images, pre-rendered", median(bare)),
+		dogrun: fmt.Sprintf("%.1f end to end", stats.Median(e2e)),
+		ref:    fmt.Sprintf("%.1f bare ONNX Runtime on the same images, pre-rendered", stats.Median(bare)),
 		ratio:  fmt.Sprintf("%.2fx", r),
 		goal:   ">= 0.9x",
 	}, r >= 0.9), nil
@@ -387,17 +391,17 @@ func extractionRow(ctx context.Context, c config, tmp, cacheDir string, reqs []b
 
 // renderAll decodes and renders reqs into one input buffer, batch-aligned (a
 // short last batch is dropped).
-func renderAll(ctx context.Context, c config, cacheDir string, reqs []backbone.Request) ([]float32, error) {
-	m, spec, _, err := openModel(ctx, c, cacheDir)
+func renderAll(c config, reqs []backbone.Request) ([]float32, error) {
+	spec, err := backbone.Lookup(benchBackbone)
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
 	n := len(reqs) / c.batch * c.batch
 	if n == 0 {
 		return nil, errors.New("too few images for one batch")
 	}
-	inputs := make([]float32, n*m.InputLen())
+	size := spec.InputLen()
+	inputs := make([]float32, n*size)
 	var src string
 	var img image.Image
 	for i, r := range reqs[:n] {
@@ -408,7 +412,7 @@ func renderAll(ctx context.Context, c config, cacheDir string, reqs []backbone.R
 			}
 			src, img = r.Path, d
 		}
-		m.Fill(inputs[i*m.InputLen():(i+1)*m.InputLen()], dataset.Render(img, r.Params, spec.InputSize))
+		spec.Fill(inputs[i*size:(i+1)*size], dataset.Render(img, r.Params, spec.InputSize))
 	}
 	return inputs, nil
 }
@@ -565,12 +569,12 @@ func rssChild(ctx context.Context, c config) error {
 	}
 	yaml := fmt.Sprintf(`name: rss
 dataset: {path: %q, min_images_per_class: 2, max_classes: %d, test: 0.2, val: 0.1}
-backbone: {name: mobilefacenet}
+backbone: {name: %s}
 head: {hidden: [512, 256, 128]}
 augmentation: {views: %d, rotation_deg: 15, shift: 0.05, zoom: [0.9, 1.25], brightness: [0.8, 1.2], hflip: true}
 train: {batch_size: 32, epochs: %d, early_stopping: {patience: 0}}
 seeds: [1]
-`, c.data, c.rssDogs, c.rssViews, max(1, c.epochs/10))
+`, c.data, c.rssDogs, benchBackbone, c.rssViews, max(1, c.epochs/10))
 	path := filepath.Join(tmp, "rss.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		return err
@@ -621,16 +625,4 @@ func cpuName() string {
 		}
 	}
 	return runtime.GOARCH
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Sorted(slices.Values(xs))
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	} else {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
 }

@@ -64,6 +64,14 @@ func PairedBootstrap(units []PairedUnit, reps int, level float64, seed uint64) (
 	return iv, nil
 }
 
+// Median of xs (NaN when empty), the mean of the middle two for an even count.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	return quantile(slices.Sorted(slices.Values(xs)), 0.5)
+}
+
 // quantile of sorted xs at q with linear interpolation (numpy "linear").
 func quantile(xs []float64, q float64) float64 {
 	pos := q * float64(len(xs)-1)

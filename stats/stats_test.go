@@ -234,3 +234,14 @@ func TestCohenDzAndMean(t *testing.T) {
 		t.Errorf("6 seeds: warning %q", w)
 	}
 }
+
+func TestMedian(t *testing.T) {
+	in := []float64{5, 1, 3}
+	near(t, "odd", Median(in), 3, 0)
+	near(t, "even", Median([]float64{4, 1, 3, 10}), 3.5, 0)
+	near(t, "one", Median([]float64{7}), 7, 0)
+	near(t, "empty", Median(nil), math.NaN(), 0)
+	if in[0] != 5 || in[1] != 1 {
+		t.Errorf("Median sorted its argument: %v", in)
+	}
+}
