@@ -84,10 +84,7 @@ func TestDecodeMatchesPIL(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := img.(*image.RGBA)
-		got := make([]byte, 0, len(want))
-		for i := 0; i < len(m.Pix); i += 4 {
-			got = append(got, m.Pix[i:i+3]...)
-		}
+		got := rgbBytes(m)
 		if len(got) != len(want) {
 			t.Errorf("%s: %d RGB bytes, PIL %d", f, len(got), len(want))
 			continue
@@ -101,18 +98,22 @@ func TestDecodeMatchesPIL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			slow := toRGBA(ref)
-			var rgb []byte
-			for i := 0; i < len(slow.Pix); i += 4 {
-				rgb = append(rgb, slow.Pix[i:i+3]...)
-			}
-			n, d := countDiff(rgb, want)
+			n, d := countDiff(rgbBytes(toRGBA(ref)), want)
 			goDiff, goMax, goBytes = goDiff+n, max(goMax, d), goBytes+len(want)
 		}
 	}
 	if goBytes > 0 {
 		t.Logf("image/jpeg on the photos: %.1f%% of bytes differ from PIL's, by up to %d levels", 100*float64(goDiff)/float64(goBytes), goMax)
 	}
+}
+
+// rgbBytes is m's pixels as packed RGB, the layout of PIL's tobytes().
+func rgbBytes(m *image.RGBA) []byte {
+	out := make([]byte, 0, len(m.Pix)/4*3)
+	for i := 0; i < len(m.Pix); i += 4 {
+		out = append(out, m.Pix[i:i+3]...)
+	}
+	return out
 }
 
 // countDiff counts the bytes that differ and the largest difference.
