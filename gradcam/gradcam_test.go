@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/gradcam/gradcamtest"
 	"github.com/dogrun/dogrun/onnx"
 	"github.com/dogrun/dogrun/train"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -107,18 +108,7 @@ func open(t *testing.T, spec backbone.Spec, cut backbone.Cut, h *train.Head, cla
 // ReLU(2*A_red - A_green)/16: 1/8 on red pixels and 0 on green ones, and the
 // reverse for class "green".
 func TestKnownHeatmap(t *testing.T) {
-	spec, cut := userBackbone(t, onnx.Graph{
-		Name:         "redgreen",
-		Inputs:       []onnx.Value{{Name: "img", Shape: []int64{1, 3, 4, 4}}},
-		Outputs:      []onnx.Value{{Name: "feat", Shape: []int64{1, 2}}},
-		Initializers: []onnx.Tensor{{Name: "pick", Dims: []int64{2, 3, 1, 1}, Float: []float32{1, 0, 0, 0, 1, 0}}},
-		Nodes: []onnx.Node{
-			{Op: "Conv", Name: "conv", Inputs: []string{"img", "pick"}, Outputs: []string{"conv"}, Attrs: []onnx.Attr{onnx.Ints("kernel_shape", 1, 1)}},
-			{Op: "Relu", Name: "relu", Inputs: []string{"conv"}, Outputs: []string{"map"}},
-			{Op: "GlobalAveragePool", Name: "gap", Inputs: []string{"map"}, Outputs: []string{"gap"}},
-			{Op: "Flatten", Name: "flat", Inputs: []string{"gap"}, Outputs: []string{"feat"}},
-		},
-	})
+	spec, cut := userBackbone(t, gradcamtest.RedGreen(1, 4))
 	h := fit(t, train.Config{LR: 0.01, BatchSize: 2, Epochs: 1, Seed: 1}, train.Data{X: []float32{1, 0, 0, 1}, Y: []int32{0, 1}, Dim: 2}, 2)
 	h = setHead(t, h, map[string][]float32{"/logits/weights": {2, -1, -1, 2}, "/logits/biases": {0, 0}})
 	e := open(t, spec, cut, h, "red", "green")

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/gradcam/gradcamtest"
 	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/dogrun/dogrun/onnx"
 	"github.com/dogrun/dogrun/results"
@@ -61,18 +62,7 @@ func writePNG(t *testing.T, path string, img image.Image) {
 // Grad-CAM overlays with the command and in the report.
 func TestGradCAM(t *testing.T) {
 	dir := t.TempDir()
-	m := onnx.Model{Producer: "dogrun-test", Graph: onnx.Graph{
-		Name:         "redgreen",
-		Inputs:       []onnx.Value{{Name: "img", Shape: []int64{-1, 3, 16, 16}}},
-		Outputs:      []onnx.Value{{Name: "feat", Shape: []int64{-1, 2}}},
-		Initializers: []onnx.Tensor{{Name: "pick", Dims: []int64{2, 3, 1, 1}, Float: []float32{1, 0, 0, 0, 1, 0}}},
-		Nodes: []onnx.Node{
-			{Op: "Conv", Name: "conv", Inputs: []string{"img", "pick"}, Outputs: []string{"conv"}, Attrs: []onnx.Attr{onnx.Ints("kernel_shape", 1, 1)}},
-			{Op: "Relu", Name: "relu", Inputs: []string{"conv"}, Outputs: []string{"map"}},
-			{Op: "GlobalAveragePool", Name: "gap", Inputs: []string{"map"}, Outputs: []string{"gap"}},
-			{Op: "Flatten", Name: "flat", Inputs: []string{"gap"}, Outputs: []string{"feat"}},
-		},
-	}}
+	m := onnx.Model{Producer: "dogrun-test", Graph: gradcamtest.RedGreen(-1, 16)}
 	b, err := m.Marshal()
 	if err != nil {
 		t.Fatal(err)
