@@ -34,4 +34,4 @@ test: setup
 # (Debian's python3-torch) is installed here only, not for make test.
 bench: setup
 	/usr/bin/python3 -c 'import torch' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch; }
-	$(GO) run ./bench -data ../shared/data/dogfacenet -out bench/results.md
+	$(GO) run ./cmd/bench -data ../shared/data/dogfacenet -out bench/results.md

@@ -10,12 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 // openTestModel fetches the real backbone into the shared cache (idempotent).
 func openTestModel(t testing.TB, name string) *Model {
 	t.Helper()
-	dir, err := CacheDir()
+	dir, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,15 +12,17 @@ import (
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 // benchPhotos returns up to n DogFaceNet photos, or skips without the shared data.
 func benchPhotos(b *testing.B, n int) []string {
 	b.Helper()
-	dir := filepath.Join("..", "..", "shared", "data", "dogfacenet")
+	dir := needs.Photos(b)
 	classes, err := os.ReadDir(dir)
 	if err != nil {
-		b.Skipf("real data not present at %s: %v", dir, err)
+		b.Fatal(err)
 	}
 	var photos []string
 	for _, c := range classes {
@@ -56,7 +58,7 @@ func BenchmarkBackbones(b *testing.B) {
 		sum := sha256.Sum256(data)
 		reqs[i] = backbone.Request{Path: p, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
 	}
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		b.Fatal(err)
 	}

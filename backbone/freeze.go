@@ -8,17 +8,17 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dogrun/dogrun/tfjs"
-	"github.com/dogrun/dogrun/train"
+	"github.com/dogrun/dogrun/convert/tfjs"
+	"github.com/dogrun/dogrun/trunk"
 )
 
 // Frozen is a backbone split at a freeze depth (backbone.freeze): the frozen
 // layers run on ONNX Runtime and their output is cached, the trainable ones
-// run in GoMLX as a train.Trunk and train with the head.
+// run in GoMLX as a trunk.Spec and train with the head.
 type Frozen struct {
 	Prefix    Spec // the frozen layers; its one cut is Cut
 	Cut       Cut  // the last frozen layer's output, flattened NHWC: the cached features
-	Trunk     *train.Trunk
+	Trunk     *trunk.Spec
 	Trainable []string // Keras names of the trainable layers, in order
 }
 
@@ -30,7 +30,7 @@ type Frozen struct {
 // and the input layer included. It returns nil when every layer stays frozen.
 //
 // Only Keras backbones (TF.js layers models) have such a list. The trainable
-// layers must read a single frozen layer, the cut, and be ones train.Trunk
+// layers must read a single frozen layer, the cut, and be ones a trunk
 // computes; the error for any other depth lists those that work.
 func (s Spec) Freeze(ctx context.Context, cacheDir string, cut Cut, depth int) (*Frozen, error) {
 	if s.Format != "tfjs-layers" {
@@ -176,7 +176,7 @@ func supportedDepths(k *tfjs.Keras, list []tfjs.KerasLayer) string {
 	return "all, " + strings.Join(ok, ", ")
 }
 
-// checkLayers reports the first layer train.Trunk cannot compute.
+// checkLayers reports the first layer trunk.Spec cannot compute.
 func checkLayers(k *tfjs.Keras, ls []tfjs.KerasLayer) error {
 	for _, l := range ls {
 		if _, err := trunkLayers(k, l); err != nil {
@@ -190,21 +190,21 @@ func checkLayers(k *tfjs.Keras, ls []tfjs.KerasLayer) error {
 const unsupportedConv = "GoMLX v0.26's pure-Go backend has no gradient for its convolution (nor max pooling or Pad); only 1x1 convolutions with stride 1, which are matmuls, train here"
 
 // trunkLayers turns one Keras layer into trunk ops, without weights.
-func trunkLayers(k *tfjs.Keras, l tfjs.KerasLayer) ([]train.TrunkLayer, error) {
+func trunkLayers(k *tfjs.Keras, l tfjs.KerasLayer) ([]trunk.Layer, error) {
 	get := func(key string, v any) error { return k.Config(l.Name, key, v) }
-	one := func(t train.TrunkLayer) ([]train.TrunkLayer, error) {
+	one := func(t trunk.Layer) ([]trunk.Layer, error) {
 		if len(l.Inputs) != 1 {
 			return nil, fmt.Errorf("has %d inputs, want 1", len(l.Inputs))
 		}
 		t.Name = l.Name
-		return []train.TrunkLayer{t}, nil
+		return []trunk.Layer{t}, nil
 	}
 	var format string
 	if err := get("data_format", &format); err != nil || format != "" && format != "channels_last" {
 		return nil, fmt.Errorf("data_format %q", format)
 	}
 	// withActivation appends a Conv2D's or Dense's own activation.
-	withActivation := func(ts []train.TrunkLayer, err error) ([]train.TrunkLayer, error) {
+	withActivation := func(ts []trunk.Layer, err error) ([]trunk.Layer, error) {
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +240,7 @@ func trunkLayers(k *tfjs.Keras, l tfjs.KerasLayer) ([]train.TrunkLayer, error) {
 		if err := get("filters", &filters); err != nil {
 			return nil, err
 		}
-		return withActivation(one(train.TrunkLayer{Op: "conv1x1", Units: filters, Bias: useBias}))
+		return withActivation(one(trunk.Layer{Op: "conv1x1", Units: filters, Bias: useBias}))
 	case "Dense":
 		useBias := true
 		var units int
@@ -250,7 +250,7 @@ func trunkLayers(k *tfjs.Keras, l tfjs.KerasLayer) ([]train.TrunkLayer, error) {
 		if err := get("units", &units); err != nil {
 			return nil, err
 		}
-		return withActivation(one(train.TrunkLayer{Op: "dense", Units: units, Bias: useBias}))
+		return withActivation(one(trunk.Layer{Op: "dense", Units: units, Bias: useBias}))
 	case "BatchNormalization":
 		axis := -1
 		if err := get("axis", &axis); err != nil {
@@ -259,7 +259,7 @@ func trunkLayers(k *tfjs.Keras, l tfjs.KerasLayer) ([]train.TrunkLayer, error) {
 		if axis != -1 && axis != 3 {
 			return nil, fmt.Errorf("normalising axis %d; only the channel axis is supported", axis)
 		}
-		return one(train.TrunkLayer{Op: "affine"})
+		return one(trunk.Layer{Op: "affine"})
 	case "ReLU":
 		var maxValue *float64
 		var slope, threshold float64
@@ -271,7 +271,7 @@ func trunkLayers(k *tfjs.Keras, l tfjs.KerasLayer) ([]train.TrunkLayer, error) {
 		if slope != 0 || threshold != 0 {
 			return nil, fmt.Errorf("negative_slope and threshold are not supported")
 		}
-		return one(train.TrunkLayer{Op: "clip", Max: maxValue})
+		return one(trunk.Layer{Op: "clip", Max: maxValue})
 	case "Activation":
 		act := "linear"
 		if err := get("activation", &act); err != nil {
@@ -286,53 +286,53 @@ func trunkLayers(k *tfjs.Keras, l tfjs.KerasLayer) ([]train.TrunkLayer, error) {
 		if len(l.Inputs) < 2 {
 			return nil, fmt.Errorf("has %d inputs, want 2 or more", len(l.Inputs))
 		}
-		return []train.TrunkLayer{{Name: l.Name, Op: "add", Inputs: l.Inputs}}, nil
+		return []trunk.Layer{{Name: l.Name, Op: "add", Inputs: l.Inputs}}, nil
 	case "GlobalAveragePooling2D":
 		keep := false
 		if err := get("keepdims", &keep); err != nil {
 			return nil, err
 		}
-		return one(train.TrunkLayer{Op: "mean_hw", Keep: keep})
+		return one(trunk.Layer{Op: "mean_hw", Keep: keep})
 	case "AveragePooling2D":
 		// Checked against the input size in translate: only a pool over the
 		// whole map, as Keras applications end with, is a mean.
-		return one(train.TrunkLayer{Op: "mean_hw", Keep: true})
+		return one(trunk.Layer{Op: "mean_hw", Keep: true})
 	case "Flatten":
-		return one(train.TrunkLayer{Op: "flatten"})
+		return one(trunk.Layer{Op: "flatten"})
 	case "Dropout":
 		var rate float64
 		if err := get("rate", &rate); err != nil {
 			return nil, err
 		}
-		return one(train.TrunkLayer{Op: "dropout", Rate: rate})
+		return one(trunk.Layer{Op: "dropout", Rate: rate})
 	case "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose":
 		return nil, fmt.Errorf("%s", unsupportedConv)
 	case "MaxPooling2D", "ZeroPadding2D":
 		return nil, fmt.Errorf("GoMLX v0.26's pure-Go backend has no gradient for max pooling or Pad")
 	}
-	return nil, fmt.Errorf("not a layer train.Trunk computes")
+	return nil, fmt.Errorf("not a layer a trunk computes")
 }
 
 // activationOp is a Keras activation as a trunk op.
-func activationOp(act string) (train.TrunkLayer, error) {
+func activationOp(act string) (trunk.Layer, error) {
 	switch act {
 	case "linear":
-		return train.TrunkLayer{Op: "identity"}, nil
+		return trunk.Layer{Op: "identity"}, nil
 	case "relu":
-		return train.TrunkLayer{Op: "clip"}, nil
+		return trunk.Layer{Op: "clip"}, nil
 	case "relu6":
 		six := 6.0
-		return train.TrunkLayer{Op: "clip", Max: &six}, nil
+		return trunk.Layer{Op: "clip", Max: &six}, nil
 	}
-	return train.TrunkLayer{}, fmt.Errorf("activation %q is not supported (relu, relu6, linear are)", act)
+	return trunk.Layer{}, fmt.Errorf("activation %q is not supported (relu, relu6, linear are)", act)
 }
 
 // translate builds the trunk with the pretrained weights. Batch norms become
 // their inference-mode affine, scale = gamma/sqrt(var+eps) and shift = beta -
 // mean*scale, both trainable: Keras's fine-tuning with the base model called
 // in inference mode, its moving statistics folded into the trained values.
-func translate(k *tfjs.Keras, s split, cutShape []int64) (*train.Trunk, error) {
-	t := &train.Trunk{Init: map[string][]float32{}}
+func translate(k *tfjs.Keras, s split, cutShape []int64) (*trunk.Spec, error) {
+	t := &trunk.Spec{Init: map[string][]float32{}}
 	for _, d := range cutShape {
 		t.Input = append(t.Input, int(d))
 	}
@@ -377,7 +377,7 @@ func translate(k *tfjs.Keras, s split, cutShape []int64) (*train.Trunk, error) {
 
 // setWeights fills Init for layer l, whose input has shape in, and checks
 // that an average pool is a mean.
-func setWeights(k *tfjs.Keras, l tfjs.KerasLayer, t *train.Trunk, in []int, bias bool) error {
+func setWeights(k *tfjs.Keras, l tfjs.KerasLayer, t *trunk.Spec, in []int, bias bool) error {
 	w := func(name string) ([]float32, error) {
 		v, _, err := k.Weight(l.Name, name)
 		return v, err

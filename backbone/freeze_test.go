@@ -3,7 +3,6 @@ package backbone
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,11 +10,13 @@ import (
 
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/internal/workspace"
+	"github.com/dogrun/dogrun/train"
 )
 
 func freezeSpec(t *testing.T) (string, Spec, Cut) {
 	t.Helper()
-	dir, err := CacheDir()
+	dir, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,9 +89,7 @@ func TestFreezeDepths(t *testing.T) {
 // prefix on ONNX Runtime and the trunk in GoMLX, and compares the result with
 // ONNX Runtime's run of the whole backbone to the same cut.
 func TestFreezeTrunkMatchesONNXRuntime(t *testing.T) {
-	photos := filepath.Join("..", "..", "shared", "data", "dogfacenet")
-	_, err := os.Stat(photos)
-	needs.Met(t, err)
+	photos := needs.Photos(t)
 	dir, spec, cut := freezeSpec(t)
 	ctx := context.Background()
 	for _, depth := range []int{-5, -8} {
@@ -127,7 +126,7 @@ func TestFreezeTrunkMatchesONNXRuntime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := f.Trunk.Forward(cached, len(paths))
+		got, err := train.TrunkForward(f.Trunk, cached, len(paths))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 // TestReadGraphAndInnerOutputs reads back what the onnx writer wrote, then
@@ -53,7 +54,7 @@ func TestReadGraphAndInnerOutputs(t *testing.T) {
 		t.Errorf("shape %+v", s)
 	}
 
-	cache, err := CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dogrun/dogrun/faceapi"
-	"github.com/dogrun/dogrun/tfjs"
+	"github.com/dogrun/dogrun/convert/faceapi"
+	"github.com/dogrun/dogrun/convert/tfjs"
 )
 
 // File is one file of a source, with the sha256 it must have.

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 // writeUserModel writes an ONNX model with a fixed [1, 3, 4, 4] input whose
@@ -54,7 +55,7 @@ func TestUserONNX(t *testing.T) {
 	if bound.InputSize != 4 || bound.InputName != "img" || bound.Cuts[0].Dim != 3 {
 		t.Fatalf("bound: size %d input %q cuts %v", bound.InputSize, bound.InputName, bound.Cuts)
 	}
-	cache, err := CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

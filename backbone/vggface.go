@@ -3,7 +3,7 @@ package backbone
 import (
 	"strings"
 
-	"github.com/dogrun/dogrun/keras"
+	"github.com/dogrun/dogrun/convert/keras"
 )
 
 // keras-vggface's weights are on GitHub releases, which dogrun cannot reach,

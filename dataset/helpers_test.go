@@ -15,16 +15,6 @@ import (
 	"testing"
 )
 
-// sharedData returns the real DogFaceNet folder or skips the test.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "data", "dogfacenet")
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("real data not present at %s (DogFaceNet development portion); skipping", dir)
-	}
-	return dir
-}
-
 // noisyRGBA is a deterministic image whose pixels all differ, so any
 // geometric mistake shows.
 func noisyRGBA(w, h int, seed uint64) *image.RGBA {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -39,7 +40,7 @@ func TestLoadSniffsFormatFromContent(t *testing.T) {
 }
 
 func TestSniffRealPNGNamedJPG(t *testing.T) {
-	path := filepath.Join(sharedData(t), "537", "537.1.jpg")
+	path := filepath.Join(needs.Photos(t), "537", "537.1.jpg")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -9,11 +9,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/google/go-cmp/cmp"
 )
 
 func TestLoadRealData(t *testing.T) {
-	root := sharedData(t)
+	root := needs.Photos(t)
 	d, err := Load(root, LoadOptions{MinImagesPerClass: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func TestLoadRealData(t *testing.T) {
 }
 
 func TestLoadRealDataFormats(t *testing.T) {
-	root := sharedData(t)
+	root := needs.Photos(t)
 	d, err := Load(root, LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +104,7 @@ func TestLoadRealDataFormats(t *testing.T) {
 }
 
 func BenchmarkLoad(b *testing.B) {
-	root := sharedData(b)
+	root := needs.Photos(b)
 	for b.Loop() {
 		if _, err := Load(root, LoadOptions{MinImagesPerClass: 8}); err != nil {
 			b.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/internal/needs"
 )
 
 func gray(w, h int, f func(x, y int) float64) *Gray {
@@ -147,22 +148,12 @@ func TestPHashFlipAndDistance(t *testing.T) {
 	}
 }
 
-// sharedData returns the real DogFaceNet folder or skips the test.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "data", "dogfacenet")
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("real data not present at %s; skipping", dir)
-	}
-	return dir
-}
-
 // TestCalibrationOnRealPhotos re-measures the phash method on labelled pairs
 // from the shared photos (README.md has the full-size numbers): edited copies
 // must be found and different photos of one dog mostly kept apart, while the
 // seed's SSIM misses shifts, re-crops and flips.
 func TestCalibrationOnRealPhotos(t *testing.T) {
-	d, err := dataset.Load(sharedData(t), dataset.LoadOptions{MinImagesPerClass: 2})
+	d, err := dataset.Load(needs.Photos(t), dataset.LoadOptions{MinImagesPerClass: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +194,7 @@ func TestCalibrationOnRealPhotos(t *testing.T) {
 // a folder and checks the groups: copies join their originals, groups stay
 // within a class, and a photo copied under a second dog is reported.
 func TestFindGroupsEditedCopies(t *testing.T) {
-	src, err := dataset.Load(sharedData(t), dataset.LoadOptions{MinImagesPerClass: 2})
+	src, err := dataset.Load(needs.Photos(t), dataset.LoadOptions{MinImagesPerClass: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +297,7 @@ func TestFindGroupsEditedCopies(t *testing.T) {
 // ssimPrefilterFrom scores more than the margin lower on thumbnails, so the
 // prefilter never drops a match.
 func TestSSIMPrefilterKeepsEveryMatch(t *testing.T) {
-	d, err := dataset.Load(sharedData(t), dataset.LoadOptions{MinImagesPerClass: 2})
+	d, err := dataset.Load(needs.Photos(t), dataset.LoadOptions{MinImagesPerClass: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

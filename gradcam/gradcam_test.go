@@ -14,8 +14,9 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/convert/onnx"
 	"github.com/dogrun/dogrun/gradcam/gradcamtest"
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/train"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -89,7 +90,7 @@ func fit(t *testing.T, cfg train.Config, d train.Data, classes int) *train.Head 
 
 func open(t *testing.T, spec backbone.Spec, cut backbone.Cut, h *train.Head, classes ...string) *Explainer {
 	t.Helper()
-	cache, err := backbone.CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

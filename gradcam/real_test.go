@@ -19,11 +19,13 @@ func TestRealBackbones(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens every backbone")
 	}
-	photos, err := filepath.Glob(filepath.Join("..", "..", "shared", "data", "dogfacenet", "*", "*.jpg"))
+	photos, err := filepath.Glob(filepath.Join(needs.Photos(t), "*", "*.jpg"))
 	if err == nil && len(photos) == 0 {
-		err = errNoPhotos
+		err = errors.New("no .jpg in the shared photos' dog folders")
 	}
-	needs.Met(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	img, err := dataset.Decode(photos[0])
 	if err != nil {
 		t.Fatal(err)
@@ -65,5 +67,3 @@ func TestRealBackbones(t *testing.T) {
 		})
 	}
 }
-
-var errNoPhotos = errors.New("no DogFaceNet photos in ../shared/data/dogfacenet")

@@ -8,7 +8,7 @@ import (
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/schemas"
-	"github.com/dogrun/dogrun/train"
+	"github.com/dogrun/dogrun/trunk"
 )
 
 // ResolveFreeze splits trial config cfg's backbone at backbone.freeze; nil
@@ -71,7 +71,7 @@ func (t Trial) featureParts() []Part {
 }
 
 // trunk is what FitConfig trains between the cache and the head.
-func (t Trial) trunk() *train.Trunk {
+func (t Trial) trunk() *trunk.Spec {
 	if t.Frozen == nil {
 		return nil
 	}
@@ -94,6 +94,6 @@ func DescribeFreeze(f *backbone.Frozen) (string, error) {
 	}
 	per := c.TrainSeconds()
 	fmt.Fprintf(&b, "; about %.0f ms per training image per epoch (%s per epoch of 1,000 images) at the %.1f GFLOP/s measured on 2 cores, against well under 1 ms with freeze: all",
-		1000*per, (time.Duration(per * 1000 * float64(time.Second))).Round(time.Second), train.TrunkFLOPRate/1e9)
+		1000*per, (time.Duration(per * 1000 * float64(time.Second))).Round(time.Second), trunk.FLOPRate/1e9)
 	return b.String(), nil
 }

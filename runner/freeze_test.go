@@ -10,12 +10,13 @@ import (
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/train"
 )
 
 func TestResolveFreezeRefusesWhatWouldActOnTheCut(t *testing.T) {
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestFreezeTrialOnRealPhotos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real end-to-end run")
 	}
-	data := sharedData(t)
+	data := needs.Photos(t)
 	_, err := os.Stat(data)
 	needs.Met(t, err)
 	exp := writeExperiment(t, `
@@ -55,7 +56,7 @@ head: {hidden: [32]}
 train: {batch_size: 16, epochs: 2, early_stopping: {patience: 0}}
 seeds: [1]
 `)
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

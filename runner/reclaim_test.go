@@ -28,7 +28,7 @@ func TestReclaimDeadHandsBackOnlyTrialsOfDeadLocalWorkers(t *testing.T) {
 	st, id := storeWithExperiment(t)
 	host, err := os.Hostname()
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	workers := []string{
 		fmt.Sprintf("%s:%d", host, deadPID(t)),   // dead, local: handed back
@@ -97,7 +97,7 @@ func TestProcessAlive(t *testing.T) {
 	// Killed but not yet reaped: a zombie is as dead as its worker.
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	defer cmd.Wait()
 	if err := cmd.Process.Kill(); err != nil {

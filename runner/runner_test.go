@@ -8,23 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
 )
-
-// sharedData is the real DogFaceNet folder next to the repository.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "data", "dogfacenet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real photos not available at %s: %v", dir, err)
-	}
-	return dir
-}
 
 func writeExperiment(t *testing.T, yaml string) *schemas.Experiment {
 	t.Helper()
@@ -45,7 +33,7 @@ func TestEndToEndOnRealPhotos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real end-to-end run")
 	}
-	data := sharedData(t)
+	data := needs.Photos(t)
 	exp := writeExperiment(t, `
 name: e2e
 dataset: {path: `+data+`, min_images_per_class: 10, max_classes: 6, seed: 3, test: 0.3, val: 0.2}
@@ -56,7 +44,7 @@ train: {optimizer: adam, lr: 0.003, batch_size: 16, epochs: 25, early_stopping: 
 sweep: {head.dropout: [0.0, 0.5]}
 seeds: [1]
 `)
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/dedupe"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -25,7 +25,7 @@ import (
 func (p *Plan) splitPhotos(data *dataset.Dataset, log io.Writer) (*dataset.Dataset, error) {
 	exp := p.Experiment
 	sc := exp.Split
-	cacheDir, _ := backbone.CacheDir() // no cache folder: group without caching
+	cacheDir, _ := workspace.CacheDir() // no cache folder: group without caching
 	res, err := findGroups(data, dedupe.Options{Method: sc.Group, Threshold: sc.Threshold}, cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: near-duplicates: %w", exp.File, err)

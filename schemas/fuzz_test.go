@@ -18,7 +18,7 @@ import (
 // decoded experiment must expand and hash without error.
 func FuzzDecode(f *testing.F) {
 	var seeds []string
-	for _, pattern := range []string{"../experiments/*.yaml", "testdata/*.yaml", "../testdata/bad/*.yaml", "../cmd/dogrun/testdata/*.yaml"} {
+	for _, pattern := range []string{"../experiments/*.yaml", "testdata/*.yaml", "../cmd/dogrun/testdata/*.yaml"} {
 		files, err := filepath.Glob(pattern)
 		if err != nil {
 			f.Fatal(err)

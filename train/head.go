@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/dogrun/dogrun/trunk"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads as math
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -33,7 +34,7 @@ type Config struct {
 	Mix        bool   // each epoch trains on one row per Data.Source, drawn anew, instead of all rows
 	// Trunk, when set, are trainable backbone layers between the cached
 	// features and the head (backbone.freeze); rows are its input.
-	Trunk *Trunk `json:",omitempty"`
+	Trunk *trunk.Spec `json:",omitempty"`
 
 	Optimizer   string // adam, adamw, sgd
 	LR          float64
@@ -122,7 +123,7 @@ func newHead(cfg Config, classes, dim int) (*Head, error) {
 
 func (h *Head) logits(ctx *mlctx.Context, x *Node) *Node {
 	if h.Config.Trunk != nil {
-		x = h.Config.Trunk.build(ctx, x)
+		x = buildTrunk(ctx, h.Config.Trunk, x)
 	}
 	act, err := activation(h.Config.Activation)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/dogrun/dogrun/trunk"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads as math
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -12,174 +13,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/layers"
 )
 
-// Trunk is the trainable end of a backbone (backbone.freeze): layers that run
-// in GoMLX on the cached output of the frozen part and train with the head.
-// It is part of Config, so a checkpoint's head.json describes it; the
-// fine-tuned values themselves go to weights.bin with the head's.
-//
-// Only ops whose gradients GoMLX v0.26's pure-Go backend computes well are
-// here: a 1x1 convolution is a per-pixel matmul (FastMatMul's cheap gradient),
-// batch normalisation in inference mode a per-channel affine. Stock
-// convolutions, max pooling and Pad have no gradient on that backend, so
-// deeper layers cannot be trunk layers. Every op is a plain graph op that
-// GoMLX's XLA backend runs as well.
-type Trunk struct {
-	Input  []int        `json:"input"` // one example's cached tensor: [H, W, C] (NHWC) or [features]
-	Layers []TrunkLayer `json:"layers"`
-	// Init holds the pretrained values by layer and variable ("Conv_1/kernel").
-	// A loaded checkpoint has none: weights.bin holds every value.
-	Init map[string][]float32 `json:"-"`
-}
-
-// TrunkLayer is one op of a trunk. Its input is the previous layer's output
-// (the trunk's input for the first) unless Inputs names others.
-type TrunkLayer struct {
-	Name   string   `json:"name"`
-	Op     string   `json:"op"`
-	Inputs []string `json:"inputs,omitempty"` // for add: earlier layers; "" is the trunk's input
-	Units  int      `json:"units,omitempty"`  // conv1x1, dense: output channels
-	Bias   bool     `json:"bias,omitempty"`   // conv1x1, dense
-	Min    float64  `json:"min,omitempty"`    // clip
-	Max    *float64 `json:"max,omitempty"`    // clip; nil is unbounded
-	Keep   bool     `json:"keep,omitempty"`   // mean_hw: keep H and W as 1s
-	Rate   float64  `json:"rate,omitempty"`   // dropout
-}
-
-// Trunk ops:
-//
-//	conv1x1  [H, W, C] -> [H, W, Units]: variables kernel [C, Units] and bias
-//	affine   per-channel x*scale + shift: variables scale and shift [C]
-//	clip     min(max(x, Min), Max)
-//	mean_hw  mean over H and W: [C], or [1, 1, C] with Keep
-//	flatten  [H, W, C] -> [H*W*C], in NHWC order as Keras flattens
-//	dense    [F] -> [Units]: variables kernel [F, Units] and bias
-//	add      sum of Inputs
-//	dropout  Keras Dropout at Rate while training, identity otherwise
-//	identity x
-const trunkOps = "conv1x1, affine, clip, mean_hw, flatten, dense, add, dropout, identity"
-
-// Shapes returns every layer's output shape (one example), checking the trunk.
-func (t *Trunk) Shapes() ([][]int, error) {
-	out := make([][]int, len(t.Layers))
-	byName := map[string][]int{"": t.Input}
-	prev := t.Input
-	for i, l := range t.Layers {
-		in := prev
-		if len(l.Inputs) > 0 {
-			var ok bool
-			if in, ok = byName[l.Inputs[0]]; !ok {
-				return nil, fmt.Errorf("trunk layer %s reads %q, which comes later or not at all", l.Name, l.Inputs[0])
-			}
-		}
-		var s []int
-		switch l.Op {
-		case "conv1x1":
-			if len(in) != 3 || l.Units < 1 {
-				return nil, fmt.Errorf("trunk layer %s: conv1x1 of shape %v to %d channels", l.Name, in, l.Units)
-			}
-			s = []int{in[0], in[1], l.Units}
-		case "dense":
-			if len(in) != 1 || l.Units < 1 {
-				return nil, fmt.Errorf("trunk layer %s: dense of shape %v to %d units", l.Name, in, l.Units)
-			}
-			s = []int{l.Units}
-		case "mean_hw":
-			if len(in) != 3 {
-				return nil, fmt.Errorf("trunk layer %s: mean over H and W of shape %v", l.Name, in)
-			}
-			s = []int{in[2]}
-			if l.Keep {
-				s = []int{1, 1, in[2]}
-			}
-		case "flatten":
-			s = []int{product(in)}
-		case "add":
-			for _, name := range l.Inputs {
-				if o, ok := byName[name]; !ok || !slices.Equal(o, in) {
-					return nil, fmt.Errorf("trunk layer %s adds %q of shape %v to shape %v", l.Name, name, o, in)
-				}
-			}
-			s = in
-		case "affine", "clip", "dropout", "identity":
-			s = in
-		default:
-			return nil, fmt.Errorf("trunk layer %s: unknown op %q (known: %s)", l.Name, l.Op, trunkOps)
-		}
-		out[i], byName[l.Name], prev = s, s, s
-	}
-	return out, nil
-}
-
-func product(s []int) int {
-	n := 1
-	for _, d := range s {
-		n *= d
-	}
-	return n
-}
-
-// InputLen is the number of floats of one example's input.
-func (t *Trunk) InputLen() int { return product(t.Input) }
-
-// OutputLen is the number of features the trunk hands the head.
-func (t *Trunk) OutputLen() (int, error) {
-	s, err := t.Shapes()
-	if err != nil {
-		return 0, err
-	}
-	if len(s) == 0 {
-		return t.InputLen(), nil
-	}
-	last := s[len(s)-1]
-	if len(last) != 1 {
-		return 0, fmt.Errorf("trunk ends in shape %v, want [features]", last)
-	}
-	return last[0], nil
-}
-
-// Cost is what one example costs the trunk.
-type Cost struct {
-	Weights int   // trainable values
-	FLOPs   int64 // forward pass; a training step is about 3x (forward, input and weight gradients)
-}
-
-// Cost counts multiply-adds as 2 FLOPs; elementwise ops count 1 per value.
-func (t *Trunk) Cost() (Cost, error) {
-	shapes, err := t.Shapes()
-	if err != nil {
-		return Cost{}, err
-	}
-	var c Cost
-	in := t.Input
-	byName := map[string][]int{"": t.Input}
-	for i, l := range t.Layers {
-		if len(l.Inputs) > 0 {
-			in = byName[l.Inputs[0]]
-		}
-		out := shapes[i]
-		switch l.Op {
-		case "conv1x1", "dense":
-			k := in[len(in)-1]
-			c.Weights += k * l.Units
-			if l.Bias {
-				c.Weights += l.Units
-			}
-			c.FLOPs += 2 * int64(product(out)) * int64(k)
-		case "affine":
-			c.Weights += 2 * in[len(in)-1]
-			c.FLOPs += 2 * int64(product(in))
-		default:
-			c.FLOPs += int64(product(in))
-		}
-		byName[l.Name], in = out, out
-	}
-	return c, nil
-}
-
-// build applies the trunk to x [batch, InputLen] under ctx's scope "trunk".
+// buildTrunk applies the trunk t to x [batch, InputLen] under ctx's scope "trunk".
 // Variables start from Init, or zeros when loading a checkpoint; they take
 // x's dtype, so tests can check gradients in float64.
-func (t *Trunk) build(ctx *mlctx.Context, x *Node) *Node {
+func buildTrunk(ctx *mlctx.Context, t *trunk.Spec, x *Node) *Node {
 	shapes, err := t.Shapes()
 	if err != nil {
 		panic(err)
@@ -190,9 +27,9 @@ func (t *Trunk) build(ctx *mlctx.Context, x *Node) *Node {
 	variable := func(layer, name string, dims ...int) *Node {
 		data := t.Init[layer+"/"+name]
 		if data == nil {
-			data = make([]float32, product(dims))
+			data = make([]float32, trunk.Product(dims))
 		}
-		if len(data) != product(dims) {
+		if len(data) != trunk.Product(dims) {
 			panic(fmt.Sprintf("trunk layer %s: %s has %d values, want %v", layer, name, len(data), dims))
 		}
 		value := tensors.FromFlatDataAndDimensions(slices.Clone(data), dims...)
@@ -215,7 +52,7 @@ func (t *Trunk) build(ctx *mlctx.Context, x *Node) *Node {
 		switch l.Op {
 		case "conv1x1", "dense":
 			k := cur.Shape().Dimensions[cur.Rank()-1]
-			rows := product(cur.Shape().Dimensions) / k
+			rows := trunk.Product(cur.Shape().Dimensions) / k
 			y := FastMatMul(Reshape(cur, rows, k), variable(l.Name, "kernel", k, l.Units))
 			if l.Bias {
 				y = Add(y, ExpandLeftToRank(variable(l.Name, "bias", l.Units), 2))
@@ -247,15 +84,15 @@ func (t *Trunk) build(ctx *mlctx.Context, x *Node) *Node {
 	return cur
 }
 
-// Forward runs the trunk with its Init weights on rows examples laid out back
+// TrunkForward runs the trunk t with its Init weights on rows examples laid out back
 // to back in x, on the heads' backend, and returns their outputs back to back:
 // what tests compare with ONNX Runtime's run of the whole backbone.
-func (t *Trunk) Forward(x []float32, rows int) ([]float32, error) {
+func TrunkForward(t *trunk.Spec, x []float32, rows int) ([]float32, error) {
 	b, err := NewBackend()
 	if err != nil {
 		return nil, err
 	}
-	exec, err := mlctx.NewExec(b, mlctx.New().Checked(false), t.build)
+	exec, err := mlctx.NewExec(b, mlctx.New().Checked(false), func(ctx *mlctx.Context, x *Node) *Node { return buildTrunk(ctx, t, x) })
 	if err != nil {
 		return nil, err
 	}
@@ -265,14 +102,3 @@ func (t *Trunk) Forward(x []float32, rows int) ([]float32, error) {
 	}
 	return tensors.CopyFlatData[float32](res[0])
 }
-
-// TrunkFLOPRate is the training throughput of trunk layers on GoMLX v0.26's
-// pure-Go backend, in FLOPs per second counted as Cost counts them (3x the
-// forward pass per step): measured with MobileNetV2's Conv_1 trunk (freeze
-// -5), batch 32, on the 2-core development machine while other jobs ran
-// (load average up to 14): 10 images/s, 1.25 GFLOP/s; its 9-layer trunk
-// (freeze -8) ran at 0.8-1.25.
-const TrunkFLOPRate = 1.2e9
-
-// TrainSeconds estimates the seconds one training image costs per epoch.
-func (c Cost) TrainSeconds() float64 { return 3 * float64(c.FLOPs) / TrunkFLOPRate }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/dogrun/dogrun/trunk"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
@@ -13,11 +14,11 @@ import (
 
 // testTrunk has every op with weights, a residual add and both poolings'
 // shapes: conv1x1 -> affine -> relu6 -> conv1x1 (+ the relu6) -> mean -> dense.
-func testTrunk(rng *rand.Rand) *Trunk {
+func testTrunk(rng *rand.Rand) *trunk.Spec {
 	six := 6.0
-	t := &Trunk{
+	t := &trunk.Spec{
 		Input: []int{3, 2, 4},
-		Layers: []TrunkLayer{
+		Layers: []trunk.Layer{
 			{Name: "c1", Op: "conv1x1", Units: 5, Bias: true},
 			{Name: "bn", Op: "affine"},
 			{Name: "relu", Op: "clip", Max: &six},
@@ -49,16 +50,16 @@ func TestTrunkGradientsFiniteDifferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	trunk := testTrunk(rng)
+	tr := testTrunk(rng)
 	const batch = 2
-	xv := make([]float64, batch*trunk.InputLen())
+	xv := make([]float64, batch*tr.InputLen())
 	for i := range xv {
 		xv[i] = 2 * rng.NormFloat64()
 	}
 	ctx := mlctx.New().Checked(false)
 	var names []string
 	exec, err := mlctx.NewExec(b, ctx, func(ctx *mlctx.Context, x *Node) []*Node {
-		y := trunk.build(ctx, x)
+		y := buildTrunk(ctx, tr, x)
 		// Non-linear and different per output, so every adjoint differs.
 		loss := ReduceAllSum(Mul(Tanh(y), AddScalar(Iota(y.Graph(), y.Shape(), 1), 1)))
 		wrt := []*Node{x}
@@ -73,15 +74,15 @@ func TestTrunkGradientsFiniteDifferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func() []*tensors.Tensor {
-		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(xv, batch, trunk.InputLen()))
+		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(xv, batch, tr.InputLen()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
 	res := run()
-	if len(names) != len(trunk.Init) {
-		t.Fatalf("trunk made variables %v, want one per Init entry (%d)", names, len(trunk.Init))
+	if len(names) != len(tr.Init) {
+		t.Fatalf("trunk made variables %v, want one per Init entry (%d)", names, len(tr.Init))
 	}
 	loss := func() float64 { return run()[0].Value().(float64) }
 	const h = 1e-6
@@ -136,20 +137,20 @@ func baseOf(scopeAndName string) string { return scopeAndName[len(scopeOf(scopeA
 // untrained trunk's.
 func TestTrunkCheckpointRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	trunk := testTrunk(rng)
+	tr := testTrunk(rng)
 	pretrained := map[string][]float32{}
-	for k, v := range trunk.Init {
+	for k, v := range tr.Init {
 		pretrained[k] = slices.Clone(v)
 	}
 	const rows, classes = 24, 3
-	d := Data{Dim: trunk.InputLen()}
+	d := Data{Dim: tr.InputLen()}
 	for i := range rows {
 		for range d.Dim {
 			d.X = append(d.X, float32(rng.NormFloat64()))
 		}
 		d.Y = append(d.Y, int32(i%classes))
 	}
-	cfg := Config{Hidden: []int{4}, Optimizer: "adam", LR: 0.05, BatchSize: 8, Epochs: 1, Seed: 1, Trunk: trunk}
+	cfg := Config{Hidden: []int{4}, Optimizer: "adam", LR: 0.05, BatchSize: 8, Epochs: 1, Seed: 1, Trunk: tr}
 	h, _, err := Fit(t.Context(), cfg, d, Data{}, classes, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +167,7 @@ func TestTrunkCheckpointRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded := reloaded(t, h)
-	if loaded.Config.Trunk == nil || len(loaded.Config.Trunk.Layers) != len(trunk.Layers) || loaded.Config.Trunk.Init != nil {
+	if loaded.Config.Trunk == nil || len(loaded.Config.Trunk.Layers) != len(tr.Layers) || loaded.Config.Trunk.Init != nil {
 		t.Fatalf("loaded trunk = %+v, want the layers without Init", loaded.Config.Trunk)
 	}
 	got, err := loaded.Predict(d)
@@ -183,12 +184,12 @@ func TestTrunkCheckpointRoundTrip(t *testing.T) {
 }
 
 func TestTrunkShapesAndCost(t *testing.T) {
-	trunk := testTrunk(rand.New(rand.NewPCG(1, 1)))
-	n, err := trunk.OutputLen()
+	tr := testTrunk(rand.New(rand.NewPCG(1, 1)))
+	n, err := tr.OutputLen()
 	if err != nil || n != 3 {
 		t.Fatalf("OutputLen = %d, %v; want 3", n, err)
 	}
-	c, err := trunk.Cost()
+	c, err := tr.Cost()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestTrunkShapesAndCost(t *testing.T) {
 	if c.Weights != 20+5+10+25+15+3 || c.FLOPs < 240+300+30 || c.FLOPs > 240+300+30+200 {
 		t.Errorf("cost = %+v, want 78 weights and about 570 FLOPs plus elementwise", c)
 	}
-	bad := &Trunk{Input: []int{2, 2, 3}, Layers: []TrunkLayer{{Name: "x", Op: "dense", Units: 2}}}
+	bad := &trunk.Spec{Input: []int{2, 2, 3}, Layers: []trunk.Layer{{Name: "x", Op: "dense", Units: 2}}}
 	if _, err := bad.Shapes(); err == nil {
 		t.Error("dense on an image map: no error")
 	}

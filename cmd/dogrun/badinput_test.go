@@ -18,8 +18,8 @@ import (
 	"github.com/dogrun/dogrun/results"
 )
 
-// badDir is the corpus of broken inputs, testdata/bad/ at the repository root.
-var badDir = filepath.Join("..", "..", "testdata", "bad")
+// badDir is the corpus of broken inputs.
+var badDir = filepath.Join("testdata", "bad")
 
 // TestBadExperimentFiles: each broken file gets the same named error from
 // validate and from run, and run stops before it creates anything.
@@ -155,7 +155,7 @@ func TestNewerDatabaseIsRefused(t *testing.T) {
 	_, _, err = dogrun(t, "status", "-runs", runs)
 	got := strings.ReplaceAll(errText(err), runs, "$RUNS")
 	got = regexp.MustCompile(`up to \d+;`).ReplaceAllLiteralString(got, "up to $VERSION;")
-	_, _, err = dogrun(t, "run", filepath.Join("testdata", "tiny.yaml"), "-runs", runs)
+	_, _, err = dogrun(t, "run", filepath.Join("testdata", "tiny.yaml"), "-runs", runs) // refused before it reads photos
 	if err == nil || !strings.Contains(err.Error(), "schema version 99") {
 		t.Errorf("run on a newer database: %v", err)
 	}

@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dogrun/dogrun/keras"
-	"github.com/dogrun/dogrun/keras/kerastest"
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/keras"
+	"github.com/dogrun/dogrun/convert/keras/kerastest"
+	"github.com/dogrun/dogrun/convert/onnx"
+	"github.com/dogrun/dogrun/internal/needs"
 )
 
 // writeWeights writes random keras-vggface weights of architecture a (width
@@ -75,13 +76,7 @@ func TestBringYourOwnH5(t *testing.T) {
 		t.Fatalf("validate: %v\n%s", err, out)
 	}
 
-	photos, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "dogfacenet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(photos); err != nil {
-		t.Skipf("real photos not available: %v", err)
-	}
+	photos := needs.Photos(t)
 	runs := t.TempDir()
 	exp = writeYAML(t, dir, photos, "{name: vggface-resnet50, file: "+filepath.Base(resnet)+"}")
 	out, _, err = dogrun(t, "run", exp, "-runs", runs)

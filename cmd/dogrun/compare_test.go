@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
 )
@@ -131,10 +132,7 @@ func TestCompare(t *testing.T) {
 // and one photo filed under a second dog, then checks the printed groups,
 // the CSV list and -move.
 func TestDedupe(t *testing.T) {
-	src := filepath.Join("..", "..", "..", "shared", "data", "dogfacenet")
-	if _, err := os.Stat(src); err != nil {
-		t.Skipf("real photos not available: %v", err)
-	}
+	src := needs.Photos(t)
 	dir := filepath.Join(t.TempDir(), "dogs")
 	put := func(rel string, img image.Image, quality int) {
 		path := filepath.Join(dir, filepath.FromSlash(rel))

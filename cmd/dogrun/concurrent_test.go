@@ -14,7 +14,7 @@ import (
 // "database is locked".
 func TestTwoRunsShareOneSweep(t *testing.T) {
 	realRunPrereqs(t)
-	exp := filepath.Join("testdata", "twoproc.yaml")
+	exp := realExperiment(t, "twoproc.yaml")
 	runs := t.TempDir()
 	args := []string{"run", exp, "-runs", runs, "-threads", "1"}
 

@@ -27,7 +27,7 @@ var progressLine = regexp.MustCompile(`extracting features (\d+)/(\d+) `)
 // same metrics, predictions, checkpoints and features to the bit.
 func TestCrashAndRerun(t *testing.T) {
 	npm := realRunPrereqs(t)
-	exp := filepath.Join("testdata", "crash.yaml")
+	exp := realExperiment(t, "crash.yaml")
 	runs := t.TempDir()
 	db := filepath.Join(runs, "dogrun.db")
 	cache := freshCache(t, npm)

@@ -12,9 +12,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/gradcam"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/report"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
@@ -100,7 +100,7 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 // openExplainer loads trial t's backbone and checkpoint for Grad-CAM, as
 // predict loads them.
 func openExplainer(ctx context.Context, st *results.Store, exp results.Experiment, t results.Trial, threads int) (*gradcam.Explainer, error) {
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		return nil, err
 	}

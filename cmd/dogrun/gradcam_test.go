@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dogrun/dogrun/convert/onnx"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/gradcam/gradcamtest"
 	"github.com/dogrun/dogrun/internal/needs"
-	"github.com/dogrun/dogrun/onnx"
 	"github.com/dogrun/dogrun/results"
 )
 
@@ -173,11 +173,7 @@ func TestGradCAMOnTopCut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real end-to-end run")
 	}
-	data, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "dogfacenet"))
-	if err == nil {
-		_, err = os.Stat(data)
-	}
-	needs.Met(t, err)
+	data := needs.Photos(t)
 	dir := t.TempDir()
 	exp := filepath.Join(dir, "top.yaml")
 	yaml := "name: top\ndataset: {path: " + data + ", min_images_per_class: 12, max_classes: 4, seed: 2, test: 0.3, val: 0.2}\n" +

@@ -118,11 +118,8 @@ func TestRunStatusReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real end-to-end run")
 	}
-	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "data", "dogfacenet")); err != nil {
-		t.Skipf("real photos not available: %v", err)
-	}
 	runs := t.TempDir()
-	exp := filepath.Join("testdata", "tiny.yaml")
+	exp := realExperiment(t, "tiny.yaml")
 	out, _, err := dogrun(t, "run", exp, "-runs", runs)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)

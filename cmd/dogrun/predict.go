@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
 )
@@ -53,7 +53,7 @@ func (c *predictCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		return err
 	}

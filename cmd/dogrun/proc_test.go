@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 )
 
@@ -125,19 +129,33 @@ func realRunPrereqs(t *testing.T) (npmDir string) {
 	if testing.Short() {
 		t.Skip("real end-to-end runs")
 	}
-	if _, err := os.Stat(filepath.Join("..", "..", "..", "shared", "data", "dogfacenet")); err != nil {
-		t.Skipf("real photos not available: %v", err)
-	}
+	needs.Photos(t)
 	return fetchedPackages(t)
+}
+
+// realExperiment copies testdata/name, whose dataset.path is $PHOTOS, into a
+// temporary folder with the shared photos' path in its place.
+func realExperiment(t *testing.T, name string) string {
+	t.Helper()
+	photos := needs.Photos(t)
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, bytes.ReplaceAll(b, []byte("$PHOTOS"), []byte(photos)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // fetchedPackages is $DOGRUN_CACHE/npm, or a skip when `dogrun setup` has not
 // fetched ONNX Runtime and mobilefacenet there.
 func fetchedPackages(t *testing.T) string {
 	t.Helper()
-	cache, err := backbone.CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	spec, err := backbone.Lookup("mobilefacenet")
 	if err != nil {
@@ -147,7 +165,7 @@ func fetchedPackages(t *testing.T) string {
 		for _, f := range src.Files {
 			p := filepath.Join(cache, "npm", src.Package+"@"+src.Version, filepath.FromSlash(f.Path))
 			if _, err := os.Stat(p); err != nil {
-				t.Skipf("%v (run dogrun setup)", err)
+				needs.Met(t, fmt.Errorf("%w (run dogrun setup)", err))
 			}
 		}
 	}

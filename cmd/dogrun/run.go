@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -40,7 +40,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		return err
 	}

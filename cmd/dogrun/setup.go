@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 type setupCommand struct{ stdout, stderr io.Writer }
@@ -28,7 +29,7 @@ func (c *setupCommand) Run(ctx context.Context, args []string) error {
 	if all {
 		names = backbone.Names()
 	}
-	dir, err := backbone.CacheDir()
+	dir, err := workspace.CacheDir()
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -92,7 +92,7 @@ func describeFreezes(ctx context.Context, exp *schemas.Experiment, trials []sche
 			continue
 		}
 		seen[key] = true
-		cacheDir, err := backbone.CacheDir()
+		cacheDir, err := workspace.CacheDir()
 		if err != nil {
 			return nil, err
 		}

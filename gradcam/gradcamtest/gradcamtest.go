@@ -2,7 +2,7 @@
 // by hand, shared by the gradcam package's tests and the command's.
 package gradcamtest
 
-import "github.com/dogrun/dogrun/onnx"
+import "github.com/dogrun/dogrun/convert/onnx"
 
 // RedGreen keeps an image's red and green channels (a 1x1 convolution), applies
 // ReLU and averages each over the map: 2 features, one per colour. The input

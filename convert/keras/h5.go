@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dogrun/dogrun/hdf5"
+	"github.com/dogrun/dogrun/convert/hdf5"
 )
 
 // File is an open Keras weights file.

@@ -16,31 +16,27 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/convert/faceapi"
 	"github.com/dogrun/dogrun/dataset"
-	"github.com/dogrun/dogrun/faceapi"
 	"github.com/dogrun/dogrun/internal/needs"
-)
-
-const (
-	parityDir = "../tools/parity"
-	dataRoot  = "../../shared/data/dogfacenet" // DogFaceNet development portion
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 // nodeRuntime returns the node binary for the reference runtime. Without node
 // or tools/parity/node_modules the test skips, except in CI, where it fails.
 func nodeRuntime(t *testing.T) string {
 	t.Helper()
-	return needs.Node(t, "..", "@vladmandic/face-api")
+	return needs.Node(t, "@vladmandic/face-api")
 }
 
 // dogPhotos returns, for the first dogs (in ID order) with at least perDog
 // photos, their first perDog photos, or skips without the real data.
 func dogPhotos(t *testing.T, dogs, perDog int) [][]string {
 	t.Helper()
-	root := filepath.FromSlash(dataRoot)
+	root := needs.Photos(t)
 	entries, err := os.ReadDir(root)
 	if err != nil {
-		t.Skipf("real data not present at %s: %v", root, err)
+		t.Fatal(err)
 	}
 	var names []string
 	for _, e := range entries {
@@ -67,7 +63,7 @@ func dogPhotos(t *testing.T, dogs, perDog int) [][]string {
 
 func openDlib(t *testing.T, cut string) (*backbone.Model, []string) {
 	t.Helper()
-	cache, err := backbone.CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,13 +136,8 @@ func TestDescriptorMatchesFaceAPI(t *testing.T) {
 			noise.Pix[i] = 255
 		}
 	}
-	imgs := []*image.RGBA{noise}
-	if _, err := os.Stat(dataRoot); err == nil {
-		dogs := dogPhotos(t, 2, 1)
-		imgs = append(imgs, render(t, dogs[0][0]), render(t, dogs[1][0]))
-	} else {
-		t.Logf("no real data (%v): noise image only", err)
-	}
+	dogs := dogPhotos(t, 2, 1)
+	imgs := []*image.RGBA{noise, render(t, dogs[0][0]), render(t, dogs[1][0])}
 
 	// face-api takes the raw pixels, HWC, and normalises them itself.
 	var pixels bytes.Buffer
@@ -164,7 +155,7 @@ func TestDescriptorMatchesFaceAPI(t *testing.T) {
 	if err := os.WriteFile(pixelFile, pixels.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script, err := filepath.Abs(filepath.Join(parityDir, "faceapi_descriptor.mjs"))
+	script, err := filepath.Abs(filepath.Join(needs.RepoRoot(t), "tools", "parity", "faceapi_descriptor.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dogrun/dogrun/faceapi"
+	"github.com/dogrun/dogrun/convert/faceapi"
 )
 
 func writeFile(t *testing.T, path string, data []byte) string {

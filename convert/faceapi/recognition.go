@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
 )
 
 // The face recognition net's ONNX contract. Pixels p in [0,255], RGB, become

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
 )
 
 // graphModel is a TF.js graph model ("format": "graph-model"): a frozen

@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 // TestModelRunsOnONNXRuntime builds y = relu(x·W + b) and checks ONNX Runtime's
@@ -33,7 +34,7 @@ func TestModelRunsOnONNXRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := backbone.CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestAttributesReachTheRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, _ := backbone.CacheDir()
+	cache, _ := workspace.CacheDir()
 	x := make([]float32, 16)
 	for i := range x {
 		x[i] = float32(i) - 8 // the top-left window sums to negative

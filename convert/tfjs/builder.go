@@ -8,7 +8,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
 )
 
 // builder assembles an ONNX graph and tracks every value's static shape, so

@@ -18,6 +18,7 @@ import (
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -26,35 +27,20 @@ import (
 // missing runtime fails instead, so parity is never silently untested.
 func parityTool(t *testing.T) (node, script string) {
 	t.Helper()
-	dir := filepath.Join("..", "tools", "parity")
-	node = needs.Node(t, "..", "@tensorflow/tfjs")
-	script, err := filepath.Abs(filepath.Join(dir, "tfjs_run.mjs"))
+	node = needs.Node(t, "@tensorflow/tfjs")
+	script, err := filepath.Abs(filepath.Join(needs.RepoRoot(t), "tools", "parity", "tfjs_run.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return node, script
 }
 
-// testImages returns two inputs: a real DogFaceNet photo when the shared data is
-// there (a smooth synthetic picture otherwise) and seeded noise.
+// testImages returns two inputs: a real DogFaceNet photo and seeded noise.
 func testImages(t *testing.T, size int) []*image.RGBA {
 	t.Helper()
-	var first image.Image
-	if photo := filepath.Join("..", "..", "shared", "data", "dogfacenet", "0", "0.0.jpg"); fileExists(photo) {
-		img, err := dataset.Decode(photo)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first = img
-	} else {
-		g := image.NewRGBA(image.Rect(0, 0, 224, 224))
-		for y := range 224 {
-			for x := range 224 {
-				i := g.PixOffset(x, y)
-				g.Pix[i], g.Pix[i+1], g.Pix[i+2], g.Pix[i+3] = uint8(x), uint8(y), uint8((x*y)>>8), 255
-			}
-		}
-		first = g
+	first, err := dataset.Decode(filepath.Join(needs.Photos(t), "0", "0.0.jpg"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	noise := image.NewRGBA(image.Rect(0, 0, size, size))
 	r := rand.New(rand.NewPCG(3, 4))
@@ -65,11 +51,6 @@ func testImages(t *testing.T, size int) []*image.RGBA {
 		}
 	}
 	return []*image.RGBA{dataset.Render(first, dataset.ViewParams{}, size), noise}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 type reference struct {
@@ -145,7 +126,7 @@ func TestParityWithTFJS(t *testing.T) {
 	}
 	const tol = 1e-4
 	ctx := context.Background()
-	cache, err := backbone.CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +235,7 @@ func TestConversionFolds(t *testing.T) {
 		{"inceptionv3", map[string]int{"Conv": 94, "Relu": 94 + 1}},                 // + dense_1's
 	}
 	ctx := context.Background()
-	cache, err := backbone.CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/dogrun/dogrun/keras"
+	"github.com/dogrun/dogrun/convert/keras"
 )
 
 // Forward runs arch on n images x ([n, 224, 224, 3], channels-last, BGR minus

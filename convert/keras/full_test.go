@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dogrun/dogrun/keras"
-	"github.com/dogrun/dogrun/keras/kerastest"
+	"github.com/dogrun/dogrun/convert/keras"
+	"github.com/dogrun/dogrun/convert/keras/kerastest"
 )
 
 // TestFullSizeResNet50 imports a random ResNet50 of full size with its top

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dogrun/dogrun/hdf5"
-	"github.com/dogrun/dogrun/keras/kerastest"
+	"github.com/dogrun/dogrun/convert/hdf5"
+	"github.com/dogrun/dogrun/convert/keras/kerastest"
 )
 
 // script writes every structure the reader claims to handle, with h5py's

@@ -11,8 +11,9 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
-	"github.com/dogrun/dogrun/keras"
-	"github.com/dogrun/dogrun/keras/kerastest"
+	"github.com/dogrun/dogrun/convert/keras"
+	"github.com/dogrun/dogrun/convert/keras/kerastest"
+	"github.com/dogrun/dogrun/internal/workspace"
 )
 
 // relTol bounds max|ORT - reference| / max|reference| per output: ONNX Runtime
@@ -48,7 +49,7 @@ func nchw(x []float32, n int) []float32 {
 
 func runONNX(t *testing.T, model []byte, x []float32, n int, outputs []string) map[string][]float32 {
 	t.Helper()
-	cache, err := backbone.CacheDir()
+	cache, err := workspace.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}

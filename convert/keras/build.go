@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
 )
 
 // Arch is one of keras-vggface's architectures.

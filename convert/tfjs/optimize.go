@@ -4,7 +4,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
 )
 
 // The passes below fold at conversion what TF.js computes as separate steps:

@@ -3,7 +3,7 @@
 // "Performance"). It takes minutes: run it on an otherwise idle machine.
 //
 //	make bench   # installs python3-torch if missing, then:
-//	go run ./bench -data ../shared/data/dogfacenet
+//	go run ./cmd/bench -data ../shared/data/dogfacenet
 //
 // It compares:
 //   - feature extraction end to end (decode, augment, render, ONNX Runtime,
@@ -36,6 +36,7 @@ import (
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
@@ -120,7 +121,7 @@ func (c config) log() io.Writer {
 type row struct{ what, dogrun, ref, ratio, goal, met string }
 
 func run(ctx context.Context, c config, args []string) error {
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		return err
 	}
@@ -563,7 +564,7 @@ func rssChild(ctx context.Context, c config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	cacheDir, err := backbone.CacheDir()
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		return err
 	}
@@ -602,7 +603,7 @@ seeds: [1]
 
 func printTable(c config, args []string, rows []row) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Command: `go run ./bench %s` on %s, %d CPUs, %s.\n\n", strings.Join(args, " "), cpuName(), runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(&b, "Command: `go run ./cmd/bench %s` on %s, %d CPUs, %s.\n\n", strings.Join(args, " "), cpuName(), runtime.NumCPU(), runtime.Version())
 	b.WriteString("| measure | dogrun | reference | ratio | goal | met |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.what, r.dogrun, r.ref, r.ratio, r.goal, r.met)

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/dogrun/dogrun/onnx"
+	"github.com/dogrun/dogrun/convert/onnx"
 )
 
 // layersModel is a TF.js layers model: a Keras model config (functional API)
