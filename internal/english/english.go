@@ -1,0 +1,26 @@
+// Package english spells counts in messages: "1 photo", "2 photos".
+package english
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Count is n followed by noun, plural unless n is 1. A noun whose plural is
+// not noun+"s" is given as "singular|plural": Count(2, "variant") is
+// "2 variants", Count(1, "match|matches") is "1 match".
+func Count(n int, noun string) string {
+	return strconv.Itoa(n) + " " + Noun(n, noun)
+}
+
+// Noun is noun in the form that goes with n (see Count).
+func Noun(n int, noun string) string {
+	singular, plural, irregular := strings.Cut(noun, "|")
+	if n == 1 {
+		return singular
+	}
+	if irregular {
+		return plural
+	}
+	return singular + "s"
+}
