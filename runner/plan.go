@@ -69,10 +69,15 @@ func LoadDataset(exp *schemas.Experiment) (*dataset.Dataset, error) {
 		Seed:              cfg.Seed,
 	})
 	if err != nil {
-		// dataset's errors start with its name; the field says it here.
-		return nil, exp.ErrorAt("dataset.path", strings.TrimPrefix(err.Error(), "dataset: "))
+		return nil, fieldError(exp, "dataset.path", err)
 	}
 	return data, nil
+}
+
+// fieldError places an error of package dataset at field of the experiment
+// file, whose name says what the package's own prefix would repeat.
+func fieldError(exp *schemas.Experiment, field string, err error) error {
+	return exp.ErrorAt(field, strings.TrimPrefix(err.Error(), "dataset: "))
 }
 
 // NewPlan loads the experiment's photos, splits them and expands its trials. Notes

@@ -84,7 +84,7 @@ func (p *Plan) splitPhotos(data *dataset.Dataset, log io.Writer) (*dataset.Datas
 		p.Folds = []dataset.Split{s}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: split: %w", exp.File, err)
+		return nil, fieldError(exp, "split", err)
 	}
 	p.leaky = map[int][]dataset.UnitSplit{}
 	return data, nil
