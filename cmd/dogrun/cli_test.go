@@ -27,6 +27,8 @@ func TestCLIConventions(t *testing.T) {
 		{"run", "-h"},
 		{"status", "--help"},
 		{"help", "frob"},
+		{"help", "help"},
+		{"--version"},
 		{"status", "-frob"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -114,12 +114,12 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	name, rest := args[0], args[1:]
 	switch name {
 	case "help", "-h", "-help", "--help":
-		if len(rest) == 0 {
-			fmt.Fprint(stdout, usage)
-			return nil
-		}
 		if len(rest) > 1 {
 			return fmt.Errorf("%w: help takes one command, got %d arguments", errUsage, len(rest))
+		}
+		if len(rest) == 0 || rest[0] == "help" {
+			fmt.Fprint(stdout, usage)
+			return nil
 		}
 		// Help about a command is its -h.
 		name, rest = rest[0], []string{"-h"}
