@@ -138,19 +138,20 @@ func TestOpenReadOnlyRefusesOtherFiles(t *testing.T) {
 }
 
 func TestExperimentNotFoundNamesTheDatabase(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	_, err := s.Experiment(ctx, "ghost")
-	want := `no experiment "ghost" in ` + s.Path() + ` (it holds none)`
-	if !errors.Is(err, ErrNotFound) || err.Error() != want {
-		t.Errorf("got %v, want %q wrapping ErrNotFound", err, want)
-	}
-	for _, name := range []string{"b", "a"} {
-		if _, err := s.PutExperiment(ctx, Experiment{Name: name}); err != nil {
-			t.Fatal(err)
+	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
+		ctx := context.Background()
+		_, err := s.Experiment(ctx, "ghost")
+		want := `no experiment "ghost" in ` + s.Path() + ` (it holds none)`
+		if !errors.Is(err, ErrNotFound) || err.Error() != want {
+			t.Errorf("got %v, want %q wrapping ErrNotFound", err, want)
 		}
-	}
-	if _, err := s.Experiment(ctx, "ghost"); err == nil || !strings.HasSuffix(err.Error(), "(it holds a, b)") {
-		t.Errorf("got %v, want the experiments it holds", err)
-	}
+		for _, name := range []string{"b", "a"} {
+			if _, err := s.PutExperiment(ctx, Experiment{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Experiment(ctx, "ghost"); err == nil || !strings.HasSuffix(err.Error(), "(it holds a, b)") {
+			t.Errorf("got %v, want the experiments it holds", err)
+		}
+	})
 }

@@ -75,7 +75,10 @@ func scanTrial(r scanner) (Trial, error) {
 // a superseded trial registered again is current again.
 func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials []Trial) (int, error) {
 	added := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx conn) error {
+		if err := s.lockExperiment(ctx, tx, experimentID); err != nil {
+			return err
+		}
 		st, err := tx.PrepareContext(ctx, `
 			INSERT INTO trials (experiment_id, hash, trial_index, seed, variant_key, variant_json, config_json, fold)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -102,14 +105,29 @@ func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials [
 		for i, t := range trials {
 			hashes[i] = t.Hash
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE trials SET superseded = hash NOT IN (SELECT value FROM json_each(?))
-			WHERE experiment_id = ?`, jsonStrings(hashes), experimentID)
+		// Only rows whose flag changes are written (and, on PostgreSQL, locked).
+		superseded := `CASE WHEN hash IN (` + s.d.jsonList + `) THEN 0 ELSE 1 END`
+		list := jsonStrings(hashes)
+		_, err = tx.ExecContext(ctx, `UPDATE trials SET superseded = `+superseded+`
+			WHERE experiment_id = ? AND superseded <> `+superseded, list, experimentID, list)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("results: register trials: %w", err)
 	}
 	return added, nil
+}
+
+// lockExperiment makes the transaction's changes to an experiment's trials
+// and splits wait for those of other transactions (SQLite's write
+// transactions wait for each other anyway): two workers registering one
+// experiment at once would otherwise both insert its split.
+func (s *Store) lockExperiment(ctx context.Context, tx conn, experimentID int64) error {
+	if !s.d.postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT id FROM experiments WHERE id = ?`+s.d.lockRows, experimentID)
+	return err
 }
 
 // Claim atomically picks the experiment's next claimable trial by Index and
@@ -136,30 +154,53 @@ func (s *Store) Claim(ctx context.Context, experimentID int64, hashes []string, 
 	}
 	filter, args := "", []any{}
 	if hashes != nil {
-		filter = " AND hash IN (SELECT value FROM json_each(?))"
+		filter = " AND hash IN (" + s.d.jsonList + ")"
 		args = append(args, jsonStrings(hashes))
 	}
 	withFilter := func(a ...any) []any { return append(a, args...) }
+	silent := `status = 'running' AND coalesce(heartbeat_at, '')` + s.d.collate + ` < ?`
 
 	var claimed *Trial
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `
+	err := s.tx(ctx, func(tx conn) error {
+		// No statement here waits for a row another worker holds (rows are
+		// locked only through SKIP LOCKED), so claims cannot deadlock.
+		rows, err := tx.QueryContext(ctx, `
 			UPDATE trials SET status = 'failed', finished_at = ?,
 				error = 'worker ' || worker || ' stopped sending heartbeats and no attempts are left'
-			WHERE experiment_id = ? AND status = 'running'
-				AND coalesce(heartbeat_at, '') < ? AND attempts >= ?`+filter,
-			withFilter(nowS, experimentID, cutoff, maxAttempts)...); err != nil {
+			WHERE id IN (SELECT id FROM trials WHERE experiment_id = ? AND `+silent+` AND attempts >= ?`+filter+s.d.skipLocked+`)
+			RETURNING id, worker`,
+			withFilter(nowS, experimentID, cutoff, maxAttempts)...)
+		if err != nil {
 			return err
 		}
+		lost := map[int64]string{}
+		for rows.Next() {
+			var id int64
+			var w string
+			if err := rows.Scan(&id, &w); err != nil {
+				rows.Close()
+				return err
+			}
+			lost[id] = w
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for id, w := range lost {
+			if err := s.endAttempt(ctx, tx, id, w, "lost"); err != nil {
+				return err
+			}
+		}
+
 		var id int64
-		err := tx.QueryRowContext(ctx, `
+		err = tx.QueryRowContext(ctx, `
 			SELECT id FROM trials
 			WHERE experiment_id = ? AND (
 				status = 'pending'
 				OR (status = 'failed' AND attempts < ?)
-				OR (status = 'running' AND coalesce(heartbeat_at, '') < ? AND attempts < ?))`+filter+`
+				OR (`+silent+` AND attempts < ?))`+filter+`
 			ORDER BY trial_index, id
-			LIMIT 1`,
+			LIMIT 1`+s.d.skipLocked,
 			withFilter(experimentID, maxAttempts, cutoff, maxAttempts)...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -177,6 +218,16 @@ func (s *Store) Claim(ctx context.Context, experimentID int64, hashes []string, 
 		if err != nil {
 			return err
 		}
+		// The attempt of a silent worker whose trial this was ends here.
+		if _, err := tx.ExecContext(ctx, `UPDATE trial_attempts SET ended_at = ?, outcome = 'taken over'
+			WHERE trial_id = ? AND ended_at IS NULL`, nowS, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO trial_attempts (trial_id, attempt, worker, claimed_at)
+			VALUES (?, (SELECT coalesce(max(attempt), 0) + 1 FROM trial_attempts WHERE trial_id = ?), ?, ?)`,
+			id, id, worker, nowS); err != nil {
+			return err
+		}
 		claimed = &t
 		return nil
 	})
@@ -184,6 +235,13 @@ func (s *Store) Claim(ctx context.Context, experimentID int64, hashes []string, 
 		return nil, fmt.Errorf("results: claim: %w", err)
 	}
 	return claimed, nil
+}
+
+// endAttempt closes worker's open attempt of the trial with outcome.
+func (s *Store) endAttempt(ctx context.Context, tx conn, trialID int64, worker, outcome string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE trial_attempts SET ended_at = ?, outcome = ?
+		WHERE trial_id = ? AND worker = ? AND ended_at IS NULL`, ts(s.now()), outcome, trialID, worker)
+	return err
 }
 
 // Heartbeat records that worker is still working on the trial. It fails
@@ -200,22 +258,33 @@ func (s *Store) Heartbeat(ctx context.Context, trialID int64, worker string) err
 // ReleaseTrial hands a running trial back (e.g. on Ctrl-C): it becomes
 // pending again and the attempt does not count.
 func (s *Store) ReleaseTrial(ctx context.Context, trialID int64, worker string) error {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE trials SET status = 'pending', worker = '', attempts = max(attempts - 1, 0),
+	return s.endOwned(ctx, "release", trialID, worker, "released", `
+		UPDATE trials SET status = 'pending', worker = '',
+			attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
 			started_at = NULL, heartbeat_at = NULL
 		WHERE id = ? AND worker = ? AND status = 'running'`,
 		trialID, worker)
-	return ownedUpdate("release", trialID, worker, res, err)
 }
 
 // Fail marks a running trial of worker as failed with msg. It can be
 // claimed again while it has attempts left.
 func (s *Store) Fail(ctx context.Context, trialID int64, worker string, msg string) error {
-	res, err := s.db.ExecContext(ctx, `
+	return s.endOwned(ctx, "fail", trialID, worker, "failed", `
 		UPDATE trials SET status = 'failed', error = ?, finished_at = ?
 		WHERE id = ? AND worker = ? AND status = 'running'`,
 		msg, ts(s.now()), trialID, worker)
-	return ownedUpdate("fail", trialID, worker, res, err)
+}
+
+// endOwned runs update, which changes the trial only while it runs under
+// worker, and closes worker's attempt with outcome.
+func (s *Store) endOwned(ctx context.Context, op string, trialID int64, worker, outcome, update string, args ...any) error {
+	return s.tx(ctx, func(tx conn) error {
+		res, err := tx.ExecContext(ctx, update, args...)
+		if err := ownedUpdate(op, trialID, worker, res, err); err != nil {
+			return err
+		}
+		return s.endAttempt(ctx, tx, trialID, worker, outcome)
+	})
 }
 
 func ownedUpdate(op string, trialID int64, worker string, res sql.Result, err error) error {
