@@ -34,7 +34,7 @@ var (
 	}
 	postgresDialect = &dialect{
 		postgres:   true,
-		jsonList:   `SELECT json_array_elements_text(CAST(? AS json))`,
+		jsonList:   `SELECT value FROM json_array_elements_text(CAST(? AS json))`,
 		lockRows:   ` FOR UPDATE`,
 		skipLocked: ` FOR UPDATE SKIP LOCKED`,
 		collate:    ` COLLATE "C"`,

@@ -124,13 +124,17 @@ func TestClaimOrderAndExhaustion(t *testing.T) {
 	})
 }
 
-func TestClaimRestrictedToHashes(t *testing.T) {
+func TestClaimPassesOverSkippedAndSupersededTrials(t *testing.T) {
 	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
 		ctx := context.Background()
-		id := experimentWithTrials(t, s, 4)
+		id := experimentWithTrials(t, s, 5)
+		// The file changed: h4 is no longer in it.
+		if _, err := s.RegisterTrials(ctx, id, makeTrials(4)); err != nil {
+			t.Fatal(err)
+		}
 		var got []string
 		for {
-			tr, err := s.Claim(ctx, id, []string{"h3", "h1", "nope"}, "w", time.Hour, 3)
+			tr, err := s.Claim(ctx, id, []string{"h0", "h2", "nope"}, "w", time.Hour, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,9 +146,12 @@ func TestClaimRestrictedToHashes(t *testing.T) {
 		if d := cmp.Diff([]string{"h1", "h3"}, got); d != "" {
 			t.Errorf("claimed (-want +got):\n%s", d)
 		}
-		// An empty, non-nil list means "none of them".
-		if tr, err := s.Claim(ctx, id, []string{}, "w", time.Hour, 3); tr != nil || err != nil {
-			t.Errorf("Claim with no hashes = %v, %v", tr, err)
+		// Nil and empty skip nothing: h0, then h2.
+		for i, skip := range [][]string{nil, {}} {
+			want := []string{"h0", "h2"}[i]
+			if tr, err := s.Claim(ctx, id, skip, "w", time.Hour, 3); err != nil || tr == nil || tr.Hash != want {
+				t.Errorf("Claim skipping %#v = %+v, %v; want %s", skip, tr, err, want)
+			}
 		}
 	})
 }
