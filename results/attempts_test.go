@@ -16,7 +16,7 @@ func TestAttemptsLog(t *testing.T) {
 		id := experimentWithTrials(t, s, 3)
 		claim := func(worker string, max int) *Trial {
 			t.Helper()
-			tr, err := s.Claim(ctx, id, nil, worker, time.Minute, max)
+			tr, err := s.Claim(ctx, id, worker, time.Minute, max)
 			if err != nil || tr == nil {
 				t.Fatalf("claim by %s: %+v %v", worker, tr, err)
 			}

@@ -15,7 +15,7 @@ func TestOpenSetRoundTrip(t *testing.T) {
 	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 2)
-		tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,7 +67,7 @@ func TestFinishRoundTrip(t *testing.T) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 2)
 		t0 := c.now()
-		tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func TestFinishByOtherWorkerStoresNothing(t *testing.T) {
 	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 1)
-		tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestFinishIsAtomic(t *testing.T) {
 	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 1)
-		tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +217,7 @@ func TestFinishRejectsInconsistentOutcome(t *testing.T) {
 	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 1)
-		tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -123,7 +123,7 @@ func TestPostgresUpgradeOfAnOlderDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := s.Claim(ctx, e.ID, nil, "w", time.Minute, 2)
+	tr, err := s.Claim(ctx, e.ID, "w", time.Minute, 2)
 	if err != nil || tr == nil || tr.Hash != "h0" {
 		t.Errorf("claim after the upgrade: %+v %v", tr, err)
 	}

@@ -67,7 +67,7 @@ func TestForeignKeysEnforcedAndCascade(t *testing.T) {
 			t.Fatal("registering trials of a missing experiment succeeded")
 		}
 		id := experimentWithTrials(t, s, 2)
-		tr, err := s.Claim(ctx, id, nil, "w", time.Hour, 3)
+		tr, err := s.Claim(ctx, id, "w", time.Hour, 3)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ func claimStress(t *testing.T, target string, workers, n int) float64 {
 		worker := fmt.Sprintf("host%d:%d", w, 1000+w)
 		wg.Go(func() {
 			for {
-				tr, err := s.Claim(ctx, id, nil, worker, time.Hour, 2)
+				tr, err := s.Claim(ctx, id, worker, time.Hour, 2)
 				if err == nil && tr != nil {
 					err = s.Finish(ctx, tr.ID, worker, Outcome{Epochs: []Epoch{{Epoch: 1, TrainLoss: 0.5}}})
 				}

@@ -144,8 +144,8 @@ func (s *Store) lockExperiment(ctx context.Context, tx conn, experimentID int64)
 // The sweep's hashes are not a parameter: a claim would then cost as much
 // as the sweep is long (PostgreSQL's planner, without statistics on a new
 // table, compared each trial with each hash: 0.3 s a claim for 1,000).
-func (s *Store) Claim(ctx context.Context, experimentID int64, skip []string, worker string,
-	staleAfter time.Duration, maxAttempts int) (*Trial, error) {
+func (s *Store) Claim(ctx context.Context, experimentID int64, worker string,
+	staleAfter time.Duration, maxAttempts int, skip ...string) (*Trial, error) {
 	if worker == "" {
 		return nil, errors.New("results: claim: empty worker name")
 	}

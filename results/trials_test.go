@@ -40,7 +40,7 @@ func TestRegisterTrialsIdempotent(t *testing.T) {
 		}
 
 		// Finish the first trial, then register again with one new trial.
-		claimed, err := s.Claim(ctx, id, nil, "w1", time.Hour, 3)
+		claimed, err := s.Claim(ctx, id, "w1", time.Hour, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestClaimOrderAndExhaustion(t *testing.T) {
 			t.Fatal(err)
 		}
 		t0 := c.now()
-		first, err := s.Claim(ctx, id, nil, "w1", time.Hour, 3)
+		first, err := s.Claim(ctx, id, "w1", time.Hour, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestClaimOrderAndExhaustion(t *testing.T) {
 
 		var hashes []string
 		for {
-			tr, err := s.Claim(ctx, id, nil, "w1", time.Hour, 3)
+			tr, err := s.Claim(ctx, id, "w1", time.Hour, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func TestClaimPassesOverSkippedAndSupersededTrials(t *testing.T) {
 		}
 		var got []string
 		for {
-			tr, err := s.Claim(ctx, id, []string{"h0", "h2", "nope"}, "w", time.Hour, 3)
+			tr, err := s.Claim(ctx, id, "w", time.Hour, 3, "h0", "h2", "nope")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +149,7 @@ func TestClaimPassesOverSkippedAndSupersededTrials(t *testing.T) {
 		// Nil and empty skip nothing: h0, then h2.
 		for i, skip := range [][]string{nil, {}} {
 			want := []string{"h0", "h2"}[i]
-			if tr, err := s.Claim(ctx, id, skip, "w", time.Hour, 3); err != nil || tr == nil || tr.Hash != want {
+			if tr, err := s.Claim(ctx, id, "w", time.Hour, 3, skip...); err != nil || tr == nil || tr.Hash != want {
 				t.Errorf("Claim skipping %#v = %+v, %v; want %s", skip, tr, err, want)
 			}
 		}
@@ -160,7 +160,7 @@ func TestStaleHeartbeatReclaim(t *testing.T) {
 	onBoth(t, func(t *testing.T, s *Store, c *clock) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 1)
-		tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,17 +171,17 @@ func TestStaleHeartbeatReclaim(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.advance(50 * time.Second)
-		if got, err := s.Claim(ctx, id, nil, "w2", time.Minute, 3); got != nil || err != nil {
+		if got, err := s.Claim(ctx, id, "w2", time.Minute, 3); got != nil || err != nil {
 			t.Fatalf("claimed a live trial: %v, %v", got, err)
 		}
 		// staleAfter <= 0 never reclaims.
 		c.advance(time.Hour)
-		if got, err := s.Claim(ctx, id, nil, "w2", 0, 3); got != nil || err != nil {
+		if got, err := s.Claim(ctx, id, "w2", 0, 3); got != nil || err != nil {
 			t.Fatalf("staleAfter 0 reclaimed: %v, %v", got, err)
 		}
 
 		now := c.now()
-		got, err := s.Claim(ctx, id, nil, "w2", time.Minute, 3)
+		got, err := s.Claim(ctx, id, "w2", time.Minute, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestAttemptsLimit(t *testing.T) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 1)
 		for attempt := 1; attempt <= 2; attempt++ {
-			tr, err := s.Claim(ctx, id, nil, "w", time.Minute, 2)
+			tr, err := s.Claim(ctx, id, "w", time.Minute, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,18 +220,18 @@ func TestAttemptsLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if tr, err := s.Claim(ctx, id, nil, "w", time.Minute, 2); tr != nil || err != nil {
+		if tr, err := s.Claim(ctx, id, "w", time.Minute, 2); tr != nil || err != nil {
 			t.Fatalf("claimed past the attempt limit: %+v, %v", tr, err)
 		}
 		// A higher limit makes it claimable again.
-		tr, err := s.Claim(ctx, id, nil, "w", time.Minute, 3)
+		tr, err := s.Claim(ctx, id, "w", time.Minute, 3)
 		if err != nil || tr == nil || tr.Attempts != 3 {
 			t.Fatalf("claim with limit 3 = %+v, %v", tr, err)
 		}
 
 		// Stale with no attempts left: marked failed instead of reclaimed.
 		now := c.advance(time.Hour)
-		if got, err := s.Claim(ctx, id, nil, "w2", time.Minute, 3); got != nil || err != nil {
+		if got, err := s.Claim(ctx, id, "w2", time.Minute, 3); got != nil || err != nil {
 			t.Fatalf("stale claim past the limit = %+v, %v", got, err)
 		}
 		all, err := s.Trials(ctx, id)
@@ -251,7 +251,7 @@ func TestFailRoundTrip(t *testing.T) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 1)
 		t0 := c.now()
-		tr, err := s.Claim(ctx, id, nil, "w", time.Minute, 3)
+		tr, err := s.Claim(ctx, id, "w", time.Minute, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +276,7 @@ func TestReleaseTrial(t *testing.T) {
 	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
 		ctx := context.Background()
 		id := experimentWithTrials(t, s, 2)
-		tr, err := s.Claim(ctx, id, nil, "w", time.Minute, 1)
+		tr, err := s.Claim(ctx, id, "w", time.Minute, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +300,7 @@ func TestReleaseTrial(t *testing.T) {
 		}
 		// The released attempt did not count: with maxAttempts 1 it is claimable
 		// and comes first again.
-		again, err := s.Claim(ctx, id, nil, "w", time.Minute, 1)
+		again, err := s.Claim(ctx, id, "w", time.Minute, 1)
 		if err != nil || again == nil || again.ID != tr.ID || again.Attempts != 1 {
 			t.Errorf("claim after release = %+v, %v", again, err)
 		}
@@ -342,7 +342,7 @@ func concurrentClaims(t *testing.T, kind string) {
 			worker := fmt.Sprintf("store%d-g%d", si, g)
 			wg.Go(func() {
 				for {
-					tr, err := s.Claim(ctx, id, nil, worker, time.Hour, 3)
+					tr, err := s.Claim(ctx, id, worker, time.Hour, 3)
 					if err == nil && tr != nil {
 						err = s.Heartbeat(ctx, tr.ID, worker)
 					}

@@ -38,6 +38,14 @@ type Options struct {
 	// worker may take it over.
 	StaleAfter  time.Duration
 	MaxAttempts int
+	// Photos, when set, is where this machine keeps the experiment's photos,
+	// in place of the file's dataset.path (a worker on another machine).
+	Photos string
+	// Poll, for Work, is how often to look for new work once none is left;
+	// 0 returns then.
+	Poll time.Duration
+
+	wait bool // set by Work: wait for trials running under other workers
 }
 
 // Summary counts what a run did.
@@ -80,24 +88,63 @@ func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, er
 }
 
 func plannedRun(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
-	plan, err := NewPlan(exp, opt.Log)
+	r, err := newRun(ctx, exp, opt)
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
-		return Summary{}, err
-	}
-	if opt.Store == nil {
-		st, err := opt.OpenStore()
-		if err != nil {
-			return Summary{}, err
-		}
-		defer st.Close()
-		opt.Store = st
-	}
-	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
 	defer r.close()
 	return r.all(ctx)
+}
+
+// Register plans the experiment and stores it with its trials and splits,
+// running none: what dogrun submit does before the workers start.
+func Register(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
+	opt.defaults()
+	r, err := newRun(ctx, exp, opt)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer r.close()
+	if err := r.register(ctx); err != nil {
+		return r.sum, err
+	}
+	r.sum.Planned = len(r.plan.Trials)
+	return r.sum, nil
+}
+
+// newRun plans the experiment, reading its photos from opt.Photos when set,
+// and opens the store when opt.Store is nil (after the plan, so that a run
+// refused for its data creates no database).
+func newRun(ctx context.Context, exp *schemas.Experiment, opt Options) (*run, error) {
+	photos := opt.Photos
+	if photos == "" {
+		photos = schemas.DatasetDir(exp)
+	}
+	plan, err := newPlan(exp, photos, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
+		return nil, err
+	}
+	r := planned(plan, opt)
+	if opt.Store == nil {
+		if r.opt.Store, err = opt.OpenStore(); err != nil {
+			return nil, err
+		}
+		r.ownStore = true
+	}
+	return r, nil
+}
+
+// planned is a run of plan's trials.
+func planned(plan *Plan, opt Options) *run {
+	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{},
+		byHash: map[string]Trial{}}
+	for _, t := range plan.Trials {
+		r.byHash[t.Hash] = t
+	}
+	return r
 }
 
 // Interrupted is Run's error when its context ends (Ctrl-C): Msg says which
@@ -111,15 +158,18 @@ func (e *Interrupted) Error() string { return e.Msg }
 func (e *Interrupted) Unwrap() error { return e.Cause }
 
 type run struct {
-	opt    Options
-	plan   *Plan
-	expID  int64
-	models map[string]*backbone.Model
-	caches map[string]*backbone.Cache
+	opt      Options
+	ownStore bool // opened by newRun, closed by close
+	plan     *Plan
+	byHash   map[string]Trial // the plan's trials
+	expID    int64
+	models   map[string]*backbone.Model
+	caches   map[string]*backbone.Cache
 	// adapters are the trained adapters of this run's trials, by key.
 	adapters map[string]*adapter.Adapter
 	sum      Summary
 	build    BuildInfo
+	waiting  bool // othersRunning said so
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
 	// r.trial) and the heartbeat clock (else a time.Ticker).
@@ -131,50 +181,64 @@ func (r *run) close() {
 	for _, m := range r.models {
 		m.Close()
 	}
+	if r.ownStore {
+		r.opt.Store.Close()
+	}
 }
 
 func (r *run) all(ctx context.Context) (Summary, error) {
+	if err := r.register(ctx); err != nil {
+		return r.sum, err
+	}
+	return r.sum, r.work(ctx)
+}
+
+// register stores the experiment, its trials (those already stored keep
+// their rows and results) and its splits.
+func (r *run) register(ctx context.Context) error {
 	exp := r.plan.Experiment
 	yaml, err := os.ReadFile(exp.File)
 	if err != nil {
-		return r.sum, err
+		return err
 	}
 	r.expID, err = r.opt.Store.PutExperiment(ctx, results.Experiment{
 		Name: exp.Name, File: absPath(exp.File), ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
 	})
 	if err != nil {
-		return r.sum, err
+		return err
 	}
 	rows := make([]results.Trial, len(r.plan.Trials))
-	hashes := make([]string, len(r.plan.Trials))
-	byHash := map[string]Trial{}
 	for i, t := range r.plan.Trials {
 		cfg, err := t.Config.CanonicalJSON()
 		if err != nil {
-			return r.sum, err
+			return err
 		}
 		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
 			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
-		hashes[i] = t.Hash
-		byHash[t.Hash] = t
 	}
 	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
-		return r.sum, err
+		return err
 	}
 	splits, err := r.plan.StoredSplits()
 	if err != nil {
-		return r.sum, err
+		return err
 	}
-	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
-		return r.sum, err
-	}
+	return r.opt.Store.PutSplits(ctx, r.expID, splits)
+}
+
+// work runs the registered experiment's trials that this worker can claim,
+// until none is left (with Options.Wait, until none is running elsewhere
+// either).
+func (r *run) work(ctx context.Context) error {
+	exp := r.plan.Experiment
 	stored, err := r.opt.Store.Trials(ctx, r.expID)
 	if err != nil {
-		return r.sum, err
+		return err
 	}
+	r.sum.ExperimentID = r.expID
 	r.sum.Planned = len(r.plan.Trials)
 	for _, s := range stored {
-		if _, ok := byHash[s.Hash]; ok && s.Status == results.StatusDone {
+		if _, ok := r.byHash[s.Hash]; ok && s.Status == results.StatusDone {
 			r.sum.AlreadyDone++
 		}
 	}
@@ -185,22 +249,35 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 
 	started := time.Now()
 	finished := 0
+	var failedHere []string // not claimed again by this worker
 	for {
 		if err := ctx.Err(); err != nil {
-			return r.sum, &Interrupted{Msg: fmt.Sprintf("interrupted between trials (%s in this run); the next dogrun run continues with the rest",
+			return &Interrupted{Msg: fmt.Sprintf("interrupted between trials (%s in this run); the next dogrun run continues with the rest",
 				english.Count(r.sum.Trained, "trial")+" trained"), Cause: err}
 		}
-		if err := r.reclaimDead(ctx); err != nil {
-			return r.sum, err
+		if err := r.reclaimDead(ctx, finished == 0); err != nil {
+			return err
 		}
-		claimed, err := r.opt.Store.Claim(ctx, r.expID, hashes, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+		claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, failedHere...)
 		if err != nil {
-			return r.sum, err
+			return err
 		}
 		if claimed == nil {
-			break
+			again, err := r.othersRunning(ctx)
+			if err != nil {
+				return err
+			}
+			if !again {
+				break
+			}
+			continue
 		}
-		t := byHash[claimed.Hash]
+		t, ok := r.byHash[claimed.Hash]
+		if !ok {
+			_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
+			return fmt.Errorf("experiment %s was registered again, from another version of its file, while this worker ran it: "+
+				"trial %s is not one this worker planned, so it stops (start it again to work on the new version)", exp.Name, claimed.Hash[:min(12, len(claimed.Hash))])
+		}
 		eta := ""
 		if finished > 0 {
 			left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
@@ -221,22 +298,22 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 		case ctx.Err() != nil:
 			// Interrupted, not failed: hand the trial back for the next run.
 			_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
-			return r.sum, &Interrupted{Msg: fmt.Sprintf("interrupted: %s %s was handed back unfinished, and the next dogrun run does it again (%s in this run)",
+			return &Interrupted{Msg: fmt.Sprintf("interrupted: %s %s was handed back unfinished, and the next dogrun run does it again (%s in this run)",
 				label, what, english.Count(r.sum.Trained, "trial")+" trained"), Cause: ctx.Err()}
 		default:
 			r.sum.Failed++
 			// Not again in this run: a NaN loss fails the same way twice in a row.
 			// The next run (or another worker) retries it while attempts are left.
-			hashes = without(hashes, claimed.Hash)
+			failedHere = append(failedHere, claimed.Hash)
 			fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 			if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
-				return r.sum, errors.Join(err, ferr)
+				return errors.Join(err, ferr)
 			}
 		}
 	}
 	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
 		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
-	return r.sum, nil
+	return nil
 }
 
 // Describe names a trial for people: its variant, seed and fold.

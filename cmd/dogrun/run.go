@@ -9,6 +9,7 @@ import (
 
 	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/internal/workspace"
+	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -55,7 +56,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		OpenStore: store.create, RunsDir: store.runsDir, CacheDir: cacheDir,
 		Threads: *threads, Batch: *batch, Log: c.stdout, StaleAfter: *stale,
 	}
-	if _, err := os.Stat(store.path()); err == nil {
+	if _, err := os.Stat(store.path()); err == nil && !results.IsURL(store.path()) {
 		if opts.Store, err = store.create(); err != nil {
 			return err
 		}
