@@ -28,6 +28,7 @@ import (
 func Work(ctx context.Context, targets []string, opt Options) (Summary, error) {
 	opt.defaults()
 	opt.wait = true
+	fmt.Fprintf(opt.Log, "worker %s on %s\n", opt.Worker, opt.Store.Path())
 	var total Summary
 	for {
 		names := targets

@@ -17,6 +17,8 @@ import (
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/internal/pgtest"
+	"github.com/dogrun/dogrun/internal/slurmtest"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 )
@@ -24,14 +26,19 @@ import (
 // TestMain lets the test binary stand in for the dogrun binary: with
 // DOGRUN_TEST_AS_CLI=1 it is main() on its arguments. The crash and
 // concurrency tests start it as a child process, so what they SIGKILL or run
-// twice is the real command, and no separate build is needed.
+// twice is the real command, and no separate build is needed. The
+// PostgreSQL server and Slurm cluster that tests started are stopped at the
+// end.
 func TestMain(m *testing.M) {
 	if os.Getenv("DOGRUN_TEST_AS_CLI") == "1" {
 		os.Args = append([]string{"dogrun"}, os.Args[1:]...)
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	slurmtest.StopShared()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 // proc is a dogrun child process whose stdout and stderr are read line by line.

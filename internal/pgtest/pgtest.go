@@ -4,9 +4,9 @@
 // empty database of its own.
 //
 // The server runs as the postgres user when the tests run as root (initdb
-// refuses root), as the current user otherwise. It is a child of the test
-// process that the kernel kills if the test process dies, so a crashed or
-// timed-out test leaves no server behind.
+// refuses root), as the current user otherwise. It dies with the test
+// process (package daemon), so a crashed or timed-out test leaves no
+// server behind.
 package pgtest
 
 import (
@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/daemon"
 	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/jackc/pgx/v5"
 )
@@ -54,12 +55,18 @@ var (
 // A package whose tests use Database calls it from TestMain.
 func Main(m *testing.M) int {
 	code := m.Run()
+	StopShared()
+	return code
+}
+
+// StopShared stops the server, if a test started it: for a TestMain that
+// does more than Main.
+func StopShared() {
 	if server != nil {
 		if err := server.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest:", err)
 		}
 	}
-	return code
 }
 
 // Database returns the URL of a new, empty database on the package's
@@ -200,8 +207,8 @@ func (s *Server) start(bin string, cred *syscall.Credential) error {
 		"-p", strconv.Itoa(port), "-k", s.dir, "-c", "listen_addresses=127.0.0.1",
 		"-c", "max_connections=200")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if err := daemon.Start(cmd); err != nil {
 		return err
 	}
 	exit := make(chan error, 1)
