@@ -151,8 +151,8 @@ func TestScaleMessages(t *testing.T) {
 
 func TestKubeName(t *testing.T) {
 	for in, want := range map[string]string{
-		"dogrun-quickstart":        "dogrun-quickstart",
-		"dogrun-Dropout_Study v2!": "dogrun-dropout-study-v2",
+		"dogrun-quickstart":                       "dogrun-quickstart",
+		"dogrun-Dropout_Study v2!":                "dogrun-dropout-study-v2",
 		"dogrun-" + strings.Repeat("x", 80) + "-": "dogrun-" + strings.Repeat("x", 56),
 	} {
 		got := kubeName(in)
