@@ -125,3 +125,73 @@ func BenchmarkBackbones(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSharedFeatureCache weighs the two ways workers on several
+// machines can get a sweep's features (docs/scaling.md): each machine
+// extracting them itself (per-machine caches), against opening the
+// segments one machine stored in a shared cache folder. It reports images
+// per second both ways, and how many times faster opening is, for each
+// backbone that `dogrun setup` has fetched:
+//
+//	go test ./backbone -run '^$' -bench SharedFeatureCache -benchtime 2x
+func BenchmarkSharedFeatureCache(b *testing.B) {
+	const photos, batch = 256, 8
+	paths := benchPhotos(b, photos)
+	reqs := make([]backbone.Request, len(paths))
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		reqs[i] = backbone.Request{Path: p, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
+	}
+	cacheDir, err := workspace.CacheDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, name := range []string{"mobilefacenet", "vggface2-mobilenet", "dlib-resnet34", "mobilenetv2-imagenet"} {
+		b.Run(name, func(b *testing.B) {
+			spec, err := backbone.Lookup(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, f := range spec.Source.Files { // never download in a benchmark
+				if _, err := os.Stat(filepath.Join(cacheDir, "npm", spec.Source.Package+"@"+spec.Source.Version, filepath.FromSlash(f.Path))); err != nil {
+					b.Skipf("%s is not fetched (dogrun setup %s)", name, name)
+				}
+			}
+			m, err := backbone.Open(ctx, cacheDir, spec, "", 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			var extractTime, openTime time.Duration
+			b.ResetTimer()
+			for range b.N {
+				shared := b.TempDir()
+				cache, err := backbone.OpenCache(shared, spec, m.Cut)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				if n, err := backbone.Extract(ctx, m, cache, reqs, batch, nil); err != nil || n != len(reqs) {
+					b.Fatalf("extracted %d of %d: %v", n, len(reqs), err)
+				}
+				extractTime += time.Since(start)
+				start = time.Now()
+				other, err := backbone.OpenCache(shared, spec, m.Cut) // what another machine's worker does
+				if err != nil || other.Len() != len(reqs) {
+					b.Fatalf("opened %d of %d vectors: %v", other.Len(), len(reqs), err)
+				}
+				openTime += time.Since(start)
+			}
+			imgs := float64(b.N * len(reqs))
+			extract, open := imgs/extractTime.Seconds(), imgs/openTime.Seconds()
+			b.ReportMetric(extract, "extract_img/s")
+			b.ReportMetric(open, "open_img/s")
+			b.ReportMetric(open/extract, "x")
+		})
+	}
+}
