@@ -22,7 +22,10 @@ import (
 //   - EICandidates candidates are drawn from l, and the one maximising
 //     log l(x) - log g(x) (the expected-improvement criterion) is taken.
 //
-// The estimators' rules are in parzen; Optuna's multivariate mode, its
+// The estimators' rules are in parzen. Densities are those of Optuna since
+// 3.5 (a truncated normal's includes its scale) and, for a log Int, since
+// 2025 (the mass of the value's cell on the log line); parity_test.go
+// checks them against Optuna itself. Optuna's multivariate mode, its
 // constant liar and its custom gamma and weight functions are not offered.
 type TPE struct {
 	StartupTrials     int     // finished trials before TPE takes over (Optuna: 10)
@@ -147,8 +150,9 @@ type estimator struct {
 //     the prior centred mid-range with the range as bandwidth. An
 //     observation's bandwidth is the larger distance to its neighbours
 //     among the sorted centres (prior included) with the range's ends as
-//     outer neighbours; unless ConsiderEndpoints, the lowest and highest
-//     centres use their one inner neighbour instead. Then the "magic clip"
+//     outer neighbours (equal centres in claim order); unless
+//     ConsiderEndpoints, the lowest and highest centres use their one inner
+//     neighbour instead. Then the "magic clip"
 //     keeps each bandwidth within [range/min(100, n+2), range].
 //   - Choice kernels: each observation's kernel gives its choice weight 1 +
 //     PriorWeight/(n+1) and every choice PriorWeight/(n+1), normalised; the
