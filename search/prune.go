@@ -57,8 +57,12 @@ func (m Median) Check() error {
 	return nil
 }
 
-// Prune applies the rule at epoch len(curve).
+// Prune applies the rule at epoch len(curve); settings that fail Check
+// never prune.
 func (m Median) Prune(curve []float64, others []Curve) bool {
+	if m.Check() != nil {
+		return false
+	}
 	epoch := len(curve)
 	var complete []Curve
 	for _, c := range others {
@@ -129,8 +133,12 @@ func (a ASHA) Check() error {
 	return nil
 }
 
-// Rungs returns the epochs at which rungs end, up to maxEpochs.
+// Rungs returns the epochs at which rungs end, up to maxEpochs (none for
+// settings that fail Check).
 func (a ASHA) Rungs(maxEpochs int) []int {
+	if a.Check() != nil {
+		return nil
+	}
 	var rungs []int
 	for e := a.MinResource * pow(a.ReductionFactor, a.MinEarlyStoppingRate); e <= maxEpochs; e *= a.ReductionFactor {
 		rungs = append(rungs, e)

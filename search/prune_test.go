@@ -219,6 +219,13 @@ func TestPrunerChecks(t *testing.T) {
 			t.Errorf("%+v passed its check", p)
 		}
 	}
+	// Settings that fail the check neither loop nor divide by zero.
+	if got := (ASHA{MinResource: 1, ReductionFactor: 1}).Rungs(10); got != nil {
+		t.Errorf("rungs of η = 1: %v", got)
+	}
+	if (Median{Interval: 0}).Prune([]float64{0}, medianComplete) {
+		t.Error("interval 0 pruned")
+	}
 	if NewMedian().Check() != nil || NewASHA().Check() != nil || NewTPE().Check() != nil {
 		t.Error("a default fails its check")
 	}

@@ -59,8 +59,8 @@ type Random struct{}
 
 // Sample ignores the history.
 func (Random) Sample(space Space, seed uint64, n int, _ []Trial) (Point, error) {
-	if n < 0 {
-		return nil, fmt.Errorf("search: claim index %d is negative", n)
+	if err := checkClaim(n); err != nil {
+		return nil, err
 	}
 	s := newStream(seed, n)
 	pt := make(Point, len(space.params))
@@ -78,9 +78,19 @@ func (p Param) random(s stream) float64 {
 	return p.outside(lo + s.open()*(hi-lo))
 }
 
-// sortedHistory checks the history against the space and returns it in
-// claim order.
+func checkClaim(n int) error {
+	if n < 0 {
+		return fmt.Errorf("search: claim index %d is negative", n)
+	}
+	return nil
+}
+
+// sortedHistory checks the claim index and the history against the space
+// and returns the history in claim order.
 func sortedHistory(space Space, n int, history []Trial) ([]Trial, error) {
+	if err := checkClaim(n); err != nil {
+		return nil, err
+	}
 	h := slices.Clone(history)
 	slices.SortFunc(h, func(a, b Trial) int { return cmp.Compare(a.N, b.N) })
 	for i, t := range h {
@@ -110,5 +120,5 @@ func Top(trials []Trial, k int, d Direction) []Trial {
 	slices.SortFunc(c, func(a, b Trial) int {
 		return cmp.Or(cmp.Compare(d.score(a.Value), d.score(b.Value)), cmp.Compare(a.N, b.N))
 	})
-	return c[:min(k, len(c))]
+	return c[:max(0, min(k, len(c)))]
 }

@@ -274,3 +274,28 @@ func TestTopTakesCompleteTrialsBestFirst(t *testing.T) {
 		t.Errorf("more than there are: %v (NaN last)", got)
 	}
 }
+
+func TestSamplersRejectBadArguments(t *testing.T) {
+	s := issueSpace(t)
+	for _, sm := range []Sampler{Random{}, NewTPE(), TPE{StartupTrials: 0, EICandidates: 1, PriorWeight: 1}} {
+		if _, err := sm.Sample(s, 1, -1, nil); err == nil || err.Error() != "search: claim index -1 is negative" {
+			t.Errorf("%T at claim -1: error %v", sm, err)
+		}
+	}
+	for _, c := range []struct {
+		tpe  TPE
+		want string
+	}{
+		{TPE{StartupTrials: -1, EICandidates: 24, PriorWeight: 1}, "startup trials must be at least 0, got -1"},
+		{TPE{EICandidates: 0, PriorWeight: 1}, "candidates must be at least 1, got 0"},
+		{TPE{EICandidates: 24, PriorWeight: 0}, "prior weight must be a positive number, got 0"},
+		{TPE{EICandidates: 24, PriorWeight: math.NaN()}, "prior weight must be a positive number, got NaN"},
+	} {
+		if _, err := c.tpe.Sample(s, 1, 0, nil); err == nil || err.Error() != "search: tpe "+c.want {
+			t.Errorf("%+v: error %v, want %q", c.tpe, err, c.want)
+		}
+	}
+	if got := Top([]Trial{{N: 0, Value: 1}}, -1, Maximize); len(got) != 0 {
+		t.Errorf("top -1: %v", got)
+	}
+}
