@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/dogrun/dogrun/metrics"
-	"github.com/dogrun/dogrun/plots"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/tensorboard"
 )
@@ -32,7 +31,9 @@ type trialView struct {
 
 // writeTrialPage writes index.md and index.html (and the pictures the
 // Markdown needs) into the trial's folder.
-func (d *Data) writeTrialPage(dir string, t results.Trial, row trialRow, th *thumbs, generated string) error {
+func (d *Data) writeTrialPage(root string, pics *pictures, t results.Trial, row trialRow, th *thumbs, generated string) error {
+	rel := trialDir(t) + "/"
+	dir := filepath.Join(root, filepath.FromSlash(rel))
 	tv := &trialView{Experiment: d.Experiment.Name, Generated: generated, Trial: t, Row: row, Up: "../../",
 		Env: d.trialEnvironment(t)}
 	var pretty bytes.Buffer
@@ -52,40 +53,27 @@ func (d *Data) writeTrialPage(dir string, t results.Trial, row trialRow, th *thu
 	}
 
 	if eps := d.Epochs[t.ID]; len(eps) > 0 {
-		png, err := plots.LearningCurve(fmt.Sprintf("Trial %d (%s, seed %d)", t.Index, t.VariantKey, t.Seed),
-			epochPoints(eps), t.BestEpoch, earlyStop(t), plots.PNG, wideW, wideH)
+		f, err := learningCurveFigure(pics, rel, fmt.Sprintf("Trial %d (%s, seed %d)", trialNumber(t), t.VariantKey, t.Seed), t, eps)
 		if err != nil {
 			return err
 		}
-		tv.Curve = &figure{Name: "learning_curve.png", PNG: png,
-			Caption: "Loss and accuracy per epoch on the training and validation photos; the checkpoint is the best epoch."}
+		f.Caption = "Loss and accuracy per epoch on the training and validation photos; the checkpoint is the best epoch."
+		tv.Curve = &f
 	}
 	if rep, ok := d.Reports[t.ID]; ok && len(rep.PerClass) > 0 {
 		rows := classRows([]metrics.Report{rep})
 		var err error
-		if tv.ClassF1, err = classF1Figure("class_f1.png", fmt.Sprintf("Per-class F1 of trial %d", t.Index), rows, false); err != nil {
+		if tv.ClassF1, err = classF1Figure(pics, rel, fmt.Sprintf("Per-class F1 of trial %d", trialNumber(t)), rows, false); err != nil {
 			return err
 		}
 		tv.WorstClasses = worstClasses(rows, 10, th)
-		if tv.Confusion, err = confusionFigure("confusion.png", fmt.Sprintf("Confusion of trial %d", t.Index),
+		if tv.Confusion, err = confusionFigure(pics, rel, fmt.Sprintf("Confusion of trial %d", trialNumber(t)),
 			rep.Confusion, classNames(rep), 1, "this trial", th); err != nil {
 			return err
 		}
 	}
 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	var figs []figure
-	for _, f := range []*figure{tv.Curve, tv.ClassF1} {
-		if f != nil {
-			figs = append(figs, *f)
-		}
-	}
-	if tv.Confusion != nil {
-		figs = append(figs, tv.Confusion.Figure)
-	}
-	if err := writeFigures(dir, figs); err != nil {
 		return err
 	}
 	return render(filepath.Join(dir, "index.md"), filepath.Join(dir, "index.html"), trialPage, tv)

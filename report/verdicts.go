@@ -522,7 +522,7 @@ func verdictAxes(trials []results.Trial) ([]string, error) {
 	for _, t := range trials {
 		ss, ok := parseVariant(t.VariantJSON)
 		if !ok && t.VariantJSON != "" {
-			return nil, fmt.Errorf("trial %d: bad variant %q", t.Index, t.VariantJSON)
+			return nil, fmt.Errorf("trial %d: bad variant %q", trialNumber(t), t.VariantJSON)
 		}
 		for _, s := range ss {
 			if !contains(axes, s.Path) {

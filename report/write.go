@@ -82,7 +82,7 @@ type trialLink struct {
 }
 
 type trialRow struct {
-	Index                   int
+	Number                  int // counted from 1
 	Variant                 string
 	Seed                    int64
 	Status                  string
@@ -95,7 +95,7 @@ type trialRow struct {
 func (d *Data) rows() []trialRow {
 	out := make([]trialRow, len(d.Trials))
 	for i, t := range d.Trials {
-		r := trialRow{Index: t.Index, Variant: t.VariantKey, Seed: t.Seed, Status: string(t.Status),
+		r := trialRow{Number: trialNumber(t), Variant: t.VariantKey, Seed: t.Seed, Status: string(t.Status),
 			Accuracy: "–", Top5: "–", MacroF1: "–", BestEpoch: t.BestEpoch, StoppedEpoch: t.StoppedEpoch,
 			Hash: t.Hash[:min(12, len(t.Hash))], Error: oneLine(t.Error), Dir: trialDir(t)}
 		if m, ok := d.Metrics[t.ID]; ok {
@@ -169,27 +169,13 @@ var funcs = template.FuncMap{
 // beside it) and the self-contained report.html, plus for every trial
 // trials/<hash16>/index.md and index.html. It returns the two main paths.
 func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
-	th := newThumbs(d.DatasetDir, d.ClassPhotos)
-	v, err := d.mainView(th, now)
-	if err != nil {
-		return "", "", err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
-	figs := append([]figure(nil), v.Comparison...)
-	for _, f := range []*figure{v.BestCurve, v.ClassF1} {
-		if f != nil {
-			figs = append(figs, *f)
-		}
-	}
-	if v.Confusion != nil {
-		figs = append(figs, v.Confusion.Figure)
-	}
-	if d.GradCAM != nil {
-		figs = append(figs, d.GradCAM.figures()...)
-	}
-	if err := writeFigures(dir, figs); err != nil {
+	pics := openPictures(dir)
+	th := newThumbs(d.DatasetDir, d.ClassPhotos, pics)
+	v, err := d.mainView(th, pics, now)
+	if err != nil {
 		return "", "", err
 	}
 	md, html = filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html")
@@ -205,8 +191,8 @@ func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := d.writeTrialPage(filepath.Join(dir, filepath.FromSlash(trialDir(t))), t, v.Rows[i], th, v.Generated); err != nil {
-				errs[i] = fmt.Errorf("trial %d page: %w", t.Index, err)
+			if err := d.writeTrialPage(dir, pics, t, v.Rows[i], th, v.Generated); err != nil {
+				errs[i] = fmt.Errorf("trial %d page: %w", trialNumber(t), err)
 			}
 		}()
 	}
@@ -214,28 +200,10 @@ func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return "", "", err
 	}
-	// Thumbnails last: every page has asked for its own by now.
-	if err := os.MkdirAll(filepath.Join(dir, "thumbs"), 0o755); err != nil {
+	if err := pics.save(); err != nil {
 		return "", "", err
 	}
-	for _, t := range th.all() {
-		if t.Missing != "" {
-			continue
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(t.File)), t.JPEG, 0o644); err != nil {
-			return "", "", err
-		}
-	}
 	return md, html, nil
-}
-
-func writeFigures(dir string, figs []figure) error {
-	for _, f := range figs {
-		if err := os.WriteFile(filepath.Join(dir, f.Name), f.PNG, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // page is a parsed Markdown and HTML template pair, each with the shared
@@ -298,3 +266,6 @@ func (d *Data) StatusCounts() string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// trialNumber is a trial as people count them, from 1; Index counts from 0.
+func trialNumber(t results.Trial) int { return t.Index + 1 }

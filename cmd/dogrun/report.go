@@ -66,12 +66,13 @@ func gather(ctx context.Context, store storeFlags, name string) (*results.Store,
 }
 
 // writeReport writes d's report into out, by default <runs>/<experiment>, and
-// says where. It draws the Grad-CAM overlays of the best trial first.
+// says where. It draws the Grad-CAM overlays of the best trial first, or
+// reuses those drawn for an earlier report there.
 func writeReport(ctx context.Context, w io.Writer, st *results.Store, store storeFlags, out string, d *report.Data) error {
-	addGradCAM(ctx, w, st, d)
 	if out == "" {
 		out = filepath.Join(store.runsDir, d.Experiment.Name)
 	}
+	addGradCAM(ctx, w, st, d, out)
 	md, html, err := report.Write(d, out, time.Now())
 	if err != nil {
 		return err
