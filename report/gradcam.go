@@ -62,7 +62,7 @@ func (g *GradCAM) intro() string {
 		trialNumber(g.Trial), g.Trial.VariantKey, g.Trial.Seed, shortHash(g.Trial.Hash))
 }
 
-// Markdown shows the overlays, written beside report.md as gradcam_N.png.
+// Markdown shows the overlays, files the caller keeps beside report.md.
 func (g *GradCAM) Markdown() string {
 	var b strings.Builder
 	b.WriteString("## Where the best trial looks\n\n" + g.intro() + "\n")

@@ -25,16 +25,17 @@ type trialView struct {
 	WorstClasses []ClassRow
 	Confusion    *confusionBlock
 	Config       string   // resolved config, indented JSON
-	TensorBoard  []string // event files, relative to the page
+	TensorBoard  []string // event files, relative to LogDir
+	LogDir       string   // the trial's folder, relative to the page showing it
 	Up           string   // from the page to the main report's folder
 }
 
-// writeTrialPage writes index.md and index.html (and the pictures the
-// Markdown needs) into the trial's folder.
-func (d *Data) writeTrialPage(root string, pics *pictures, t results.Trial, row trialRow, th *thumbs, generated string) error {
+// trialPage draws the pictures of trial t's page into its folder under
+// root (pictures know root) and returns what its templates show.
+func (d *Data) trialPage(root string, pics *pictures, t results.Trial, row trialRow, th *thumbs, generated string) (*trialView, error) {
 	rel := trialDir(t) + "/"
 	dir := filepath.Join(root, filepath.FromSlash(rel))
-	tv := &trialView{Experiment: d.Experiment.Name, Generated: generated, Trial: t, Row: row, Up: "../../",
+	tv := &trialView{Experiment: d.Experiment.Name, Generated: generated, Trial: t, Row: row, Up: "../../", LogDir: ".",
 		Env: d.trialEnvironment(t)}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, []byte(t.ConfigJSON), "", "  ") == nil {
@@ -55,7 +56,7 @@ func (d *Data) writeTrialPage(root string, pics *pictures, t results.Trial, row 
 	if eps := d.Epochs[t.ID]; len(eps) > 0 {
 		f, err := learningCurveFigure(pics, rel, fmt.Sprintf("Trial %d (%s, seed %d)", trialNumber(t), t.VariantKey, t.Seed), t, eps)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		f.Caption = "Loss and accuracy per epoch on the training and validation photos; the checkpoint is the best epoch."
 		tv.Curve = &f
@@ -64,19 +65,46 @@ func (d *Data) writeTrialPage(root string, pics *pictures, t results.Trial, row 
 		rows := classRows([]metrics.Report{rep})
 		var err error
 		if tv.ClassF1, err = classF1Figure(pics, rel, fmt.Sprintf("Per-class F1 of trial %d", trialNumber(t)), rows, false); err != nil {
-			return err
+			return nil, err
 		}
 		tv.WorstClasses = worstClasses(rows, 10, th)
 		if tv.Confusion, err = confusionFigure(pics, rel, fmt.Sprintf("Confusion of trial %d", trialNumber(t)),
 			rep.Confusion, classNames(rep), 1, "this trial", th); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return tv, nil
+}
 
+// write writes the trial's index.md and index.html into its folder.
+func (tv *trialView) write(root string) error {
+	dir := filepath.Join(root, filepath.FromSlash(trialDir(tv.Trial)))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	return render(filepath.Join(dir, "index.md"), filepath.Join(dir, "index.html"), trialPage, tv)
+}
+
+// embedded is the view shown inside report.html, whose folder is the
+// report's.
+func (tv *trialView) embedded() *trialView {
+	e := *tv
+	e.LogDir = trialDir(tv.Trial)
+	return &e
+}
+
+// pictureBytes is how much tv's pictures add to a page that embeds them.
+func (tv *trialView) pictureBytes() int {
+	n := 0
+	for _, f := range []*figure{tv.Curve, tv.ClassF1} {
+		if f != nil {
+			n += len(f.PNG)
+		}
+	}
+	if tv.Confusion != nil {
+		n += len(tv.Confusion.Figure.PNG)
+	}
+	return n
 }
 
 // trialEnvironment is the environment block of one trial.

@@ -73,12 +73,21 @@ type view struct {
 	VariantLinks   map[string][]trialLink
 	Rows           []trialRow
 	TensorBoardDir string
+	// Embedded are the trial pages report.html carries, as collapsed
+	// sections; Separate counts those it only links to, past embedBudget.
+	Embedded []*trialView
+	Separate int
 }
+
+// embedBudget bounds the bytes of pictures of the trial pages report.html
+// embeds, so that the one file stays small enough to mail.
+const embedBudget = 8 << 20
 
 type trialLink struct {
 	Seed int64
 	Dir  string // trials/<hash16>, relative to the report
 	Done bool
+	Href string // where report.html shows the trial: its section, or its page
 }
 
 type trialRow struct {
@@ -90,6 +99,7 @@ type trialRow struct {
 	BestEpoch, StoppedEpoch int
 	Duration, Hash, Error   string
 	Dir                     string // trials/<hash16>
+	Href                    string // see trialLink
 }
 
 func (d *Data) rows() []trialRow {
@@ -107,6 +117,29 @@ func (d *Data) rows() []trialRow {
 		out[i] = r
 	}
 	return out
+}
+
+// embed puts the trial pages into report.html, in trial order, while their
+// pictures fit embedBudget, and points the report's trial links at them.
+func (v *view) embed(pages []*trialView) {
+	used := 0
+	href := map[string]string{}
+	for i, tv := range pages {
+		r := &v.Rows[i]
+		r.Href = r.Dir + "/index.html"
+		if used += tv.pictureBytes(); used <= embedBudget {
+			v.Embedded = append(v.Embedded, tv.embedded())
+			r.Href = fmt.Sprintf("#trial-%d", r.Number)
+		} else {
+			v.Separate++
+		}
+		href[r.Dir] = r.Href
+	}
+	for _, links := range v.VariantLinks {
+		for i := range links {
+			links[i].Href = href[links[i].Dir]
+		}
+	}
 }
 
 // trialDir is a trial's folder relative to the report: the same folder the
@@ -178,11 +211,8 @@ func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	md, html = filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html")
-	if err := render(md, html, mainPage, v); err != nil {
-		return "", "", err
-	}
 	// Trial pages are independent, and drawing them is most of the work.
+	pages := make([]*trialView, len(d.Trials))
 	errs := make([]error, len(d.Trials))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -191,13 +221,23 @@ func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := d.writeTrialPage(dir, pics, t, v.Rows[i], th, v.Generated); err != nil {
+			tv, err := d.trialPage(dir, pics, t, v.Rows[i], th, v.Generated)
+			if err == nil {
+				err = tv.write(dir)
+			}
+			if err != nil {
 				errs[i] = fmt.Errorf("trial %d page: %w", trialNumber(t), err)
 			}
+			pages[i] = tv
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		return "", "", err
+	}
+	v.embed(pages)
+	md, html = filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html")
+	if err := render(md, html, mainPage, v); err != nil {
 		return "", "", err
 	}
 	if err := pics.save(); err != nil {
