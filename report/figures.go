@@ -16,7 +16,10 @@ const (
 	chartW, chartH = 900, 420
 	heatmapSmall   = 760 // up to plots.MaxLabelledClasses classes
 	heatmapLarge   = 900
-	maxFigureH     = 4000
+	// heatmapRowPx is the least height of a named row: room for a class
+	// name of plots.MinTextPx.
+	heatmapRowPx = 24
+	maxFigureH   = 4000
 )
 
 func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error) {
@@ -218,7 +221,7 @@ func classF1Figure(pics *pictures, dir, title string, rows []ClassRow, spread bo
 // confusionFigure draws confusion.png into dir (relative to the report's
 // folder, "" or ending in /).
 func confusionFigure(pics *pictures, dir, title string, counts [][]int, classes []string, seeds int, source string, th *thumbs) (*confusionBlock, error) {
-	size := heatmapSmall
+	size := max(heatmapSmall, heatmapRowPx*len(classes))
 	if len(classes) > plots.MaxLabelledClasses {
 		size = heatmapLarge
 	}
