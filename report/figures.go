@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/plots"
 	"github.com/dogrun/dogrun/results"
@@ -225,7 +226,7 @@ func confusionFigure(pics *pictures, dir, title string, counts [][]int, classes 
 	if len(classes) > plots.MaxLabelledClasses {
 		size = heatmapLarge
 	}
-	title = fmt.Sprintf("%s (%d dogs, row-normalised)", title, len(classes))
+	title = fmt.Sprintf("%s (%s, row-normalised)", title, english.Count(len(classes), "dog"))
 	png, err := pics.draw(dir+"confusion.png", []any{title, counts, classes, size}, func() ([]byte, error) {
 		return plots.ConfusionHeatmap(title, counts, classes, plots.PNG, size)
 	})

@@ -178,7 +178,7 @@ func TestEnvironmentWarnsAboutDirtyTrees(t *testing.T) {
 	for _, r := range d.environment() {
 		env[r.Key] = r
 	}
-	if r := env["Go"]; r.Value != "go1.26.8 (1 trials); go1.26.9 (1 trials)" {
+	if r := env["Go"]; r.Value != "go1.26.8 (1 trial); go1.26.9 (1 trial)" {
 		t.Errorf("Go row %+v (failed trials must not count)", r)
 	}
 	if r := env["Git commit"]; !r.Warn || !strings.Contains(r.Note, "1 of 2 trials ran with uncommitted changes") {
@@ -187,7 +187,7 @@ func TestEnvironmentWarnsAboutDirtyTrees(t *testing.T) {
 	if r := env["Dataset folder"]; r.Value != "unknown" || !r.Warn {
 		t.Errorf("dataset row %+v", r)
 	}
-	if r := env["Machines"]; r.Value != "h1 (1 trials); h2 (1 trials)" {
+	if r := env["Machines"]; r.Value != "h1 (1 trial); h2 (1 trial)" {
 		t.Errorf("machines row %+v", r)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/report"
 	"github.com/dogrun/dogrun/results"
 )
@@ -43,9 +44,9 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	fmt.Fprintf(c.stdout, "%s: %d trials (%s)\n", names[0], len(d.Trials), d.StatusCounts())
+	fmt.Fprintf(c.stdout, "%s: %s (%s)\n", names[0], english.Count(len(d.Trials), "trial"), d.StatusCounts())
 	for i, v := range d.Variants {
-		fmt.Fprintf(c.stdout, "  %d. %-40s accuracy %s (%d/%d seeds)\n", i+1, v.Key, report.Interval(v.Accuracy), v.Done, len(v.Trials))
+		fmt.Fprintf(c.stdout, "  %d. %-40s accuracy %s (%d/%d %s)\n", i+1, v.Key, report.Interval(v.Accuracy), v.Done, len(v.Trials), english.Noun(len(v.Trials), "seed"))
 	}
 	return writeReport(ctx, c.stdout, st, store, *out, d)
 }
