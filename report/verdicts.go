@@ -126,11 +126,7 @@ type PhotoOutcome struct {
 // LoadVerdictTrials reads what CompareTrials needs of exp's trials from
 // the store.
 func LoadVerdictTrials(ctx context.Context, st *results.Store, exp results.Experiment) ([]VerdictTrial, error) {
-	trials, err := st.Trials(ctx, exp.ID)
-	if err != nil {
-		return nil, err
-	}
-	m, err := st.TestMetrics(ctx, exp.ID)
+	trials, m, err := trialsAndMetrics(ctx, st, exp)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,10 @@ Shows where a done trial looks in a photo, as the seed's grad_CAM.py did:
 the Grad-CAM heatmap of the predicted dog (or of -class) over the photo, as
 a PNG. ID is the trial's hash or a prefix of it, as dogrun status and the
 report show it. Prints the predicted dog and the explained one with their
-probabilities.
+probabilities. When the Grad-CAM map is empty (nothing in the feature map
+raises the dog's score) it says so and draws occlusion sensitivity instead:
+where greying out a square of the photo lowers the dog's probability (49
+backbone passes, a second or two).
 
 ONNX Runtime computes the backbone's last convolutional feature map; GoMLX
 replays the few layers from there to the trial's features, applies its head

@@ -21,8 +21,10 @@ report.html: the environment the trials ran in, variants ranked by mean test
 accuracy with 95% intervals over seeds, a chart per swept setting, validation
 curves per variant, per-dog F1, a confusion heatmap with the most confused
 dogs shown as photos, Grad-CAM overlays of the best trial on test photos it
-got right and wrong (see dogrun gradcam), and every trial. Each trial also
-gets a page pair, trials/<hash>/index.md and index.html.
+got right and wrong (see dogrun gradcam), and every trial, whose pages
+report.html also carries as collapsed sections. Each trial also gets a page
+pair, trials/<hash>/index.md and index.html. Charts and Grad-CAM overlays
+that did not change since the last report there are reused, not redrawn.
 
 `
 
