@@ -20,6 +20,9 @@ const (
 // which one this machine runs (the bench prints it).
 var kernel, kernelName = kernelGo, "go"
 
+// Engine names what trains heads without a trunk here, for reports.
+func Engine() string { return "native (" + kernelName + " kernel, one thread per head)" }
+
 // gemmScratch holds the padded copies for edge tiles; one per goroutine.
 type gemmScratch struct {
 	a, b []float32
