@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -14,13 +16,7 @@ import (
 // holding the weights of its best validation epoch. onEpoch, if not nil, sees each
 // epoch as it ends.
 func Fit(ctx context.Context, cfg Config, trainSet, valSet Data, classes int, onEpoch func(Epoch)) (*Head, Result, error) {
-	var out Outcome
-	FitMany(ctx, []Config{cfg}, trainSet, valSet, classes, 1, func(_ int, e Epoch) {
-		if onEpoch != nil {
-			onEpoch(e)
-		}
-	}, func(_ int, o Outcome) { out = o })
-	return out.Head, out.Result, out.Err
+	return fitOne(ctx, cfg, newRows(trainSet, valSet), classes, onEpoch)
 }
 
 // Outcome is how one head of FitMany ended: trained, or failed with Err
@@ -35,8 +31,9 @@ type Outcome struct {
 // (0: one per CPU) at a time. Each head trains start to finish on one
 // goroutine with its own weights, draws and buffers and nothing shared but
 // the read-only rows, so its result is bit for bit what Fit gives it alone.
-// A head that stops early, fails or hits a non-finite loss frees its thread
-// for the next and touches no other. onEpoch and onDone (either may be nil)
+// A head that stops early, fails, hits a non-finite loss or panics (an
+// error then) frees its thread for the next and touches no other. onEpoch
+// and onDone (either may be nil)
 // run on the caller's goroutine, one call at a time; onDone once per
 // configuration, in the order they finish.
 //
@@ -48,10 +45,7 @@ func FitMany(ctx context.Context, cfgs []Config, trainSet, valSet Data, classes,
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	shared := &rows{train: trainSet, val: valSet, prepared: map[string]prepared{}}
-	for _, cfg := range cfgs {
-		shared.prepare(cfg.Normalize)
-	}
+	shared := newRows(trainSet, valSet)
 	type event struct {
 		trial int
 		epoch *Epoch
@@ -70,8 +64,8 @@ func FitMany(ctx context.Context, cfgs []Config, trainSet, valSet Data, classes,
 		go func() {
 			defer func() { finished <- struct{}{} }()
 			for i := range next {
-				h, res, err := fitOne(ctx, cfgs[i], shared, classes, func(e Epoch) { events <- event{trial: i, epoch: &e} })
-				events <- event{trial: i, done: &Outcome{Head: h, Result: res, Err: err}}
+				o := fitSafely(ctx, cfgs[i], shared, classes, func(e Epoch) { events <- event{trial: i, epoch: &e} })
+				events <- event{trial: i, done: &o}
 			}
 		}()
 	}
@@ -91,28 +85,54 @@ func FitMany(ctx context.Context, cfgs []Config, trainSet, valSet Data, classes,
 	}
 }
 
-// rows are FitMany's training and validation rows, with each feature
-// preprocessing applied once for every head that asks for it.
+// fitSafely is fitOne with a panic turned into the head's error: on a
+// FitMany goroutine, no caller's recover would catch it.
+func fitSafely(ctx context.Context, cfg Config, shared *rows, classes int, onEpoch func(Epoch)) (o Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			o = Outcome{Err: fmt.Errorf("internal error (a dogrun bug, please report it with this message): %v\n%s", p, debug.Stack())}
+		}
+	}()
+	o.Head, o.Result, o.Err = fitOne(ctx, cfg, shared, classes, onEpoch)
+	return o
+}
+
+// rows are the training and validation rows of one or more heads, with
+// each feature preprocessing fitted and applied once for all the heads
+// that ask for it.
 type rows struct {
 	train, val Data
-	prepared   map[string]prepared
+	mu         sync.Mutex
+	prepared   map[string]*prepared
 }
 
 type prepared struct {
+	once       sync.Once
 	prep       *prep
 	train, val Data
 	err        error
 }
 
-func (r *rows) prepare(normalize string) {
-	if _, ok := r.prepared[normalize]; ok {
-		return
+func newRows(trainSet, valSet Data) *rows {
+	return &rows{train: trainSet, val: valSet, prepared: map[string]*prepared{}}
+}
+
+// prepare is the rows as normalize preprocesses them.
+func (r *rows) prepare(normalize string) *prepared {
+	r.mu.Lock()
+	p, ok := r.prepared[normalize]
+	if !ok {
+		p = &prepared{}
+		r.prepared[normalize] = p
 	}
-	p, err := fitPrep(normalize, r.train)
-	out := prepared{prep: p, train: r.train, val: r.val, err: err}
-	out.train.X = p.apply(r.train.X, r.train.Dim)
-	out.val.X = p.apply(r.val.X, r.val.Dim)
-	r.prepared[normalize] = out
+	r.mu.Unlock()
+	p.once.Do(func() {
+		p.prep, p.err = fitPrep(normalize, r.train)
+		p.train, p.val = r.train, r.val
+		p.train.X = p.prep.apply(r.train.X, r.train.Dim)
+		p.val.X = p.prep.apply(r.val.X, r.val.Dim)
+	})
+	return p
 }
 
 func fitOne(ctx context.Context, cfg Config, shared *rows, classes int, onEpoch func(Epoch)) (*Head, Result, error) {
@@ -123,7 +143,7 @@ func fitOne(ctx context.Context, cfg Config, shared *rows, classes int, onEpoch 
 	if cfg.Trunk != nil {
 		return fitGraph(ctx, cfg, trainSet, shared.val, classes, onEpoch)
 	}
-	p := shared.prepared[cfg.Normalize]
+	p := shared.prepare(cfg.Normalize)
 	if p.err != nil {
 		return nil, Result{}, p.err
 	}
@@ -148,8 +168,19 @@ func checkFit(cfg Config, trainSet, valSet Data, classes int) error {
 	if classes < 2 {
 		return fmt.Errorf("head: need at least 2 classes, got %d", classes)
 	}
+	for _, units := range cfg.Hidden {
+		if units < 1 {
+			return fmt.Errorf("head: hidden layers %v must have at least one unit each", cfg.Hidden)
+		}
+	}
+	if valSet.Rows() > 0 && valSet.Dim != trainSet.Dim {
+		return fmt.Errorf("head: validation rows have %d features, training rows %d", valSet.Dim, trainSet.Dim)
+	}
 	for _, d := range []Data{trainSet, valSet} {
-		for r, y := range d.Y[:d.Rows()] {
+		if d.Dim > 0 && (len(d.X)%d.Dim != 0 || len(d.Y) != d.Rows()) {
+			return fmt.Errorf("head: %d values of %d features and %d labels do not make whole rows", len(d.X), d.Dim, len(d.Y))
+		}
+		for r, y := range d.Y {
 			if y < 0 || int(y) >= classes {
 				return fmt.Errorf("head: row %d has label %d, outside the %d classes", r, y, classes)
 			}
@@ -258,7 +289,7 @@ type native struct {
 	drop *rand.Rand
 }
 
-func newNative(cfg Config, p prepared, classes int) (*native, error) {
+func newNative(cfg Config, p *prepared, classes int) (*native, error) {
 	n, err := newNet(cfg, p.train.Dim, classes)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -144,6 +145,36 @@ func TestFitManyNonFiniteFailsOneTrial(t *testing.T) {
 		}
 		if d := cmp.Diff(outcomeOf(t, h, res, err, valSet), out[i]); d != "" {
 			t.Errorf("trial %d changed beside a failing one (-alone +together):\n%s", i, d)
+		}
+	}
+}
+
+// Rows that do not fit the head are refused with what is wrong, before any
+// training.
+func TestFitRejectsRowsThatDoNotFit(t *testing.T) {
+	good, val := blobs(61, 3, 5, 4, 1), blobs(62, 3, 2, 4, 1)
+	short := good
+	short.Y = short.Y[:len(short.Y)-1]
+	wide := val
+	wide.Dim = 2
+	label := good
+	label.Y = append([]int32{7}, good.Y[1:]...)
+	zero := testConfig()
+	zero.Hidden = []int{8, 0}
+	for name, tc := range map[string]struct {
+		cfg        Config
+		train, val Data
+		want       string
+	}{
+		"labels":    {testConfig(), short, val, "do not make whole rows"},
+		"dims":      {testConfig(), good, wide, "validation rows have 2 features, training rows 4"},
+		"class":     {testConfig(), label, val, "row 0 has label 7, outside the 3 classes"},
+		"no units":  {zero, good, val, "must have at least one unit"},
+		"bad batch": {Config{Epochs: 1}, good, val, "batch size 0"},
+	} {
+		_, _, err := Fit(context.Background(), tc.cfg, tc.train, tc.val, 3, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error saying %q", name, err, tc.want)
 		}
 	}
 }
