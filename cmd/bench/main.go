@@ -61,6 +61,7 @@ type config struct {
 	python        string
 	out           string
 	sweep         string
+	sweepRounds   int
 	verbose       bool
 	childRSS      bool
 	childSweep    bool
@@ -84,6 +85,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "", "also write the table to this file")
 	flag.BoolVar(&c.verbose, "v", false, "show the runs' progress on stderr")
 	flag.StringVar(&c.sweep, "sweep", "experiments/dropout.yaml", "experiment whose trials (one feature set and split) the dropout part trains with train.FitMany and with PyTorch")
+	flag.IntVar(&c.sweepRounds, "sweep-rounds", 1, "alternating rounds of the dropout part (PyTorch takes about half an hour a round on 2 cores)")
 	flag.BoolVar(&c.childRSS, "child-rss", false, "internal: be the peak-RSS child")
 	flag.BoolVar(&c.childSweep, "child-sweep", false, "internal: be the child that trains -sweep's heads")
 	flag.Parse()
