@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
@@ -21,7 +23,11 @@ import (
 
 // Options are the places and knobs of a run.
 type Options struct {
-	Store    *results.Store
+	Store *results.Store
+	// OpenStore, when Store is nil, opens it once the experiment is planned,
+	// so that a run refused for its data creates no database.
+	OpenStore func() (*results.Store, error)
+
 	RunsDir  string // trial folders (checkpoints, CSV) go under RunsDir/<experiment>/
 	CacheDir string // fetched models and features
 	Worker   string // this process's name in the store; default host:pid
@@ -61,9 +67,19 @@ func (o *Options) defaults() {
 }
 
 // Run registers every trial of the experiment and runs those not done yet. A trial
-// that fails is recorded as failed and the others still run.
+// that fails is recorded as failed and the others still run. When ctx ends,
+// the error (an *Interrupted) says what was handed back for the next run.
 func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
 	opt.defaults()
+	sum, err := plannedRun(ctx, exp, opt)
+	var in *Interrupted
+	if err != nil && ctx.Err() != nil && !errors.As(err, &in) {
+		err = &Interrupted{Msg: "interrupted before any trial started; nothing was lost, and the next dogrun run begins where this one did", Cause: ctx.Err()}
+	}
+	return sum, err
+}
+
+func plannedRun(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
 	plan, err := NewPlan(exp, opt.Log)
 	if err != nil {
 		return Summary{}, err
@@ -71,10 +87,28 @@ func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, er
 	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
 		return Summary{}, err
 	}
+	if opt.Store == nil {
+		st, err := opt.OpenStore()
+		if err != nil {
+			return Summary{}, err
+		}
+		defer st.Close()
+		opt.Store = st
+	}
 	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
 	defer r.close()
 	return r.all(ctx)
 }
+
+// Interrupted is Run's error when its context ends (Ctrl-C): Msg says which
+// trial was handed back and that the next run does it again.
+type Interrupted struct {
+	Msg   string
+	Cause error // the context's error
+}
+
+func (e *Interrupted) Error() string { return e.Msg }
+func (e *Interrupted) Unwrap() error { return e.Cause }
 
 type run struct {
 	opt    Options
@@ -86,6 +120,11 @@ type run struct {
 	adapters map[string]*adapter.Adapter
 	sum      Summary
 	build    BuildInfo
+
+	// Seams for tests, nil in a real run: the steps of one trial (else
+	// r.trial) and the heartbeat clock (else a time.Ticker).
+	trialSteps func(ctx context.Context, claimed *results.Trial, t Trial, label string) error
+	ticker     func(every time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 func (r *run) close() {
@@ -139,16 +178,17 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			r.sum.AlreadyDone++
 		}
 	}
-	fmt.Fprintf(r.opt.Log, "experiment %s: %d trials (%d already done), %d classes, %d photos (train %d, val %d, test %d)\n",
-		exp.Name, r.sum.Planned, r.sum.AlreadyDone, len(r.plan.Data.Classes), len(r.plan.Data.Photos),
-		len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s, %s (train %d, val %d, test %d)\n",
+		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, english.Count(len(r.plan.Data.Classes), "class|classes"),
+		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
 	r.build = ReadBuildInfo(filepath.Dir(exp.File))
 
 	started := time.Now()
 	finished := 0
 	for {
 		if err := ctx.Err(); err != nil {
-			return r.sum, err
+			return r.sum, &Interrupted{Msg: fmt.Sprintf("interrupted between trials (%s in this run); the next dogrun run continues with the rest",
+				english.Count(r.sum.Trained, "trial")+" trained"), Cause: err}
 		}
 		if err := r.reclaimDead(ctx); err != nil {
 			return r.sum, err
@@ -161,43 +201,51 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			break
 		}
 		t := byHash[claimed.Hash]
-		k := r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed + 1
 		eta := ""
 		if finished > 0 {
-			left := r.sum.Planned - k + 1
+			left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
 			eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
 		}
-		fold := ""
-		if t.Fold > 0 {
-			fold = fmt.Sprintf(" fold=%d", t.Fold)
-		}
-		fmt.Fprintf(r.opt.Log, "trial %d/%d [%s seed=%d%s] %s%s\n", k, r.sum.Planned, t.VariantKey(), t.Seed, fold, t.Hash[:12], eta)
-		err = r.one(ctx, claimed, t, fmt.Sprintf("trial %d/%d", k, r.sum.Planned))
+		// Trials are numbered from 1 in their file's order, as status shows them.
+		label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
+		what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
+		fmt.Fprintf(r.opt.Log, "%s %s %s%s\n", label, what, t.Hash[:12], eta)
+		err = r.safely(ctx, claimed, t, label)
 		finished++
 		switch {
 		case err == nil:
 			r.sum.Trained++
 		case errors.Is(err, results.ErrNotOwned):
 			// Another worker reclaimed it after this one went silent; it is theirs now.
-			fmt.Fprintf(r.opt.Log, "trial %d/%d taken over by another worker: %v\n", k, r.sum.Planned, err)
+			fmt.Fprintf(r.opt.Log, "%s taken over by another worker: %v\n", label, err)
 		case ctx.Err() != nil:
 			// Interrupted, not failed: hand the trial back for the next run.
 			_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
-			return r.sum, ctx.Err()
+			return r.sum, &Interrupted{Msg: fmt.Sprintf("interrupted: %s %s was handed back unfinished, and the next dogrun run does it again (%s in this run)",
+				label, what, english.Count(r.sum.Trained, "trial")+" trained"), Cause: ctx.Err()}
 		default:
 			r.sum.Failed++
 			// Not again in this run: a NaN loss fails the same way twice in a row.
 			// The next run (or another worker) retries it while attempts are left.
 			hashes = without(hashes, claimed.Hash)
-			fmt.Fprintf(r.opt.Log, "trial %d/%d failed: %v\n", k, r.sum.Planned, err)
+			fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 			if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 				return r.sum, errors.Join(err, ferr)
 			}
 		}
 	}
-	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %d features computed in %s\n",
-		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, r.sum.FeaturesComputed, roundDuration(time.Since(started)))
+	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
+		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
 	return r.sum, nil
+}
+
+// Describe names a trial for people: its variant, seed and fold.
+func Describe(variantKey string, seed int64, fold int) string {
+	s := fmt.Sprintf("%s seed=%d", variantKey, seed)
+	if fold > 0 {
+		s += fmt.Sprintf(" fold=%d", fold)
+	}
+	return s
 }
 
 func roundDuration(d time.Duration) time.Duration {
@@ -214,16 +262,16 @@ func roundDuration(d time.Duration) time.Duration {
 func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
+	ticks, stop := r.heartbeats(r.opt.StaleAfter / 4)
 	go func() {
-		tick := time.NewTicker(r.opt.StaleAfter / 4)
-		defer tick.Stop()
+		defer stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-ticks:
 				if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
 					cancel(err)
 					return
@@ -234,32 +282,56 @@ func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, fu
 	return ctx, func() { close(done); cancel(nil) }
 }
 
+// safely is one, with a panic in any step turned into the trial's failure:
+// a bad trial must not take the whole sweep down with it.
+func (r *run) safely(ctx context.Context, claimed *results.Trial, t Trial, label string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error (a dogrun bug, please report it with this message): %v\n%s", p, debug.Stack())
+		}
+	}()
+	return r.one(ctx, claimed, t, label)
+}
+
+func (r *run) heartbeats(every time.Duration) (<-chan time.Time, func()) {
+	if r.ticker != nil {
+		return r.ticker(every)
+	}
+	t := time.NewTicker(every)
+	return t.C, t.Stop
+}
+
 // one runs a claimed trial from features to stored results.
 func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	ctx, release := r.keepClaim(ctx, claimed.ID)
 	defer release()
-	err := r.trial(ctx, claimed, t, label)
+	steps := r.trial
+	if r.trialSteps != nil {
+		steps = r.trialSteps
+	}
+	err := steps(ctx, claimed, t, label)
 	if cause := context.Cause(ctx); errors.Is(cause, results.ErrNotOwned) {
 		return cause
 	}
 	return err
 }
 
+// trial runs a claimed trial's steps. Each error names the step that failed:
+// it is what dogrun status shows for the trial.
 func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	start := time.Now()
 	cfg := t.Config
-	aug := augmentOf(cfg)
 	units, err := r.plan.Units(t)
 	if err != nil {
-		return err
+		return fmt.Errorf("split: %w", err)
 	}
 	sets, cache, err := r.trialSets(ctx, t, units, label)
 	if err != nil {
-		return err
+		return fmt.Errorf("extract features: %w", err)
 	}
 	if t.Adapter != nil {
 		if sets, err = r.adapt(ctx, t, sets, units, label); err != nil {
-			return err
+			return fmt.Errorf("train adapter: %w", err)
 		}
 	}
 
@@ -274,44 +346,30 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	}
 	head, fit, err := train.Fit(ctx, FitConfig(t), sets.train, sets.val, len(sets.classes), onEpoch)
 	if err != nil {
-		return err
+		return fmt.Errorf("train head: %w", err)
 	}
 	fmt.Fprintf(r.opt.Log, "  %s stopped at epoch %d, best epoch %d\n", label, fit.StoppedEpoch, fit.BestEpoch)
 
-	probs, err := head.Predict(sets.test)
+	probs, report, open, err := r.evaluate(head, sets, cache, augmentOf(cfg).Key())
 	if err != nil {
-		return err
+		return fmt.Errorf("evaluate: %w", err)
 	}
-	report, err := metrics.Evaluate(toInts(sets.test.Y), probs, sets.classes)
-	if err != nil {
-		return err
-	}
-	var open *results.OpenSet
-	if r.plan.Unknown != nil {
-		if open, err = r.plan.openSet(head, sets, probs, cache, aug.Key()); err != nil {
-			return err
-		}
+	if open != nil {
 		logOpenSet(r.opt.Log, label, open)
 	}
 	dir := filepath.Join(r.opt.RunsDir, r.plan.Experiment.Name, "trials", t.Hash[:16])
-	if err := head.Save(filepath.Join(dir, "checkpoint")); err != nil {
-		return err
+	if err := writeTrialFiles(dir, head, report, fit.Epochs); err != nil {
+		return fmt.Errorf("write trial files: %w", err)
 	}
-	if err := writeCSVs(dir, report); err != nil {
-		return err
-	}
-	if err := writeTensorBoard(dir, time.Now(), fit.Epochs); err != nil {
-		return err
-	}
-	fmt.Fprintf(r.opt.Log, "  %s test accuracy %.3f top-5 %.3f macro F1 %.3f (%d photos)\n",
-		label, report.Accuracy, report.Top5, report.Macro.F1, report.N)
+	fmt.Fprintf(r.opt.Log, "  %s test accuracy %.3f top-5 %.3f macro F1 %.3f (%s)\n",
+		label, report.Accuracy, report.Top5, report.Macro.F1, english.Count(report.N, "photo"))
 
 	epochs := make([]results.Epoch, len(fit.Epochs))
 	for i, e := range fit.Epochs {
 		epochs[i] = results.Epoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, TrainAccuracy: e.TrainAccuracy,
 			ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy, Seconds: e.Seconds}
 	}
-	return r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
+	err = r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
 		Epochs: epochs, BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
 		CheckpointPath: filepath.Join(dir, "checkpoint"), Classes: sets.classes,
 		Report: report, Predictions: predictions(r.plan, sets.testUnits, sets.classOf, probs),
@@ -319,6 +377,42 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 		GoVersion:       runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
 		BackboneSHA256: backboneID(t.Parts), OpenSet: open,
 	})
+	if err != nil {
+		return fmt.Errorf("store results: %w", err)
+	}
+	return nil
+}
+
+// evaluate scores the trained head on the test photos and, with open_set,
+// calibrates and counts its rule for unknown dogs.
+func (r *run) evaluate(head *train.Head, s sets, cache *backbone.Cache, augKey string) ([][]float32, metrics.Report, *results.OpenSet, error) {
+	probs, err := head.Predict(s.test)
+	if err != nil {
+		return nil, metrics.Report{}, nil, err
+	}
+	report, err := metrics.Evaluate(toInts(s.test.Y), probs, s.classes)
+	if err != nil {
+		return nil, metrics.Report{}, nil, err
+	}
+	var open *results.OpenSet
+	if r.plan.Unknown != nil {
+		if open, err = r.plan.openSet(head, s, probs, cache, augKey); err != nil {
+			return nil, metrics.Report{}, nil, err
+		}
+	}
+	return probs, report, open, nil
+}
+
+// writeTrialFiles writes the trial's checkpoint, its CSV reports and its
+// TensorBoard logs into dir.
+func writeTrialFiles(dir string, head *train.Head, report metrics.Report, epochs []train.Epoch) error {
+	if err := head.Save(filepath.Join(dir, "checkpoint")); err != nil {
+		return err
+	}
+	if err := writeCSVs(dir, report); err != nil {
+		return err
+	}
+	return writeTensorBoard(dir, time.Now(), epochs)
 }
 
 func augmentOf(cfg schemas.Experiment) dataset.Augment {

@@ -234,7 +234,10 @@ func sweepRows(ctx context.Context, c config, tmp string) ([]row, error) {
 		}
 		trials = append(trials, tt)
 	}
-	tr, val, _ := plan.Sets(cache, plan.Trials[0])
+	tr, val, _, err := plan.Sets(cache, plan.Trials[0])
+	if err != nil {
+		return nil, err
+	}
 	cfg := runner.FitConfig(plan.Trials[0])
 	name := filepath.Base(c.sweep)
 	var ours, theirs, speedup, rss []float64
@@ -362,7 +365,10 @@ func sweepChild(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	tr, val, _ := plan.Sets(cache, plan.Trials[0])
+	tr, val, _, err := plan.Sets(cache, plan.Trials[0])
+	if err != nil {
+		return err
+	}
 	cfgs := make([]train.Config, len(plan.Trials))
 	for i, t := range plan.Trials {
 		cfgs[i] = runner.FitConfig(t)

@@ -361,7 +361,10 @@ func bareWork(ctx context.Context, c config, cacheDir, dir string, plan *runner.
 	m.Close()
 	ft := &fitTimes{}
 	for i, t := range plan.Trials {
-		tr, val, _ := plan.Sets(cache, t)
+		tr, val, _, err := plan.Sets(cache, t)
+		if err != nil {
+			return 0, nil, err
+		}
 		start := time.Now()
 		if _, _, err := train.Fit(ctx, runner.FitConfig(t), tr, val, len(plan.Data.Classes), nil); err != nil {
 			return 0, nil, err
