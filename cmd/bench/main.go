@@ -65,6 +65,7 @@ type config struct {
 	verbose       bool
 	childRSS      bool
 	childSweep    bool
+	childRun      bool
 }
 
 func main() {
@@ -88,6 +89,7 @@ func main() {
 	flag.IntVar(&c.sweepRounds, "sweep-rounds", 1, "alternating rounds of the dropout part (PyTorch takes about half an hour a round on 2 cores)")
 	flag.BoolVar(&c.childRSS, "child-rss", false, "internal: be the peak-RSS child")
 	flag.BoolVar(&c.childSweep, "child-sweep", false, "internal: be the child that trains -sweep's heads")
+	flag.BoolVar(&c.childRun, "child-run", false, "internal: be the child that runs -sweep as dogrun run does")
 	flag.Parse()
 	if c.data == "" {
 		flag.Usage()
@@ -106,6 +108,12 @@ func main() {
 	}
 	if c.childSweep {
 		if err := sweepChild(ctx, c); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if c.childRun {
+		if err := runChild(ctx, c); err != nil {
 			fail(err)
 		}
 		return
@@ -524,10 +532,6 @@ func rssChild(ctx context.Context, c config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	cacheDir, err := workspace.CacheDir()
-	if err != nil {
-		return err
-	}
 	yaml := fmt.Sprintf(`name: rss
 dataset: {path: %q, min_images_per_class: 2, max_classes: %d, test: 0.2, val: 0.1}
 backbone: {name: %s}
@@ -544,21 +548,43 @@ seeds: [1]
 	if err != nil {
 		return err
 	}
-	st, err := results.Open(filepath.Join(tmp, "r.db"))
+	sum, _, err := runFresh(ctx, c, exp, true)
 	if err != nil {
 		return err
-	}
-	defer st.Close()
-	sum, err := runner.Run(ctx, exp, runner.Options{Store: st, RunsDir: filepath.Join(tmp, "runs"),
-		CacheDir: fresh(tmp, cacheDir, "rss"), Threads: c.threads, Batch: c.batch, Log: c.log()})
-	if err != nil {
-		return err
-	}
-	if sum.Trained != 1 {
-		return fmt.Errorf("trained %d of 1", sum.Trained)
 	}
 	fmt.Printf("%d images extracted", sum.FeaturesComputed)
 	return nil
+}
+
+// runFresh is dogrun run of exp into a new results database and runs
+// folder, with the shared feature cache or, with emptyCache, a cache holding
+// the fetched models only; every trial must train. It returns the run's
+// summary and wall time in seconds.
+func runFresh(ctx context.Context, c config, exp *schemas.Experiment, emptyCache bool) (runner.Summary, float64, error) {
+	tmp, err := os.MkdirTemp("", "dogrun-bench-run-")
+	if err != nil {
+		return runner.Summary{}, 0, err
+	}
+	defer os.RemoveAll(tmp)
+	cacheDir, err := workspace.CacheDir()
+	if err != nil {
+		return runner.Summary{}, 0, err
+	}
+	if emptyCache {
+		cacheDir = fresh(tmp, cacheDir, "run")
+	}
+	st, err := results.Open(filepath.Join(tmp, "r.db"))
+	if err != nil {
+		return runner.Summary{}, 0, err
+	}
+	defer st.Close()
+	start := time.Now()
+	sum, err := runner.Run(ctx, exp, runner.Options{Store: st, RunsDir: filepath.Join(tmp, "runs"),
+		CacheDir: cacheDir, Threads: c.threads, Batch: c.batch, Log: c.log()})
+	if err == nil && sum.Trained != sum.Planned {
+		err = fmt.Errorf("trained %d of %d", sum.Trained, sum.Planned)
+	}
+	return sum, time.Since(start).Seconds(), err
 }
 
 func printTable(c config, args []string, rows []row) error {
