@@ -69,15 +69,17 @@ type adamStep struct {
 
 // adamGo is Adam's rule element by element. Each operation is an IEEE
 // float32 one, in an order adamVector repeats 8 lanes at a time, so the two
-// give the same bits. The decay term is added even when it is zero, as the
-// vector code does.
+// give the same bits. The float32 conversions round each product before its
+// sum, as the vector code does: without them Go may fuse a multiply and an
+// add (it does on amd64 with GOAMD64=v3). The decay term is added even when
+// it is zero, as the vector code does.
 func adamGo(k *adamStep, w, g, m, v []float32) {
 	for i, d := range g[:len(w)] {
-		mi := k.b1*m[i] + k.omb1*d
-		vi := k.b2*v[i] + k.omb2*d*d
+		mi := float32(k.b1*m[i]) + float32(k.omb1*d)
+		vi := float32(k.b2*v[i]) + float32(float32(k.omb2*d)*d)
 		m[i], v[i] = mi, vi
 		step := k.lr * (mi * k.c1) / (float32(math.Sqrt(float64(vi*k.c2))) + k.eps)
-		step += k.lr * (w[i] * k.decay)
+		step += float32(k.lr * float32(w[i]*k.decay))
 		w[i] -= step
 	}
 }
