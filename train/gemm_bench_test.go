@@ -17,6 +17,11 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// BenchmarkGemm times the bench head's largest products (batch 32, 512 by
+// 512) as the engine lays them out: the forward pass (fwdT, the weights read
+// transposed as A), the weight gradient (dW) and the input gradient (dhT);
+// fwd is the forward pass with the batch as A, the layout fwdT replaced
+// because it was slower here.
 func BenchmarkGemm(b *testing.B) {
 	for _, sh := range []struct {
 		name     string
