@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
@@ -200,7 +201,9 @@ func (e *Explainer) explainMap(a backbone.Tensor, want []float32, class int) (*R
 		return nil, fmt.Errorf("gradcam: backbone %s: the ops after %s, replayed in GoMLX, %w", e.Spec.Name, e.Map, err)
 	}
 	logits := tensors.MustCopyFlatData[float32](out[1])
-	r := &Result{Class: int(tensors.MustCopyFlatData[int32](out[2])[0]), Probs: softmax(logits), H: dims[2], W: dims[3], Method: MethodGradCAM}
+	probs := slices.Clone(logits)
+	train.Probabilities(probs)
+	r := &Result{Class: int(tensors.MustCopyFlatData[int32](out[2])[0]), Probs: probs, H: dims[2], W: dims[3], Method: MethodGradCAM}
 	r.Pred = metrics.Argmax(logits)
 	r.Heat = heat(a.Data, tensors.MustCopyFlatData[float32](out[3]), dims[1], dims[2]*dims[3])
 	return r, nil
@@ -241,19 +244,4 @@ func agree(got, want []float32) error {
 		return fmt.Errorf("differ from ONNX Runtime's features by %.3g (largest feature %.3g)", diff, scale)
 	}
 	return nil
-}
-
-func softmax(l []float32) []float32 {
-	m := l[metrics.Argmax(l)]
-	out := make([]float32, len(l))
-	var sum float64
-	for i, v := range l {
-		e := math.Exp(float64(v - m))
-		out[i] = float32(e)
-		sum += e
-	}
-	for i := range out {
-		out[i] = float32(float64(out[i]) / sum)
-	}
-	return out
 }

@@ -20,8 +20,8 @@ const runUsage = `Usage: dogrun run [flags] FILE
 Registers every trial of the experiment in the results database (creating it
 when there is none), then extracts the missing backbone features, trains and
 evaluates each trial not done yet. Finished trials are skipped, so an
-interrupted run continues where it stopped: Ctrl-C hands the trial in
-progress back, and the next run does it again.
+interrupted run continues where it stopped: Ctrl-C hands the trials in
+progress back, and the next run does them again.
 
 `
 
@@ -29,7 +29,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("run", runUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
-	threads := fs.Int("threads", 0, "ONNX Runtime threads (0 = one per CPU)")
+	threads := fs.Int("threads", 0, "cores to use: ONNX Runtime threads, and trials trained at once (0 = one per CPU)")
 	batch := fs.Int("batch", 8, "images per backbone call")
 	stale := fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long\n"+
 		"(a dead worker of this host is taken over at once)")
