@@ -52,9 +52,15 @@ func Calibrate(unknown []float64, far float64) (float64, error) {
 	s := slices.Clone(unknown)
 	slices.Sort(s)
 	slices.Reverse(s)
+	return s[Allowed(len(s), far)], nil
+}
+
+// Allowed is how many of n unknown scores a threshold calibrated to far may
+// let through: floor(far·n). Below 1/far scores it is 0, and the threshold is
+// the highest unknown score whatever the target.
+func Allowed(n int, far float64) int {
 	// The epsilon keeps 0.05·20 = 1 from flooring to 0 in binary floating point.
-	k := int(math.Floor(far*float64(len(s)) + 1e-9))
-	return s[k], nil
+	return int(math.Floor(far*float64(n) + 1e-9))
 }
 
 // MaxProb is the MaxSoftmax score of one row of probabilities.
