@@ -21,8 +21,8 @@ func TestAccuracyAndBestThresholdByHand(t *testing.T) {
 		t.Errorf("Accuracy at 0.45 = %v, want 3/5", got)
 	}
 	for _, tc := range []struct {
-		name               string
-		genuine, impostor  []float64
+		name                string
+		genuine, impostor   []float64
 		threshold, accuracy float64
 	}{
 		// Rejecting 0.2 alone gets 4 of 5; so does rejecting up to 0.5,
