@@ -115,3 +115,12 @@ func (p *PCA) Apply(x []float32) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// First is the whitening that keeps only the first k of p's axes: the same
+// as fitting with keep = k, without a second eigendecomposition.
+func (p *PCA) First(k int) (*PCA, error) {
+	if k < 1 || k > p.Keep() {
+		return nil, fmt.Errorf("whiten: first %d of %d kept axes", k, p.Keep())
+	}
+	return &PCA{Dim: p.Dim, Mean: p.Mean, W: p.W[:k*p.Dim], Variance: p.Variance[:k]}, nil
+}

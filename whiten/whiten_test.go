@@ -86,6 +86,21 @@ func TestFitPCAWhitensItsRows(t *testing.T) {
 			t.Fatal("two fits of the same rows differ")
 		}
 	}
+	fitTwo, _ := FitPCA(x, dim, 2)
+	firstTwo, err := p.First(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := fitTwo.Apply(x)
+	b, _ := firstTwo.Apply(x)
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
+			t.Fatalf("First(2) row value %d: %v, fitting 2 axes gives %v", i, b[i], a[i])
+		}
+	}
+	if _, err := p.First(keep + 1); err == nil {
+		t.Errorf("First(%d) of %d axes: no error", keep+1, keep)
+	}
 }
 
 // TestFitPCARefuses checks the errors: rows that do not fit the dimension,
