@@ -14,6 +14,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -30,12 +31,23 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "verifyexp:", err)
-		}
-		os.Exit(2)
+		os.Exit(fail(os.Stderr, err))
 	}
 }
+
+// fail reports err on stderr and returns the exit status: 2 for a mistake in
+// the arguments (flag has printed it with the usage), 1 for a failure.
+func fail(stderr io.Writer, err error) int {
+	var usage usageError
+	if errors.As(err, &usage) {
+		return 2
+	}
+	fmt.Fprintln(stderr, "verifyexp:", err)
+	return 1
+}
+
+// usageError is a mistake in the arguments, already reported with the usage.
+type usageError struct{ error }
 
 // Run parses args, measures and writes the tables to out, progress to log.
 func Run(ctx context.Context, args []string, out, log io.Writer) error {
@@ -50,18 +62,33 @@ func Run(ctx context.Context, args []string, out, log io.Writer) error {
 	dogs := fs.Int("dogs", 48, "verify: dogs measured per draw (as many others choose the threshold); the DogFaceNet paper's open set has 48")
 	pairs := fs.Int("pairs", 2500, "verify: genuine pairs per draw, and as many impostor pairs (fewer when the dogs have fewer)")
 	threads := fs.Int("threads", 1, "ONNX Runtime threads for features not cached yet")
-	if err := fs.Parse(args); err != nil {
+	// flag prints the usage on -h as on a mistake; help asked for is the
+	// answer (stdout), a mistake is not (stderr).
+	var parsed bytes.Buffer
+	fs.SetOutput(&parsed)
+	err := fs.Parse(args)
+	fs.SetOutput(log)
+	if errors.Is(err, flag.ErrHelp) {
+		_, err = out.Write(parsed.Bytes())
 		return err
+	} else if err != nil {
+		log.Write(parsed.Bytes())
+		return usageError{err}
+	}
+	mistake := func(format string, a ...any) error {
+		fmt.Fprintf(log, format+"\n", a...)
+		fs.Usage()
+		return usageError{fmt.Errorf(format, a...)}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return mistake("unexpected argument %q", fs.Arg(0))
 	}
 	doVerify, doOpenSet := *protocol == "verify" || *protocol == "both", *protocol == "openset" || *protocol == "both"
 	if !doVerify && !doOpenSet {
-		return fmt.Errorf("-protocol %q: want verify, openset or both", *protocol)
+		return mistake("-protocol %q: want verify, openset or both", *protocol)
 	}
 	if *draws < 2 {
-		return fmt.Errorf("-draws %d: at least 2, for an interval across draws", *draws)
+		return mistake("-draws %d: at least 2, for an interval across draws", *draws)
 	}
 	cacheDir, err := workspace.CacheDir()
 	if err != nil {
