@@ -12,14 +12,7 @@ import (
 // of the gallery photo would be found by its pixels, not its dog). Gallery
 // and queries are photo indexes in ascending order.
 func OneShot(labels []int, seed uint64, related Related) (gallery, queries []int) {
-	byDog := map[int][]int{}
-	var dogs []int
-	for i, l := range labels {
-		if _, ok := byDog[l]; !ok {
-			dogs = append(dogs, l)
-		}
-		byDog[l] = append(byDog[l], i)
-	}
+	byDog, dogs := photosByDog(labels)
 	slices.Sort(dogs)
 	r := rand.New(rand.NewPCG(seed, 0x6f6e6573686f74)) // "oneshot"
 	for _, d := range dogs {

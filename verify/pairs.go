@@ -29,14 +29,7 @@ func SamplePairs(labels []int, n int, seed uint64, related Related) ([]Pair, err
 	if related == nil {
 		related = func(int, int) bool { return false }
 	}
-	byDog := map[int][]int{}
-	var dogs []int
-	for i, l := range labels {
-		if _, ok := byDog[l]; !ok {
-			dogs = append(dogs, l)
-		}
-		byDog[l] = append(byDog[l], i)
-	}
+	byDog, dogs := photosByDog(labels)
 	if len(dogs) < 2 {
 		return nil, fmt.Errorf("verify: pairs need at least 2 dogs, have %d", len(dogs))
 	}
@@ -113,4 +106,18 @@ func Scores(pairs []Pair, score func(a, b int) float64) (genuine, impostor []flo
 		}
 	}
 	return genuine, impostor
+}
+
+// photosByDog lists each dog's photos (indexes, ascending) and the dogs in
+// the order they first appear.
+func photosByDog(labels []int) (map[int][]int, []int) {
+	byDog := map[int][]int{}
+	var dogs []int
+	for i, l := range labels {
+		if _, ok := byDog[l]; !ok {
+			dogs = append(dogs, l)
+		}
+		byDog[l] = append(byDog[l], i)
+	}
+	return byDog, dogs
 }
