@@ -9,11 +9,8 @@ require (
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/yalue/onnxruntime_go v1.27.0
 	golang.org/x/image v0.30.0
-<<<<<<< HEAD
 	golang.org/x/sys v0.39.0
-=======
 	gonum.org/v1/gonum v0.16.0
->>>>>>> h21-verify
 	gonum.org/v1/plot v0.17.0
 	google.golang.org/protobuf v1.36.12
 )
