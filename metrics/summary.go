@@ -76,8 +76,7 @@ func tQuantile(p, df float64) float64 {
 //
 // For t >= 0, P(T > t) = I_x(df/2, 1/2)/2 with x = df/(df+t²), where I is
 // the regularized incomplete beta function, so t is found by solving
-// I_x(df/2, 1/2) = 2q for x. I is monotone in x, so bisection is robust and,
-// at 200 halvings, exact to float64 precision down to x of about 1e-60.
+// I_x(df/2, 1/2) = 2q for x (betaQuantile).
 func TUpper(q, df float64) float64 {
 	switch {
 	case !(q > 0 && q < 1) || !(df > 0):
@@ -87,21 +86,7 @@ func TUpper(q, df float64) float64 {
 	case q == 0.5:
 		return 0
 	}
-	target := 2 * q
-	a, b := df/2, 0.5
-	lo, hi := 0.0, 1.0
-	for range 200 {
-		mid := (lo + hi) / 2
-		if mid == lo || mid == hi {
-			break
-		}
-		if regIncBeta(a, b, mid) < target {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	x := (lo + hi) / 2
+	x := betaQuantile(2*q, df/2, 0.5)
 	return math.Sqrt(df * (1 - x) / x)
 }
 

@@ -66,10 +66,12 @@ seeds: [1]
 
 // TestBadTrialFailsAloneAndTheSweepGoesOn: the second trial meets features
 // missing after extraction, the third panics in a step. Each is recorded
-// failed with its reason, and the trials after them still run.
+// failed with its reason, and the others, trained two at a time beside
+// them, still run.
 func TestBadTrialFailsAloneAndTheSweepGoesOn(t *testing.T) {
 	var log bytes.Buffer
 	r, st := cachedSweep(t, &log)
+	r.opt.Threads = 2
 	part := r.plan.Trials[0].Parts[0]
 	r.trialSteps = func(ctx context.Context, claimed *results.Trial, tr Trial, label string) error {
 		switch tr.Index {
@@ -119,6 +121,7 @@ func TestBadTrialFailsAloneAndTheSweepGoesOn(t *testing.T) {
 // back, and the error says which one and that the next run does it again.
 func TestInterruptedTrialIsHandedBack(t *testing.T) {
 	r, st := cachedSweep(t, io.Discard)
+	r.opt.Threads = 1 // one trial at a time: the first is done when the second is stopped
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r.trialSteps = func(ctx context.Context, claimed *results.Trial, tr Trial, label string) error {
@@ -130,12 +133,26 @@ func TestInterruptedTrialIsHandedBack(t *testing.T) {
 		return r.trial(ctx, claimed, tr, label)
 	}
 	_, err := r.all(ctx)
-	want := "interrupted: trial 2/4 [head.dropout=0.1 seed=1] was handed back unfinished, and the next dogrun run does it again (1 trial trained in this run)"
+	checkInterrupted(t, err, "interrupted: trial 2/4 [head.dropout=0.1 seed=1] was handed back unfinished, and the next dogrun run does it again (1 trial trained in this run)")
+	if got := attempts(t, st, r.expID); got != " done/1 pending/0 pending/0 pending/0" {
+		t.Errorf("trials (status/attempts):%s; want the first done and the interrupted one pending, its attempt not counted", got)
+	}
+}
+
+// checkInterrupted fails unless err is an *Interrupted wrapping
+// context.Canceled that says want.
+func checkInterrupted(t *testing.T, err error, want string) {
+	t.Helper()
 	var in *Interrupted
 	if !errors.As(err, &in) || err.Error() != want || !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v\nwant %s (an *Interrupted wrapping context.Canceled)", err, want)
 	}
-	trials, err := st.Trials(context.Background(), r.expID)
+}
+
+// attempts lists the experiment's trials as " status/attempts" each.
+func attempts(t *testing.T, st *results.Store, expID int64) string {
+	t.Helper()
+	trials, err := st.Trials(context.Background(), expID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +160,5 @@ func TestInterruptedTrialIsHandedBack(t *testing.T) {
 	for _, tr := range trials {
 		got += fmt.Sprintf(" %s/%d", tr.Status, tr.Attempts)
 	}
-	if got != " done/1 pending/0 pending/0 pending/0" {
-		t.Errorf("trials (status/attempts):%s; want the first done and the interrupted one pending, its attempt not counted", got)
-	}
+	return got
 }

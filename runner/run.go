@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/dogrun/dogrun/adapter"
@@ -31,9 +33,11 @@ type Options struct {
 	RunsDir  string // trial folders (checkpoints, CSV) go under RunsDir/<experiment>/
 	CacheDir string // fetched models and features
 	Worker   string // this process's name in the store; default host:pid
-	Threads  int    // ONNX Runtime intra-op threads; 0 = one per CPU
-	Batch    int    // images per backbone call; default 8
-	Log      io.Writer
+	// Threads is how many cores the run may use: ONNX Runtime's intra-op
+	// threads, and trials trained at once; 0 = one per CPU.
+	Threads int
+	Batch   int // images per backbone call; default 8
+	Log     io.Writer
 	// StaleAfter is how old a running trial's heartbeat must be before another
 	// worker may take it over.
 	StaleAfter  time.Duration
@@ -62,6 +66,9 @@ func (o *Options) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if _, ok := o.Log.(*lineWriter); !ok {
+		o.Log = &lineWriter{w: o.Log} // trials side by side log whole lines
 	}
 	if o.Batch < 1 {
 		o.Batch = 8
@@ -167,9 +174,11 @@ type run struct {
 	caches   map[string]*backbone.Cache
 	// adapters are the trained adapters of this run's trials, by key.
 	adapters map[string]*adapter.Adapter
-	sum      Summary
-	build    BuildInfo
-	waiting  bool // othersRunning said so
+	// prep is held while a trial prepares its rows (see prepare).
+	prep    sync.Mutex
+	sum     Summary
+	build   BuildInfo
+	waiting sync.Once // othersRunning says so once
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
 	// r.trial) and the heartbeat clock (else a time.Ticker).
@@ -248,71 +257,142 @@ func (r *run) work(ctx context.Context) error {
 	r.build = ReadBuildInfo(filepath.Dir(exp.File))
 
 	started := time.Now()
-	finished := 0
-	var failedHere []string // not claimed again by this worker
-	for {
-		if err := ctx.Err(); err != nil {
-			return &Interrupted{Msg: fmt.Sprintf("interrupted between trials (%s in this run); the next dogrun run continues with the rest",
-				english.Count(r.sum.Trained, "trial")+" trained"), Cause: err}
-		}
-		if err := r.reclaimDead(ctx, finished == 0); err != nil {
-			return err
-		}
-		claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, failedHere...)
-		if err != nil {
-			return err
-		}
-		if claimed == nil {
-			again, err := r.othersRunning(ctx)
-			if err != nil {
-				return err
-			}
-			if !again {
-				break
-			}
-			continue
-		}
-		t, ok := r.byHash[claimed.Hash]
-		if !ok {
-			_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
-			return fmt.Errorf("experiment %s was registered again, from another version of its file, while this worker ran it: "+
-				"trial %s is not one this worker planned, so it stops (start it again to work on the new version)", exp.Name, claimed.Hash[:min(12, len(claimed.Hash))])
-		}
-		eta := ""
-		if finished > 0 {
-			left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
-			eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
-		}
-		// Trials are numbered from 1 in their file's order, as status shows them.
-		label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
-		what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
-		fmt.Fprintf(r.opt.Log, "%s %s %s%s\n", label, what, t.Hash[:12], eta)
-		err = r.safely(ctx, claimed, t, label)
-		finished++
-		switch {
-		case err == nil:
-			r.sum.Trained++
-		case errors.Is(err, results.ErrNotOwned):
-			// Another worker reclaimed it after this one went silent; it is theirs now.
-			fmt.Fprintf(r.opt.Log, "%s taken over by another worker: %v\n", label, err)
-		case ctx.Err() != nil:
-			// Interrupted, not failed: hand the trial back for the next run.
-			_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
-			return &Interrupted{Msg: fmt.Sprintf("interrupted: %s %s was handed back unfinished, and the next dogrun run does it again (%s in this run)",
-				label, what, english.Count(r.sum.Trained, "trial")+" trained"), Cause: ctx.Err()}
-		default:
-			r.sum.Failed++
-			// Not again in this run: a NaN loss fails the same way twice in a row.
-			// The next run (or another worker) retries it while attempts are left.
-			failedHere = append(failedHere, claimed.Hash)
-			fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
-			if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
-				return errors.Join(err, ferr)
-			}
-		}
+	if err := r.reclaimDead(ctx, true); err != nil {
+		return err
+	}
+	if err := r.trials(ctx, started); err != nil {
+		return err
 	}
 	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
 		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
+	return nil
+}
+
+// trials runs the experiment's trials that the store lets this worker claim,
+// Options.Threads at a time: each on a goroutine of its own, from claim to
+// stored results, as the only trial would run. Heads train on one core each
+// (train.Fit), so trials side by side use the cores without sharing a
+// computation, and each stores what it would alone. A trial that fails is
+// recorded and the others go on; Ctrl-C hands back every trial in flight.
+func (r *run) trials(ctx context.Context, started time.Time) error {
+	workers := r.opt.Threads
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var (
+		mu         sync.Mutex
+		finished   int
+		failedHere []string // not claimed again by this worker
+		handedBack []Trial
+		fatal      error
+		wg         sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if fatal == nil {
+			fatal = err
+		}
+		mu.Unlock()
+		stop(err) // the other workers hand their trials back
+	}
+	work := func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if err := r.reclaimDead(ctx, false); err != nil {
+				if ctx.Err() == nil {
+					fail(err)
+				}
+				return
+			}
+			mu.Lock()
+			skip := slices.Clone(failedHere)
+			mu.Unlock()
+			claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
+			if err == nil && claimed == nil {
+				var again bool
+				if again, err = r.othersRunning(ctx); err == nil && again {
+					continue
+				}
+			}
+			if err != nil || claimed == nil {
+				if err != nil && ctx.Err() == nil {
+					fail(err)
+				}
+				return
+			}
+			t, ok := r.byHash[claimed.Hash]
+			if !ok {
+				_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
+				fail(fmt.Errorf("experiment %s was registered again, from another version of its file, while this worker ran it: "+
+					"trial %s is not one this worker planned, so it stops (start it again to work on the new version)",
+					r.plan.Experiment.Name, claimed.Hash[:min(12, len(claimed.Hash))]))
+				return
+			}
+			// Trials are numbered from 1 in their file's order, as status shows them.
+			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
+			what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
+			mu.Lock()
+			eta := ""
+			if finished > 0 {
+				left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
+				eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
+			}
+			mu.Unlock()
+			fmt.Fprintf(r.opt.Log, "%s %s %s%s\n", label, what, t.Hash[:12], eta)
+			err = r.safely(ctx, claimed, t, label)
+			mu.Lock()
+			finished++
+			switch {
+			case err == nil:
+				r.sum.Trained++
+			case errors.Is(err, results.ErrNotOwned):
+				// Another worker reclaimed it after this one went silent; it is theirs now.
+				fmt.Fprintf(r.opt.Log, "%s taken over by another worker: %v\n", label, err)
+			case ctx.Err() != nil:
+				// Interrupted, not failed: hand the trial back for the next run.
+				_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
+				handedBack = append(handedBack, t)
+			default:
+				r.sum.Failed++
+				// Not again in this run: a NaN loss fails the same way twice in a row.
+				// The next run (or another worker) retries it while attempts are left.
+				failedHere = append(failedHere, claimed.Hash)
+				fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
+				if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
+					mu.Unlock()
+					fail(errors.Join(err, ferr))
+					return
+				}
+			}
+			mu.Unlock()
+		}
+	}
+	for range workers {
+		wg.Add(1)
+		go work()
+	}
+	wg.Wait()
+	switch {
+	case fatal != nil:
+		return fatal
+	case len(handedBack) > 0:
+		slices.SortFunc(handedBack, func(a, b Trial) int { return a.Index - b.Index })
+		names := make([]string, len(handedBack))
+		for i, t := range handedBack {
+			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.sum.Planned, Describe(t.VariantKey(), t.Seed, t.Fold))
+		}
+		verb := "was handed back unfinished, and the next dogrun run does it again"
+		if len(names) > 1 {
+			verb = "were handed back unfinished, and the next dogrun run does them again"
+		}
+		return &Interrupted{Msg: fmt.Sprintf("interrupted: %s %s (%s in this run)",
+			english.List(names), verb, english.Count(r.sum.Trained, "trial")+" trained"), Cause: context.Cause(ctx)}
+	case ctx.Err() != nil:
+		return &Interrupted{Msg: fmt.Sprintf("interrupted between trials (%s in this run); the next dogrun run continues with the rest",
+			english.Count(r.sum.Trained, "trial")+" trained"), Cause: context.Cause(ctx)}
+	}
 	return nil
 }
 
@@ -398,18 +478,9 @@ func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label st
 func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	start := time.Now()
 	cfg := t.Config
-	units, err := r.plan.Units(t)
+	sets, cache, err := r.prepare(ctx, t, label)
 	if err != nil {
-		return fmt.Errorf("split: %w", err)
-	}
-	sets, cache, err := r.trialSets(ctx, t, units, label)
-	if err != nil {
-		return fmt.Errorf("extract features: %w", err)
-	}
-	if t.Adapter != nil {
-		if sets, err = r.adapt(ctx, t, sets, units, label); err != nil {
-			return fmt.Errorf("train adapter: %w", err)
-		}
+		return err
 	}
 
 	lastLine := time.Time{}
@@ -458,6 +529,30 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 		return fmt.Errorf("store results: %w", err)
 	}
 	return nil
+}
+
+// prepare gives trial t its rows: its split, its features (extracted when
+// missing) and, for an adapter backbone, the adapter's projection. One
+// trial prepares at a time: the plan's draws, the open models, caches and
+// adapters are filled on first use, and one extraction already uses every
+// core.
+func (r *run) prepare(ctx context.Context, t Trial, label string) (sets, *backbone.Cache, error) {
+	r.prep.Lock()
+	defer r.prep.Unlock()
+	units, err := r.plan.Units(t)
+	if err != nil {
+		return sets{}, nil, fmt.Errorf("split: %w", err)
+	}
+	s, cache, err := r.trialSets(ctx, t, units, label)
+	if err != nil {
+		return sets{}, nil, fmt.Errorf("extract features: %w", err)
+	}
+	if t.Adapter != nil {
+		if s, err = r.adapt(ctx, t, s, units, label); err != nil {
+			return sets{}, nil, fmt.Errorf("train adapter: %w", err)
+		}
+	}
+	return s, cache, nil
 }
 
 // evaluate scores the trained head on the test photos and, with open_set,
@@ -543,4 +638,17 @@ func writeCSVs(dir string, r metrics.Report) error {
 		}
 	}
 	return nil
+}
+
+// lineWriter serialises writes, so lines that trials side by side print
+// (one Fprintf each) never mix.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -189,11 +189,10 @@ func (r *run) othersRunning(ctx context.Context) (bool, error) {
 	if running == 0 {
 		return false, nil
 	}
-	if !r.waiting {
+	r.waiting.Do(func() {
 		fmt.Fprintf(r.opt.Log, "waiting: %s running under other workers (taken over if one sends no heartbeat for %s)\n",
 			english.Count(running, "trial"), r.opt.StaleAfter)
-		r.waiting = true
-	}
+	})
 	select {
 	case <-ctx.Done():
 		return true, nil // the claim loop reports the interruption

@@ -105,7 +105,8 @@ func TestBadPhotosAreSkippedAndSweepsFinish(t *testing.T) {
 		t.Errorf("run over bad photos:\n%s", out)
 	}
 
-	out, _, err = dogrun(t, "run", filepath.Join(dir, "nan_loss.yaml"), "-runs", runs)
+	// One trial at a time, so the log's order is the golden's.
+	out, _, err = dogrun(t, "run", filepath.Join(dir, "nan_loss.yaml"), "-runs", runs, "-threads", "1")
 	if err == nil {
 		t.Fatalf("a sweep with a NaN trial reported success:\n%s", out)
 	}

@@ -19,8 +19,8 @@ const runUsage = `Usage: dogrun run [flags] FILE
 Registers every trial of the experiment in the results database (creating it
 when there is none), then extracts the missing backbone features, trains and
 evaluates each trial not done yet. Finished trials are skipped, so an
-interrupted run continues where it stopped: Ctrl-C hands the trial in
-progress back, and the next run does it again.
+interrupted run continues where it stopped: Ctrl-C hands the trials in
+progress back, and the next run does them again.
 
 `
 

@@ -73,7 +73,7 @@ type workFlags struct {
 }
 
 func (w *workFlags) register(fs *flag.FlagSet) {
-	w.threads = fs.Int("threads", 0, "ONNX Runtime threads (0 = one per CPU)")
+	w.threads = fs.Int("threads", 0, "cores to use: ONNX Runtime threads, and trials trained at once (0 = one per CPU)")
 	w.batch = fs.Int("batch", 8, "images per backbone call")
 	w.stale = fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long\n"+
 		"(a dead worker of this host is taken over at once)")
