@@ -36,6 +36,21 @@ func benchPhotos(b *testing.B, n int) []string {
 	return photos
 }
 
+// photoRequests asks for the features of each photo as it is.
+func photoRequests(b *testing.B, paths []string) []backbone.Request {
+	b.Helper()
+	reqs := make([]backbone.Request, len(paths))
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		reqs[i] = backbone.Request{Path: p, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
+	}
+	return reqs
+}
+
 // BenchmarkBackbones measures, per backbone, images per second through the
 // whole dogrun path (backbone.Extract: decode, render, fill, Forward, cache
 // append, into an empty cache) and through bare ONNX Runtime (Forward on the
@@ -49,15 +64,7 @@ func BenchmarkBackbones(b *testing.B) {
 	if paths = paths[:len(paths)/batch*batch]; len(paths) == 0 {
 		b.Skip("fewer photos than one batch")
 	}
-	reqs := make([]backbone.Request, len(paths))
-	for i, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sum := sha256.Sum256(data)
-		reqs[i] = backbone.Request{Path: p, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
-	}
+	reqs := photoRequests(b, paths)
 	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		b.Fatal(err)
@@ -137,15 +144,7 @@ func BenchmarkBackbones(b *testing.B) {
 func BenchmarkSharedFeatureCache(b *testing.B) {
 	const photos, batch = 256, 8
 	paths := benchPhotos(b, photos)
-	reqs := make([]backbone.Request, len(paths))
-	for i, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sum := sha256.Sum256(data)
-		reqs[i] = backbone.Request{Path: p, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
-	}
+	reqs := photoRequests(b, paths)
 	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		b.Fatal(err)

@@ -53,30 +53,6 @@ func TestPostgresOpenReadOnlyOfEmptyDatabase(t *testing.T) {
 	}
 }
 
-func TestPostgresReadOnlyNeverWrites(t *testing.T) {
-	url := pgtest.Database(t)
-	s, err := Open(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := s.PutExperiment(ctx, Experiment{Name: "exp"}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	ro, err := OpenReadOnly(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	if _, err := ro.Experiment(ctx, "exp"); err != nil {
-		t.Errorf("read: %v", err)
-	}
-	if _, err := ro.PutExperiment(ctx, Experiment{Name: "other"}); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
-		t.Errorf("a write through a read-only store: %v", err)
-	}
-}
-
 // A database of an older dogrun (here: before the attempts log) is refused
 // for reading and left as it was; Upgrade brings it up to date with its rows
 // kept, and it takes new work.

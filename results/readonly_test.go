@@ -43,27 +43,32 @@ func TestOpenReadOnlyOfNoFileCreatesNothing(t *testing.T) {
 }
 
 func TestOpenReadOnlyReadsButNeverWrites(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := s.PutExperiment(ctx, Experiment{Name: "exp"}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	refusal := map[string]string{"sqlite": "readonly", "postgres": "read-only transaction"}
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			path := newTarget(t, kind)
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := s.PutExperiment(ctx, Experiment{Name: "exp"}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
 
-	ro, err := OpenReadOnly(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	if _, err := ro.Experiment(ctx, "exp"); err != nil {
-		t.Errorf("read: %v", err)
-	}
-	if _, err := ro.PutExperiment(ctx, Experiment{Name: "other"}); err == nil || !strings.Contains(err.Error(), "readonly") {
-		t.Errorf("a write through a read-only store: %v", err)
+			ro, err := OpenReadOnly(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ro.Close()
+			if _, err := ro.Experiment(ctx, "exp"); err != nil {
+				t.Errorf("read: %v", err)
+			}
+			if _, err := ro.PutExperiment(ctx, Experiment{Name: "other"}); err == nil || !strings.Contains(err.Error(), refusal[kind]) {
+				t.Errorf("a write through a read-only store: %v", err)
+			}
+		})
 	}
 }
 

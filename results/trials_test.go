@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -305,84 +303,6 @@ func TestReleaseTrial(t *testing.T) {
 			t.Errorf("claim after release = %+v, %v", again, err)
 		}
 	})
-}
-
-// Two Stores on one database (as two dogrun processes would be), two
-// goroutines each, claim and finish until nothing is left: no trial is
-// claimed twice and nobody sees "database is locked".
-func TestConcurrentClaims(t *testing.T) {
-	for _, kind := range storeKinds {
-		t.Run(kind, func(t *testing.T) { concurrentClaims(t, kind) })
-	}
-}
-
-func concurrentClaims(t *testing.T, kind string) {
-	ctx := context.Background()
-	path := newTarget(t, kind)
-	var stores []*Store
-	for range 2 {
-		s, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		stores = append(stores, s)
-	}
-	const n = 60
-	id := experimentWithTrials(t, stores[0], n)
-
-	var (
-		mu      sync.Mutex
-		claimed []int64
-		errs    []error
-		wg      sync.WaitGroup
-	)
-	for si, s := range stores {
-		for g := range 2 {
-			worker := fmt.Sprintf("store%d-g%d", si, g)
-			wg.Go(func() {
-				for {
-					tr, err := s.Claim(ctx, id, worker, time.Hour, 3)
-					if err == nil && tr != nil {
-						err = s.Heartbeat(ctx, tr.ID, worker)
-					}
-					if err == nil && tr != nil {
-						err = s.Finish(ctx, tr.ID, worker, Outcome{Epochs: []Epoch{{Epoch: 1, TrainLoss: 0.5}}})
-					}
-					mu.Lock()
-					if err != nil {
-						errs = append(errs, err)
-					} else if tr != nil {
-						claimed = append(claimed, tr.ID)
-					}
-					mu.Unlock()
-					if err != nil || tr == nil {
-						return
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
-	for _, err := range errs {
-		t.Error(err)
-	}
-	sort.Slice(claimed, func(i, j int) bool { return claimed[i] < claimed[j] })
-	all, err := stores[1].Trials(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []int64
-	for _, tr := range all {
-		want = append(want, tr.ID)
-		if tr.Status != StatusDone || tr.Attempts != 1 {
-			t.Errorf("trial %s: status %s, attempts %d", tr.Hash, tr.Status, tr.Attempts)
-		}
-	}
-	sort.Slice(want, func(i, j int) bool { return want[i] < want[j] })
-	if d := cmp.Diff(want, claimed); d != "" {
-		t.Errorf("claimed ids (-each once +got):\n%s", d)
-	}
 }
 
 func TestRegisterTrialsSupersedesTheOldSet(t *testing.T) {
