@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"image"
 	"image/png"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dogrun/dogrun/results"
 )
@@ -66,5 +68,47 @@ func copyTree(t *testing.T, from, to string) {
 	t.Helper()
 	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A worker that runs out of trials while another worker still runs one
+// waits, takes it over once that worker has sent no heartbeat for
+// StaleAfter, and runs it; with Poll it then waits for new work until
+// stopped.
+func TestWorkerWaitsForAndTakesOverASilentWorkersTrial(t *testing.T) {
+	r, st := cachedSweep(t, io.Discard)
+	ctx := context.Background()
+	if err := r.register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	silent, err := st.Claim(ctx, r.expID, "elsewhere:1", time.Minute, 2)
+	if err != nil || silent == nil {
+		t.Fatal(silent, err)
+	}
+	opt := r.opt
+	opt.StaleAfter = 500 * time.Millisecond
+	var log strings.Builder
+	opt.Log = &log
+	sum, err := Work(ctx, []string{"failing"}, opt)
+	if err != nil || sum.Trained != 4 {
+		t.Fatalf("worker: %+v %v\n%s", sum, err, log.String())
+	}
+	if !strings.Contains(log.String(), "waiting: 1 trial running under other workers") {
+		t.Errorf("the worker did not say it waited:\n%s", log.String())
+	}
+	attempts, err := st.Attempts(ctx, r.expID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := attempts[silent.ID]; len(a) != 2 || a[0].Worker != "elsewhere:1" || a[0].Outcome != "taken over" || a[1].Outcome != "done" {
+		t.Errorf("attempts of the silent worker's trial: %+v", a)
+	}
+
+	opt.Poll = 20 * time.Millisecond
+	stop, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	var in *Interrupted
+	if _, err := Work(stop, nil, opt); !errors.As(err, &in) || !strings.Contains(err.Error(), "interrupted while waiting for work") {
+		t.Errorf("a polling worker stopped: %v", err)
 	}
 }
