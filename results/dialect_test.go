@@ -59,7 +59,7 @@ func schemaOf(t *testing.T, s *Store) map[string][]string {
 			p.name = 'id' AND p.type = 'INTEGER' AND p.pk = 1 AND (SELECT count(*) FROM pragma_table_info(m.name) WHERE pk > 0) = 1
 		FROM sqlite_master m JOIN pragma_table_info(m.name) p
 		WHERE m.type = 'table' ORDER BY m.name, p.cid`
-	if s.Postgres() {
+	if s.d.postgres {
 		q = `SELECT c.table_name, c.column_name,
 				CASE c.data_type WHEN 'bigint' THEN 'INTEGER' WHEN 'double precision' THEN 'REAL'
 					WHEN 'text' THEN 'TEXT' WHEN 'bytea' THEN 'BLOB' ELSE c.data_type END,

@@ -142,9 +142,6 @@ func (s *Store) Close() error { return s.pool.Close() }
 // PostgreSQL URL without its password.
 func (s *Store) Path() string { return s.where }
 
-// Postgres reports whether the store is a PostgreSQL database.
-func (s *Store) Postgres() bool { return s.d.postgres }
-
 // tx runs fn in a write transaction (on SQLite BEGIN IMMEDIATE, via the
 // DSN) and commits it if fn returns nil.
 func (s *Store) tx(ctx context.Context, fn func(conn) error) error {

@@ -180,7 +180,8 @@ var slurmScript = `#!/bin/bash
 {{- end}}
 set -eu
 {{- if .DB}}
-export DOGRUN_DB="${DOGRUN_DB:-{{.DB}}}"
+if [ -z "${DOGRUN_DB:-}" ]; then DOGRUN_DB={{sh .DB}}; fi
+export DOGRUN_DB
 {{- else}}
 # {{.DBNote}}
 : "${DOGRUN_DB:?DOGRUN_DB is not set}"

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -173,4 +175,44 @@ func TestYAMLLiteral(t *testing.T) {
 			t.Errorf("%q as %q reads back as %q (%v)", text, lit, back["k"], err)
 		}
 	}
+}
+
+// The Slurm script, run by bash with a stand-in for dogrun: it starts the
+// worker with the folders quoted, takes DOGRUN_DB from the environment
+// first, and keeps no password (it then needs DOGRUN_DB passed on).
+func TestSlurmScript(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a lab's folder")
+	fake := filepath.Join(dir, "dogrun")
+	writeFile(t, fake, []byte("#!/bin/sh\necho \"db=$DOGRUN_DB cache=$DOGRUN_CACHE args=$*\"\n"))
+	if err := os.Chmod(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	job := jobSpec{Name: "dropout", File: "/lab/dropout.yaml", Workers: 4, CPUs: 2, Dogrun: fake,
+		Cache: filepath.Join(dir, "cache"), Runs: filepath.Join(dir, "runs"), Logs: filepath.Join(dir, "runs", "dropout", "slurm")}
+	runScript := func(job jobSpec, env ...string) string {
+		t.Helper()
+		text, err := render(slurmScript, &job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range []string{"#SBATCH --array=0-3", "#SBATCH --cpus-per-task=2"} {
+			if !strings.Contains(text, "\n"+line+"\n") {
+				t.Errorf("script lacks %q:\n%s", line, text)
+			}
+		}
+		script := filepath.Join(dir, "job.sh")
+		writeFile(t, script, []byte(text))
+		cmd := exec.Command("bash", script)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+		out, _ := cmd.CombinedOutput()
+		return strings.ReplaceAll(string(out), dir, "$DIR")
+	}
+	job.DB = "postgres://ann@db.lab/dogrun"
+	var got strings.Builder
+	got.WriteString(runScript(job))
+	got.WriteString(runScript(job, "DOGRUN_DB=postgres://ann@other/dogrun"))
+	job.DB, job.DBNote = "", "the URL has a password, which this script does not keep: sbatch passes DOGRUN_DB on"
+	got.WriteString(runScript(job))
+	got.WriteString(runScript(job, "DOGRUN_DB=postgres://ann:s3cret@db.lab/dogrun"))
+	golden(t, "slurm_script", got.String())
 }
