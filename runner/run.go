@@ -68,6 +68,16 @@ func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, er
 	if err != nil {
 		return Summary{}, err
 	}
+	// Every download before the sweep starts, not in the middle of a trial.
+	var specs []backbone.Spec
+	for _, t := range plan.Trials {
+		for _, p := range t.Parts {
+			specs = append(specs, p.Spec)
+		}
+	}
+	if err := backbone.Prepare(ctx, opt.CacheDir, specs); err != nil {
+		return Summary{}, err
+	}
 	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
 		return Summary{}, err
 	}

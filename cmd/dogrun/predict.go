@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
@@ -35,6 +36,7 @@ Prints a JSON array with one object per image, in argument order:
 `
 
 func (c *predictCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("predict", predictUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)

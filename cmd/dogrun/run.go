@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
@@ -22,6 +23,7 @@ Finished trials are skipped, so an interrupted run continues where it stopped.
 `
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("run", runUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
