@@ -37,8 +37,12 @@ test: build
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./schemas
 
 # README "Speed": minutes of benchmarks; run them on an idle machine. PyTorch
-# (Debian's python3-torch) is installed here only, not for make test.
+# (Debian's python3-torch) is installed here only, not for make test, with
+# OpenBLAS: Debian's PyTorch calls whatever libblas.so.3 is, and without
+# OpenBLAS that is the unoptimised reference BLAS, no fair peer.
+# threadpoolctl lets the bench name the BLAS kernel PyTorch ran on.
+BENCH_DEBS = python3-torch python3-threadpoolctl libopenblas0-pthread
 bench: build
 	./dogrun setup -all
-	/usr/bin/python3 -c 'import torch' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch; }
+	dpkg -s $(BENCH_DEBS) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS); }
 	$(GO) run ./cmd/bench -data ../shared/data/dogfacenet -out bench/results.md

@@ -93,29 +93,15 @@ func (p *Pool) valDogs(r Recipe) []bool {
 // CheckDisjoint fails when any of an experiment's dogs, by folder name, or any
 // of its photos, by sha256, shaped the adapter.
 func (a *Adapter) CheckDisjoint(classes []string, photos []dataset.Photo) error {
-	dogs := map[string]bool{}
-	for _, d := range append(append([]string(nil), a.TrainDogs...), a.ValDogs...) {
-		dogs[d] = true
-	}
-	var shared []string
-	for _, c := range classes {
-		if dogs[c] {
-			shared = append(shared, c)
-		}
+	dogs, shared := dataset.Shared(append(slices.Clone(a.TrainDogs), a.ValDogs...), a.PhotoSHA256, classes, photos)
+	if len(dogs) > 0 {
+		return fmt.Errorf("adapter %s: %d of the experiment's dogs trained the adapter (%s): its dogs and the adapter's must be disjoint",
+			a.Key[:12], len(dogs), strings.Join(dogs[:min(len(dogs), 5)], ", "))
 	}
 	if len(shared) > 0 {
-		return fmt.Errorf("adapter %s: %d of the experiment's dogs trained the adapter (%s): its dogs and the adapter's must be disjoint",
-			a.Key[:12], len(shared), strings.Join(shared[:min(len(shared), 5)], ", "))
-	}
-	shas := map[string]bool{}
-	for _, s := range a.PhotoSHA256 {
-		shas[s] = true
-	}
-	for _, ph := range photos {
-		if shas[ph.SHA256] {
-			return fmt.Errorf("adapter %s: photo %s (sha256 %s) trained the adapter as a photo of another dog: its photos and the adapter's must be disjoint",
-				a.Key[:12], ph.Rel, ph.SHA256[:12])
-		}
+		ph := shared[0]
+		return fmt.Errorf("adapter %s: photo %s (sha256 %s) trained the adapter as a photo of another dog: its photos and the adapter's must be disjoint",
+			a.Key[:12], ph.Rel, ph.SHA256[:12])
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dogrun/dogrun/internal/english"
+
 	"github.com/dogrun/dogrun/convert/faceapi"
 	"github.com/dogrun/dogrun/convert/tfjs"
 )
@@ -41,7 +43,7 @@ func (s Source) String() string {
 	// One line per backbone in listings: the first file names the model.
 	more := ""
 	if n := len(s.Files) - 1; n > 0 {
-		more = fmt.Sprintf(" (+%d files)", n)
+		more = " (+" + english.Count(n, "file") + ")"
 	}
 	return s.Package + "@" + s.Version + " " + s.Files[0].Path + more
 }

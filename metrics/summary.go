@@ -59,36 +59,34 @@ func (s Summary) String() string {
 
 // tQuantile returns the p-quantile of Student's t distribution with df
 // degrees of freedom, for 0 < p < 1 and df > 0.
-//
-// For t >= 0 the CDF is 1 - I_x(df/2, 1/2)/2 with x = df/(df+t²), where I is
-// the regularized incomplete beta function, so the quantile is found by
-// solving I_x(df/2, 1/2) = 2(1-p) for x. I is monotone in x, so bisection is
-// robust and, at 200 halvings, exact to float64 precision.
 func tQuantile(p, df float64) float64 {
-	if !(p > 0 && p < 1) || !(df > 0) {
+	if !(p > 0 && p < 1) {
 		return math.NaN()
 	}
 	if p < 0.5 {
-		return -tQuantile(1-p, df)
+		return -TUpper(p, df)
 	}
-	if p == 0.5 {
+	return TUpper(1-p, df)
+}
+
+// TUpper returns the t with P(T > t) = q for Student's t distribution with
+// df degrees of freedom (0 < q < 1, df > 0). It takes the tail probability
+// itself, not 1 - q, so that critical values for tiny q (the early looks of
+// a sequential test spend 1e-10 and less) keep their precision.
+//
+// For t >= 0, P(T > t) = I_x(df/2, 1/2)/2 with x = df/(df+t²), where I is
+// the regularized incomplete beta function, so t is found by solving
+// I_x(df/2, 1/2) = 2q for x (betaQuantile).
+func TUpper(q, df float64) float64 {
+	switch {
+	case !(q > 0 && q < 1) || !(df > 0):
+		return math.NaN()
+	case q > 0.5:
+		return -TUpper(1-q, df)
+	case q == 0.5:
 		return 0
 	}
-	target := 2 * (1 - p)
-	a, b := df/2, 0.5
-	lo, hi := 0.0, 1.0
-	for range 200 {
-		mid := (lo + hi) / 2
-		if mid == lo || mid == hi {
-			break
-		}
-		if regIncBeta(a, b, mid) < target {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	x := (lo + hi) / 2
+	x := betaQuantile(2*q, df/2, 0.5)
 	return math.Sqrt(df * (1 - x) / x)
 }
 

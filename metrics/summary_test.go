@@ -75,3 +75,25 @@ func TestSummaryString(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+func TestTUpperTails(t *testing.T) {
+	// Closed forms: df = 1 is Cauchy, P(T > t) = 1/2 - atan(t)/π, so
+	// t = 1/tan(πq); df = 2 has P(T > t) = (1 - t/√(t²+2))/2, so
+	// t = (1-2q)/√(2q(1-q)). The tiny q are where sequential tests look.
+	for _, q := range []float64{0.25, 0.025, 1e-4, 1e-8, 1e-12} {
+		cauchy := 1 / math.Tan(math.Pi*q)
+		if got := TUpper(q, 1); math.Abs(got-cauchy) > 1e-9*cauchy {
+			t.Errorf("TUpper(%g, 1) = %.12g, want %.12g", q, got, cauchy)
+		}
+		two := (1 - 2*q) / math.Sqrt(2*q*(1-q))
+		if got := TUpper(q, 2); math.Abs(got-two) > 1e-9*two {
+			t.Errorf("TUpper(%g, 2) = %.12g, want %.12g", q, got, two)
+		}
+	}
+	if got := TUpper(0.975, 4); math.Abs(got+2.776445105) > 1e-6 {
+		t.Errorf("TUpper(0.975, 4) = %v, want -2.776445105", got)
+	}
+	if !math.IsNaN(TUpper(0, 3)) || !math.IsNaN(TUpper(0.1, 0)) {
+		t.Error("TUpper outside its domain is not NaN")
+	}
+}

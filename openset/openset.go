@@ -52,9 +52,15 @@ func Calibrate(unknown []float64, far float64) (float64, error) {
 	s := slices.Clone(unknown)
 	slices.Sort(s)
 	slices.Reverse(s)
+	return s[Allowed(len(s), far)], nil
+}
+
+// Allowed is how many of n unknown scores a threshold calibrated to far may
+// let through: floor(far·n). Below 1/far scores it is 0, and the threshold is
+// the highest unknown score whatever the target.
+func Allowed(n int, far float64) int {
 	// The epsilon keeps 0.05·20 = 1 from flooring to 0 in binary floating point.
-	k := int(math.Floor(far*float64(len(s)) + 1e-9))
-	return s[k], nil
+	return int(math.Floor(far*float64(n) + 1e-9))
 }
 
 // MaxProb is the MaxSoftmax score of one row of probabilities.
@@ -123,12 +129,20 @@ func NewCentroids(x []float32, dim int, y []int32, classes int) Centroids {
 // Score is the CentroidCosine score of one feature row: its largest cosine
 // similarity to any centroid, -1 when it has no direction (all zeros).
 func (c Centroids) Score(f []float32) float64 {
+	_, cos := c.Nearest(f)
+	return cos
+}
+
+// Nearest is the class whose centroid is closest in angle to the feature row
+// and their cosine; -1 and -1 when the row has no direction (all zeros) or no
+// class has a centroid.
+func (c Centroids) Nearest(f []float32) (class int, cos float64) {
+	class, cos = -1, -1.0
 	n := norm(f)
-	best := -1.0
 	if n == 0 {
-		return best
+		return class, cos
 	}
-	for _, v := range c.Vectors {
+	for k, v := range c.Vectors {
 		if v == nil {
 			continue
 		}
@@ -136,9 +150,11 @@ func (c Centroids) Score(f []float32) float64 {
 		for j, x := range f {
 			dot += float64(x) * float64(v[j])
 		}
-		best = math.Max(best, dot/n)
+		if dot/n > cos || class < 0 {
+			class, cos = k, dot/n
+		}
 	}
-	return best
+	return class, cos
 }
 
 func norm(v []float32) float64 {

@@ -67,16 +67,20 @@ func TestCentroids(t *testing.T) {
 		t.Errorf("class without rows has centroid %v", c.Vectors[2])
 	}
 	for _, s := range []struct {
-		f    []float32
-		want float64
+		f     []float32
+		want  float64
+		class int
 	}{
-		{[]float32{1, 0}, 0.6 / math.Sqrt(3.6)}, // cos to class 0 beats -1 to class 1
-		{[]float32{0, -5}, 0},                   // -0.948683 to class 0, 0 to class 1
-		{[]float32{-7, 0}, 1},                   // on class 1, whatever its length
-		{[]float32{0, 0}, -1},                   // no direction
+		{[]float32{1, 0}, 0.6 / math.Sqrt(3.6), 0}, // cos to class 0 beats -1 to class 1
+		{[]float32{0, -5}, 0, 1},                   // -0.948683 to class 0, 0 to class 1
+		{[]float32{-7, 0}, 1, 1},                   // on class 1, whatever its length
+		{[]float32{0, 0}, -1, -1},                  // no direction
 	} {
 		if got := c.Score(s.f); !near(got, s.want) {
 			t.Errorf("Score(%v) = %v, want %v", s.f, got, s.want)
+		}
+		if class, cos := c.Nearest(s.f); class != s.class || !near(cos, s.want) {
+			t.Errorf("Nearest(%v) = %d, %v; want %d, %v", s.f, class, cos, s.class, s.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -51,7 +52,7 @@ func (s *Store) Experiment(ctx context.Context, name string) (Experiment, error)
 	row := s.db.QueryRowContext(ctx, `SELECT `+experimentCols+` FROM experiments WHERE name = ?`, name)
 	e, err := scanExperiment(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Experiment{}, fmt.Errorf("results: experiment %q: %w", name, ErrNotFound)
+		return Experiment{}, s.noExperiment(ctx, name)
 	}
 	if err != nil {
 		return Experiment{}, fmt.Errorf("results: experiment %q: %w", name, err)
@@ -79,6 +80,32 @@ func (s *Store) Experiments(ctx context.Context) ([]Experiment, error) {
 	}
 	return out, nil
 }
+
+// noExperiment says that name is not in this database, and what is.
+func (s *Store) noExperiment(ctx context.Context, name string) error {
+	exps, err := s.Experiments(ctx)
+	if err != nil {
+		return err
+	}
+	holds := "none"
+	if len(exps) > 0 {
+		var names []string
+		for _, e := range exps[:min(len(exps), 8)] {
+			names = append(names, e.Name)
+		}
+		if len(exps) > 8 {
+			names = append(names, "...")
+		}
+		holds = strings.Join(names, ", ")
+	}
+	return &notFound{fmt.Sprintf("no experiment %q in %s (it holds %s)", name, s.path, holds)}
+}
+
+// notFound is an ErrNotFound whose message says the whole story.
+type notFound struct{ msg string }
+
+func (e *notFound) Error() string        { return e.msg }
+func (e *notFound) Is(target error) bool { return target == ErrNotFound }
 
 type scanner interface{ Scan(dest ...any) error }
 

@@ -55,6 +55,11 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 	return migs, nil
 }
 
+func schemaTooNew(path string, version, known int) error {
+	return fmt.Errorf("%w: %s has schema version %d but this dogrun knows versions up to %d; "+
+		"use a newer dogrun or another database file", ErrSchemaTooNew, path, version, known)
+}
+
 // migrate applies the migrations the database lacks, all in one immediate
 // transaction, so concurrent openers of a fresh file serialize and the
 // second one finds nothing left to do. PRAGMA user_version is the
@@ -67,8 +72,7 @@ func (s *Store) migrate(ctx context.Context, migs []migration) error {
 			return fmt.Errorf("results: read schema version: %w", err)
 		}
 		if cur > len(migs) {
-			return fmt.Errorf("%w: %s has schema version %d but this dogrun knows versions up to %d; "+
-				"use a newer dogrun or another database file", ErrSchemaTooNew, s.path, cur, len(migs))
+			return schemaTooNew(s.path, cur, len(migs))
 		}
 		if cur == len(migs) {
 			return nil
@@ -97,4 +101,57 @@ func (s *Store) migrate(ctx context.Context, migs []migration) error {
 		}
 		return nil
 	})
+}
+
+// Upgrade brings the existing database at path to this dogrun's schema and
+// returns its version before and after. Unlike Open it creates nothing.
+func Upgrade(path string) (from, to int, err error) {
+	migs, err := embeddedMigrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	abs, err := existingFile(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	// Read the version without writing: a read-write connection would turn
+	// any file it is given into a database.
+	ro, err := connect(abs, true)
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
+	defer cancel()
+	from, err = ro.dogrunVersion(ctx)
+	ro.Close()
+	switch {
+	case err != nil:
+		return 0, 0, err
+	case from > len(migs):
+		return 0, 0, schemaTooNew(abs, from, len(migs))
+	case from == len(migs):
+		return from, from, nil
+	}
+	s, err := connect(abs, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer s.Close()
+	if err := s.migrateRetrying(ctx, migs); err != nil {
+		return 0, 0, err
+	}
+	return from, len(migs), nil
+}
+
+// dogrunVersion is the database's schema version; 0, which Open would take
+// for a new file, is an error here: the file holds something else.
+func (s *Store) dogrunVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("results: %s: %w", s.path, err)
+	}
+	if v == 0 {
+		return 0, fmt.Errorf("results: %s is not a dogrun results database (it has no dogrun tables)", s.path)
+	}
+	return v, nil
 }

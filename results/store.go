@@ -35,6 +35,12 @@ var (
 	// ErrSchemaTooNew is returned (wrapped) by Open for a database written by
 	// a newer dogrun.
 	ErrSchemaTooNew = errors.New("database schema is newer than this dogrun")
+	// ErrSchemaOld is returned (wrapped) by OpenReadOnly for a database that
+	// Open would upgrade first: reading never writes, so it cannot.
+	ErrSchemaOld = errors.New("database schema is older than this dogrun")
+	// ErrNoDatabase is returned (wrapped) by OpenReadOnly when there is no
+	// database file at the path.
+	ErrNoDatabase = errors.New("no results database")
 )
 
 // Store is a results database. It is safe for concurrent use.
@@ -55,17 +61,91 @@ func Open(path string) (*Store, error) {
 }
 
 func openWith(path string, migs []migration) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("results: empty database path")
-	}
-	abs, err := filepath.Abs(path)
+	abs, err := absPath(path)
 	if err != nil {
-		return nil, fmt.Errorf("results: %w", err)
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
-	db, err := sql.Open("sqlite3", dsn(abs))
+	s, err := connect(abs, false)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
+	defer cancel()
+	if err := s.migrateRetrying(ctx, migs); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens the existing database at path for reading. It creates
+// nothing and changes nothing: a missing file is ErrNoDatabase, and a schema
+// that Open would upgrade is ErrSchemaOld.
+func OpenReadOnly(path string) (*Store, error) {
+	migs, err := embeddedMigrations()
+	if err != nil {
+		return nil, err
+	}
+	return openReadOnlyWith(path, migs)
+}
+
+func openReadOnlyWith(path string, migs []migration) (*Store, error) {
+	abs, err := existingFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := connect(abs, true)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.dogrunVersion(context.Background())
+	switch {
+	case err != nil:
+	case cur < len(migs):
+		err = fmt.Errorf("%w: %s has schema version %d, this dogrun reads version %d", ErrSchemaOld, abs, cur, len(migs))
+	case cur > len(migs):
+		err = schemaTooNew(abs, cur, len(migs))
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// existingFile is path made absolute, when a file is there.
+func existingFile(path string) (string, error) {
+	abs, err := absPath(path)
+	if err != nil {
+		return "", err
+	}
+	switch st, err := os.Stat(abs); {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("%w at %s", ErrNoDatabase, abs)
+	case err != nil:
+		return "", fmt.Errorf("results: %w", err)
+	case st.IsDir():
+		return "", fmt.Errorf("results: %s is a folder, not a database file", abs)
+	}
+	return abs, nil
+}
+
+func absPath(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("results: empty database path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("results: %w", err)
+	}
+	return abs, nil
+}
+
+func connect(abs string, readOnly bool) (*Store, error) {
+	db, err := sql.Open("sqlite3", dsn(abs, readOnly))
 	if err != nil {
 		return nil, fmt.Errorf("results: open %s: %w", abs, err)
 	}
@@ -74,29 +154,30 @@ func openWith(path string, migs []migration) (*Store, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-
-	s := &Store{db: db, path: abs, now: time.Now}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
-	defer cancel()
-	if err := s.migrateRetrying(ctx, migs); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return &Store{db: db, path: abs, now: time.Now}, nil
 }
 
 // dsn builds a file: URI so that any path (spaces, '?', '#') survives, with
-// the connection settings every pooled connection must share.
-func dsn(abs string) string {
+// the connection settings every pooled connection must share. A read-only
+// connection leaves the journal mode as the writer set it.
+func dsn(abs string, readOnly bool) string {
 	u := url.URL{Path: filepath.ToSlash(abs)}
 	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL") // safe with WAL: only the last commits can be lost on power failure
+	if readOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Set("_journal_mode", "WAL")
+		q.Set("_synchronous", "NORMAL") // safe with WAL: only the last commits can be lost on power failure
+		q.Set("_txlock", "immediate")
+	}
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
 	q.Set("_foreign_keys", "on")
-	q.Set("_txlock", "immediate")
 	return "file:" + u.EscapedPath() + "?" + q.Encode()
 }
+
+// SetClock makes the store read the time from now instead of the system
+// clock, so that a test can age heartbeats without waiting.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dogrun/dogrun/internal/english"
+
 	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/schemas"
@@ -61,8 +63,8 @@ func (r *run) adapt(ctx context.Context, t Trial, s sets, units dataset.UnitSpli
 	if err := a.CheckDisjoint(s.classes, photos); err != nil {
 		return s, err
 	}
-	fmt.Fprintf(r.opt.Log, "  %s adapter %s: its %d dogs and this trial's %d are disjoint (folder names and photo sha256)\n",
-		label, a.Key[:12], len(a.TrainDogs)+len(a.ValDogs), len(s.classes))
+	fmt.Fprintf(r.opt.Log, "  %s adapter %s: its %s and this trial's %d are disjoint (folder names and photo sha256)\n",
+		label, a.Key[:12], english.Count(len(a.TrainDogs)+len(a.ValDogs), "dog"), len(s.classes))
 	for _, d := range []*struct {
 		X   *[]float32
 		Dim *int
@@ -117,11 +119,11 @@ func (r *run) writeAdapterCard(a *adapter.Adapter) error {
 	for _, l := range a.Layers {
 		fmt.Fprintf(&b, " %d->%d", l.In, l.Out)
 	}
-	fmt.Fprintf(&b, ", ArcFace s=%g m=%g, %d augmented views per training photo.\n\n", a.Recipe.Scale, a.Recipe.Margin, a.Recipe.Views)
-	fmt.Fprintf(&b, "Trained on %d dogs and early-stopped on %d others (%d photos in all), every one with fewer than %d photos, "+
+	fmt.Fprintf(&b, ", ArcFace s=%g m=%g, %s per training photo.\n\n", a.Recipe.Scale, a.Recipe.Margin, english.Count(a.Recipe.Views, "augmented view"))
+	fmt.Fprintf(&b, "Trained on %s and early-stopped on %s (%s in all), every one with fewer than %d photos, "+
 		"so none can be an experiment dog (dataset.min_images_per_class = %d). "+
 		"Every trial using it was checked before training: none of its dogs (folder names) or photos (sha256) is among these; a trial that shared one would fail.\n\n",
-		len(a.TrainDogs), len(a.ValDogs), len(a.PhotoSHA256), a.BelowPhotos, a.BelowPhotos)
+		english.Count(len(a.TrainDogs), "dog"), english.Count(len(a.ValDogs), "other"), english.Count(len(a.PhotoSHA256), "photo"), a.BelowPhotos, a.BelowPhotos)
 	fmt.Fprintf(&b, "Held-out dogs, leave-one-out nearest neighbour: %.3f on the base features, %.3f on the adapter's (epoch %d of %d).\n\n",
 		a.ValNNBase, a.ValNN, a.BestEpoch, a.Epochs)
 	fmt.Fprintf(&b, "Training dogs: %s\n\nHeld-out dogs: %s\n", strings.Join(a.TrainDogs, ", "), strings.Join(a.ValDogs, ", "))

@@ -27,7 +27,7 @@ func (p *Plan) Requests(t Trial) []backbone.Request {
 
 // Sets builds the train, validation and test matrices of trial t, of one
 // backbone, from a cache that holds every vector Requests lists.
-func (p *Plan) Sets(c *backbone.Cache, t Trial) (trainSet, val, test train.Data) {
-	s := buildSets(p, t, []*backbone.Cache{c}, p.mustUnits(t))
-	return s.train, s.val, s.test
+func (p *Plan) Sets(c *backbone.Cache, t Trial) (trainSet, val, test train.Data, err error) {
+	s, err := buildSets(p, t, []*backbone.Cache{c}, p.mustUnits(t))
+	return s.train, s.val, s.test, err
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/english"
+
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/train"
@@ -65,7 +67,7 @@ func (r *run) cached(ctx context.Context, spec backbone.Spec, cut backbone.Cut, 
 		}
 		r.models[id] = model
 	}
-	fmt.Fprintf(r.opt.Log, "  %s extracting features: %d of %d images not cached (%s)\n", label, len(missing), len(reqs), spec.Name)
+	fmt.Fprintf(r.opt.Log, "  %s extracting features: %d of %s not cached (%s)\n", label, len(missing), english.Count(len(reqs), "image"), spec.Name)
 	start := time.Now()
 	last := time.Time{}
 	n, err := backbone.Extract(ctx, model, cache, missing, r.opt.Batch, func(done, total int) {

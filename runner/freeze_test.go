@@ -101,7 +101,10 @@ seeds: [1]
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, test := plan.Sets(cache, tr)
+	_, _, test, err := plan.Sets(cache, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	probs, err := h.Predict(test)
 	if err != nil {
 		t.Fatal(err)

@@ -194,34 +194,38 @@ func (r *run) trialSets(ctx context.Context, t Trial, units dataset.UnitSplit, l
 		}
 		caches[i] = c
 	}
-	return buildSets(r.plan, t, caches, units), caches[0], nil
+	s, err := buildSets(r.plan, t, caches, units)
+	return s, caches[0], err
 }
 
 // buildSets builds a trial's matrices from caches that hold every vector its
 // requests list: per row, each backbone's vector (for a photo with TTA, the
 // mean over the photo and its TTA views) concatenated in order, labelled with
-// the trial's class index.
-func buildSets(p *Plan, t Trial, caches []*backbone.Cache, u dataset.UnitSplit) sets {
+// the trial's class index. A vector missing from a cache (one that another
+// process cut short, say) fails the trial, not the sweep.
+func buildSets(p *Plan, t Trial, caches []*backbone.Cache, u dataset.UnitSplit) (sets, error) {
 	key := augmentOf(t.Config).Key()
 	tta := ttaSet(t.Config.Features.TTA)
 	names, classOf := p.trialClasses(t)
-	get := func(c *backbone.Cache, ph dataset.Photo, k backbone.Key, what string) []float32 {
+	get := func(c *backbone.Cache, ph dataset.Photo, k backbone.Key, what string) ([]float32, error) {
 		f, ok := c.Get(k)
 		if !ok {
-			panic(fmt.Sprintf("runner: features of %s %s missing after extraction", ph.Rel, what))
+			return nil, fmt.Errorf("features of %s %s are missing from %s after extraction", ph.Rel, what, c.Path)
 		}
-		return f
+		return f, nil
 	}
-	vector := func(c *backbone.Cache, ph dataset.Photo, view int) []float32 {
-		f := get(c, ph, backbone.ViewKey(ph.SHA256, key, view), fmt.Sprintf("view %d", view))
-		if view != 0 || len(tta) == 0 {
-			return f
+	vector := func(c *backbone.Cache, ph dataset.Photo, view int) ([]float32, error) {
+		f, err := get(c, ph, backbone.ViewKey(ph.SHA256, key, view), fmt.Sprintf("view %d", view))
+		if err != nil || view != 0 || len(tta) == 0 {
+			return f, err
 		}
 		mean := make([]float64, len(f))
 		for _, v := range append([]int{0}, tta...) {
 			g := f
 			if v > 0 {
-				g = get(c, ph, backbone.ViewKey(ph.SHA256, ttaKey, v), fmt.Sprintf("TTA view %d", v))
+				if g, err = get(c, ph, backbone.ViewKey(ph.SHA256, ttaKey, v), fmt.Sprintf("TTA view %d", v)); err != nil {
+					return nil, err
+				}
 			}
 			for j, x := range g {
 				mean[j] += float64(x)
@@ -231,15 +235,18 @@ func buildSets(p *Plan, t Trial, caches []*backbone.Cache, u dataset.UnitSplit) 
 		for j, s := range mean {
 			out[j] = float32(s / float64(1+len(tta)))
 		}
-		return out
+		return out, nil
 	}
-	rows := func(units []dataset.Unit, sources bool) train.Data {
+	rows := func(units []dataset.Unit, sources bool) (train.Data, error) {
 		var d train.Data
 		for _, x := range units {
 			ph := p.Data.Photos[x.Photo]
 			var blocks []int
 			for _, c := range caches {
-				f := vector(c, ph, x.View)
+				f, err := vector(c, ph, x.View)
+				if err != nil {
+					return train.Data{}, err
+				}
 				d.X = append(d.X, f...)
 				blocks = append(blocks, len(f))
 			}
@@ -252,16 +259,20 @@ func buildSets(p *Plan, t Trial, caches []*backbone.Cache, u dataset.UnitSplit) 
 				d.Source = append(d.Source, int32(x.Photo))
 			}
 		}
-		return d
+		return d, nil
 	}
-	return sets{
-		train:     rows(u.Train, true),
-		val:       rows(u.Val, false),
-		test:      rows(u.Test, false),
-		testUnits: u.Test,
-		classes:   names,
-		classOf:   classOf,
+	s := sets{testUnits: u.Test, classes: names, classOf: classOf}
+	var err error
+	if s.train, err = rows(u.Train, true); err != nil {
+		return sets{}, err
 	}
+	if s.val, err = rows(u.Val, false); err != nil {
+		return sets{}, err
+	}
+	if s.test, err = rows(u.Test, false); err != nil {
+		return sets{}, err
+	}
+	return s, nil
 }
 
 func sumInts(xs []int) int {

@@ -138,7 +138,10 @@ seeds: [1]
 			t.Fatal(err)
 		}
 	}
-	s := buildSets(p, tr, caches, units)
+	s, err := buildSets(p, tr, caches, units)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var want []float32
 	for _, x := range units.Test {
 		want = append(want, float32(x.Photo)+1, 2, 15)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dogrun/dogrun/internal/english"
+
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/metrics"
@@ -83,8 +85,8 @@ func (p *Plan) holdOut(data *dataset.Dataset, groups []int, log io.Writer) (*dat
 		}
 	}
 	p.Unknown = u
-	fmt.Fprintf(log, "open set: %d dogs held out of training: %d calibrate the rejection rule (%d photos), %d measure it (%d photos)\n",
-		n, len(u.ValDogs), len(u.Val), len(u.TestDogs), len(u.Test))
+	fmt.Fprintf(log, "open set: %s held out of training: %d calibrate the rejection rule (%s), %d measure it (%s)\n",
+		english.Count(n, "dog"), len(u.ValDogs), english.Count(len(u.Val), "photo"), len(u.TestDogs), english.Count(len(u.Test), "photo"))
 	kept, from := data.Subset(known)
 	keptGroups := make([]int, len(from))
 	for k, i := range from {
@@ -119,18 +121,18 @@ func (u *Unknown) requests(augKey string) []backbone.Request {
 }
 
 // rows is the feature matrix of some held-out photos, from a filled cache.
-func (u *Unknown) rows(cache *backbone.Cache, augKey string, idx []int) train.Data {
+func (u *Unknown) rows(cache *backbone.Cache, augKey string, idx []int) (train.Data, error) {
 	var d train.Data
 	for _, i := range idx {
 		ph := u.Data.Photos[i]
 		f, ok := cache.Get(backbone.ViewKey(ph.SHA256, augKey, 0))
 		if !ok {
-			panic(fmt.Sprintf("runner: features of held-out %s missing after extraction", ph.Rel))
+			return train.Data{}, fmt.Errorf("features of held-out %s are missing from %s after extraction", ph.Rel, cache.Path)
 		}
 		d.Dim = len(f)
 		d.X = append(d.X, f...)
 	}
-	return d
+	return d, nil
 }
 
 // openSet calibrates every rule kind on the validation photos (known and
@@ -165,15 +167,22 @@ func (p *Plan) openSet(head *train.Head, s sets, testProbs [][]float32, cache *b
 		pr, err := head.Predict(x)
 		return part{probs: pr, x: x, y: y}, err
 	}
+	heldOut := func(idx []int) (part, error) {
+		x, err := u.rows(cache, augKey, idx)
+		if err != nil {
+			return part{}, err
+		}
+		return predict(x, nil)
+	}
 	knownVal, err := predict(s.val, s.val.Y)
 	if err != nil {
 		return nil, err
 	}
-	unknownVal, err := predict(u.rows(cache, augKey, u.Val), nil)
+	unknownVal, err := heldOut(u.Val)
 	if err != nil {
 		return nil, err
 	}
-	unknownTest, err := predict(u.rows(cache, augKey, u.Test), nil)
+	unknownTest, err := heldOut(u.Test)
 	if err != nil {
 		return nil, err
 	}

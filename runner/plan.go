@@ -11,6 +11,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/dogrun/dogrun/internal/english"
+
 	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
@@ -53,9 +55,9 @@ type Trial struct {
 	Frozen *backbone.Frozen
 }
 
-// NewPlan loads the experiment's photos, splits them and expands its trials. Notes
-// (dropped classes, skipped files) go to log.
-func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
+// LoadDataset reads the experiment's photos as run does, so that validate
+// refuses what run would: an error is placed at dataset.path in the file.
+func LoadDataset(exp *schemas.Experiment) (*dataset.Dataset, error) {
 	cfg := exp.Dataset
 	maxClasses := cfg.MaxClasses
 	if cfg.Resample {
@@ -67,7 +69,24 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 		Seed:              cfg.Seed,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: dataset: %w", exp.File, err)
+		return nil, fieldError(exp, "dataset.path", err)
+	}
+	return data, nil
+}
+
+// fieldError places an error of package dataset at field of the experiment
+// file, whose name says what the package's own prefix would repeat.
+func fieldError(exp *schemas.Experiment, field string, err error) error {
+	return exp.ErrorAt(field, strings.TrimPrefix(err.Error(), "dataset: "))
+}
+
+// NewPlan loads the experiment's photos, splits them and expands its trials. Notes
+// (dropped classes, skipped files) go to log.
+func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
+	cfg := exp.Dataset
+	data, err := LoadDataset(exp)
+	if err != nil {
+		return nil, err
 	}
 	if n := len(data.Dropped); n > 0 {
 		// One line: a folder of 1,000 dogs would otherwise bury the progress output.
@@ -79,8 +98,8 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 		if n > 8 {
 			more = ", ..."
 		}
-		fmt.Fprintf(log, "note: %d classes dropped with fewer than min_images_per_class=%d photos: %s%s\n",
-			n, cfg.MinImagesPerClass, strings.Join(examples, ", "), more)
+		fmt.Fprintf(log, "note: %s dropped with fewer than min_images_per_class=%d photos: %s%s\n",
+			english.Count(n, "class|classes"), cfg.MinImagesPerClass, strings.Join(examples, ", "), more)
 	}
 	for _, s := range data.Skipped {
 		fmt.Fprintf(log, "note: skipped %s: %s\n", s.Rel, s.Reason)
@@ -106,7 +125,7 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 			return nil, err
 		}
 		// Folds are replicates like seeds: each (variant, seed) runs once per fold.
-		for _, fold := range foldsOf(exp) {
+		for _, fold := range Folds(exp) {
 			tr := Trial{Trial: t, Backbone: spec, Cut: cut, Parts: parts, Adapter: ad, Fold: fold}
 			tr.Index = len(p.Trials)
 			units, err := p.Units(tr)

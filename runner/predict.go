@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/openset"
 	"github.com/dogrun/dogrun/results"
@@ -37,6 +38,7 @@ type Predictor struct {
 // Prediction is the answer for one photo.
 type Prediction struct {
 	Image   string
+	Err     error     // why the photo has no answer (unreadable, not an image); the rest is unset
 	Probs   []float32 // per class, as the head gave them
 	Top     int       // the most probable class
 	Score   float64   // the rule's score of the photo; 0 without a rule
@@ -97,23 +99,24 @@ func short(sha string) string { return sha[:min(12, len(sha))] }
 
 // Predict scores each image. Features go through the trial's feature cache,
 // so a photo the trial saw, or one asked about before, needs no backbone run.
+// A photo that cannot be read gets its Err and the others are still scored.
 func (p *Predictor) Predict(ctx context.Context, images []string) ([]Prediction, error) {
 	cache, err := backbone.OpenCache(p.cacheDir, p.spec, p.cut)
 	if err != nil {
 		return nil, err
 	}
-	reqs := make([]backbone.Request, len(images))
+	out := make([]Prediction, len(images))
+	var reqs []backbone.Request
+	var good []int // the images with a request, in order
 	for i, path := range images {
-		b, err := os.ReadFile(path)
+		out[i].Image = path
+		req, err := request(cache, path)
 		if err != nil {
-			return nil, err
+			out[i].Err = err
+			continue
 		}
-		sum := sha256.Sum256(b)
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return nil, err
-		}
-		reqs[i] = backbone.Request{Path: abs, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
+		reqs = append(reqs, req)
+		good = append(good, i)
 	}
 	if missing := backbone.Missing(cache, reqs); len(missing) > 0 {
 		model, err := backbone.Open(ctx, p.cacheDir, p.spec, p.cut.Name, p.threads)
@@ -125,6 +128,9 @@ func (p *Predictor) Predict(ctx context.Context, images []string) ([]Prediction,
 		if err != nil {
 			return nil, err
 		}
+	}
+	if len(reqs) == 0 {
+		return out, nil
 	}
 	var x train.Data
 	for _, r := range reqs {
@@ -139,14 +145,35 @@ func (p *Predictor) Predict(ctx context.Context, images []string) ([]Prediction,
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Prediction, len(images))
-	for i, pr := range probs {
-		o := Prediction{Image: images[i], Probs: pr, Top: metrics.Argmax(pr)}
+	for k, pr := range probs {
+		o := &out[good[k]]
+		o.Probs, o.Top = pr, metrics.Argmax(pr)
 		if p.Rule != nil {
-			o.Score = openset.Score(p.Rule.Kind, pr, x.X[i*x.Dim:(i+1)*x.Dim], p.centroids)
+			o.Score = openset.Score(p.Rule.Kind, pr, x.X[k*x.Dim:(k+1)*x.Dim], p.centroids)
 			o.Unknown = !p.Rule.Accept(o.Score)
 		}
-		out[i] = o
 	}
 	return out, nil
+}
+
+// request is the feature request of the photo at path. A photo not cached
+// yet is decoded first, so that one bad file fails alone, not the batch
+// the backbone would meet it in.
+func request(cache *backbone.Cache, path string) (backbone.Request, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return backbone.Request{}, err
+	}
+	sum := sha256.Sum256(b)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return backbone.Request{}, err
+	}
+	req := backbone.Request{Path: abs, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
+	if _, ok := cache.Get(req.Key); !ok {
+		if _, err := dataset.Decode(path); err != nil {
+			return backbone.Request{}, err
+		}
+	}
+	return req, nil
 }

@@ -8,11 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
@@ -21,13 +25,19 @@ import (
 
 // Options are the places and knobs of a run.
 type Options struct {
-	Store    *results.Store
+	Store *results.Store
+	// OpenStore, when Store is nil, opens it once the experiment is planned,
+	// so that a run refused for its data creates no database.
+	OpenStore func() (*results.Store, error)
+
 	RunsDir  string // trial folders (checkpoints, CSV) go under RunsDir/<experiment>/
 	CacheDir string // fetched models and features
 	Worker   string // this process's name in the store; default host:pid
-	Threads  int    // ONNX Runtime intra-op threads; 0 = one per CPU
-	Batch    int    // images per backbone call; default 8
-	Log      io.Writer
+	// Threads is how many cores the run may use: ONNX Runtime's intra-op
+	// threads, and trials trained at once; 0 = one per CPU.
+	Threads int
+	Batch   int // images per backbone call; default 8
+	Log     io.Writer
 	// StaleAfter is how old a running trial's heartbeat must be before another
 	// worker may take it over.
 	StaleAfter  time.Duration
@@ -49,6 +59,9 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if _, ok := o.Log.(*lineWriter); !ok {
+		o.Log = &lineWriter{w: o.Log} // trials side by side log whole lines
+	}
 	if o.Batch < 1 {
 		o.Batch = 8
 	}
@@ -61,9 +74,19 @@ func (o *Options) defaults() {
 }
 
 // Run registers every trial of the experiment and runs those not done yet. A trial
-// that fails is recorded as failed and the others still run.
+// that fails is recorded as failed and the others still run. When ctx ends,
+// the error (an *Interrupted) says what was handed back for the next run.
 func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
 	opt.defaults()
+	sum, err := plannedRun(ctx, exp, opt)
+	var in *Interrupted
+	if err != nil && ctx.Err() != nil && !errors.As(err, &in) {
+		err = &Interrupted{Msg: "interrupted before any trial started; nothing was lost, and the next dogrun run begins where this one did", Cause: ctx.Err()}
+	}
+	return sum, err
+}
+
+func plannedRun(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
 	plan, err := NewPlan(exp, opt.Log)
 	if err != nil {
 		return Summary{}, err
@@ -81,10 +104,28 @@ func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, er
 	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
 		return Summary{}, err
 	}
+	if opt.Store == nil {
+		st, err := opt.OpenStore()
+		if err != nil {
+			return Summary{}, err
+		}
+		defer st.Close()
+		opt.Store = st
+	}
 	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
 	defer r.close()
 	return r.all(ctx)
 }
+
+// Interrupted is Run's error when its context ends (Ctrl-C): Msg says which
+// trial was handed back and that the next run does it again.
+type Interrupted struct {
+	Msg   string
+	Cause error // the context's error
+}
+
+func (e *Interrupted) Error() string { return e.Msg }
+func (e *Interrupted) Unwrap() error { return e.Cause }
 
 type run struct {
 	opt    Options
@@ -94,8 +135,15 @@ type run struct {
 	caches map[string]*backbone.Cache
 	// adapters are the trained adapters of this run's trials, by key.
 	adapters map[string]*adapter.Adapter
-	sum      Summary
-	build    BuildInfo
+	// prep is held while a trial prepares its rows (see prepare).
+	prep  sync.Mutex
+	sum   Summary
+	build BuildInfo
+
+	// Seams for tests, nil in a real run: the steps of one trial (else
+	// r.trial) and the heartbeat clock (else a time.Ticker).
+	trialSteps func(ctx context.Context, claimed *results.Trial, t Trial, label string) error
+	ticker     func(every time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 func (r *run) close() {
@@ -149,65 +197,141 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			r.sum.AlreadyDone++
 		}
 	}
-	fmt.Fprintf(r.opt.Log, "experiment %s: %d trials (%d already done), %d classes, %d photos (train %d, val %d, test %d)\n",
-		exp.Name, r.sum.Planned, r.sum.AlreadyDone, len(r.plan.Data.Classes), len(r.plan.Data.Photos),
-		len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s, %s (train %d, val %d, test %d)\n",
+		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, english.Count(len(r.plan.Data.Classes), "class|classes"),
+		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
 	r.build = ReadBuildInfo(filepath.Dir(exp.File))
 
 	started := time.Now()
-	finished := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return r.sum, err
+	if err := r.trials(ctx, hashes, byHash, started); err != nil {
+		return r.sum, err
+	}
+	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
+		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
+	return r.sum, nil
+}
+
+// trials runs the trials of hashes that the store lets this worker claim,
+// Options.Threads at a time: each on a goroutine of its own, from claim to
+// stored results, as the only trial would run. Heads train on one core each
+// (train.Fit), so trials side by side use the cores without sharing a
+// computation, and each stores what it would alone. A trial that fails is
+// recorded and the others go on; Ctrl-C hands back every trial in flight.
+func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Trial, started time.Time) error {
+	workers := r.opt.Threads
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var (
+		mu         sync.Mutex
+		finished   int
+		handedBack []Trial
+		fatal      error
+		wg         sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if fatal == nil {
+			fatal = err
 		}
-		if err := r.reclaimDead(ctx); err != nil {
-			return r.sum, err
-		}
-		claimed, err := r.opt.Store.Claim(ctx, r.expID, hashes, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
-		if err != nil {
-			return r.sum, err
-		}
-		if claimed == nil {
-			break
-		}
-		t := byHash[claimed.Hash]
-		k := r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed + 1
-		eta := ""
-		if finished > 0 {
-			left := r.sum.Planned - k + 1
-			eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
-		}
-		fold := ""
-		if t.Fold > 0 {
-			fold = fmt.Sprintf(" fold=%d", t.Fold)
-		}
-		fmt.Fprintf(r.opt.Log, "trial %d/%d [%s seed=%d%s] %s%s\n", k, r.sum.Planned, t.VariantKey(), t.Seed, fold, t.Hash[:12], eta)
-		err = r.one(ctx, claimed, t, fmt.Sprintf("trial %d/%d", k, r.sum.Planned))
-		finished++
-		switch {
-		case err == nil:
-			r.sum.Trained++
-		case errors.Is(err, results.ErrNotOwned):
-			// Another worker reclaimed it after this one went silent; it is theirs now.
-			fmt.Fprintf(r.opt.Log, "trial %d/%d taken over by another worker: %v\n", k, r.sum.Planned, err)
-		case ctx.Err() != nil:
-			// Interrupted, not failed: hand the trial back for the next run.
-			_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
-			return r.sum, ctx.Err()
-		default:
-			r.sum.Failed++
-			// Not again in this run: a NaN loss fails the same way twice in a row.
-			// The next run (or another worker) retries it while attempts are left.
-			hashes = without(hashes, claimed.Hash)
-			fmt.Fprintf(r.opt.Log, "trial %d/%d failed: %v\n", k, r.sum.Planned, err)
-			if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
-				return r.sum, errors.Join(err, ferr)
+		mu.Unlock()
+		stop(err) // the other workers hand their trials back
+	}
+	work := func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if err := r.reclaimDead(ctx); err != nil {
+				if ctx.Err() == nil {
+					fail(err)
+				}
+				return
 			}
+			mu.Lock()
+			claimable := hashes
+			mu.Unlock()
+			claimed, err := r.opt.Store.Claim(ctx, r.expID, claimable, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+			if err != nil || claimed == nil {
+				if err != nil && ctx.Err() == nil {
+					fail(err)
+				}
+				return
+			}
+			t := byHash[claimed.Hash]
+			// Trials are numbered from 1 in their file's order, as status shows them.
+			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
+			what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
+			mu.Lock()
+			eta := ""
+			if finished > 0 {
+				left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
+				eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
+			}
+			mu.Unlock()
+			fmt.Fprintf(r.opt.Log, "%s %s %s%s\n", label, what, t.Hash[:12], eta)
+			err = r.safely(ctx, claimed, t, label)
+			mu.Lock()
+			finished++
+			switch {
+			case err == nil:
+				r.sum.Trained++
+			case errors.Is(err, results.ErrNotOwned):
+				// Another worker reclaimed it after this one went silent; it is theirs now.
+				fmt.Fprintf(r.opt.Log, "%s taken over by another worker: %v\n", label, err)
+			case ctx.Err() != nil:
+				// Interrupted, not failed: hand the trial back for the next run.
+				_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
+				handedBack = append(handedBack, t)
+			default:
+				r.sum.Failed++
+				// Not again in this run: a NaN loss fails the same way twice in a row.
+				// The next run (or another worker) retries it while attempts are left.
+				hashes = without(hashes, claimed.Hash)
+				fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
+				if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
+					mu.Unlock()
+					fail(errors.Join(err, ferr))
+					return
+				}
+			}
+			mu.Unlock()
 		}
 	}
-	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %d features computed in %s\n",
-		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, r.sum.FeaturesComputed, roundDuration(time.Since(started)))
-	return r.sum, nil
+	for range workers {
+		wg.Add(1)
+		go work()
+	}
+	wg.Wait()
+	switch {
+	case fatal != nil:
+		return fatal
+	case len(handedBack) > 0:
+		slices.SortFunc(handedBack, func(a, b Trial) int { return a.Index - b.Index })
+		names := make([]string, len(handedBack))
+		for i, t := range handedBack {
+			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.sum.Planned, Describe(t.VariantKey(), t.Seed, t.Fold))
+		}
+		verb := "was handed back unfinished, and the next dogrun run does it again"
+		if len(names) > 1 {
+			verb = "were handed back unfinished, and the next dogrun run does them again"
+		}
+		return &Interrupted{Msg: fmt.Sprintf("interrupted: %s %s (%s in this run)",
+			english.List(names), verb, english.Count(r.sum.Trained, "trial")+" trained"), Cause: context.Cause(ctx)}
+	case ctx.Err() != nil:
+		return &Interrupted{Msg: fmt.Sprintf("interrupted between trials (%s in this run); the next dogrun run continues with the rest",
+			english.Count(r.sum.Trained, "trial")+" trained"), Cause: context.Cause(ctx)}
+	}
+	return nil
+}
+
+// Describe names a trial for people: its variant, seed and fold.
+func Describe(variantKey string, seed int64, fold int) string {
+	s := fmt.Sprintf("%s seed=%d", variantKey, seed)
+	if fold > 0 {
+		s += fmt.Sprintf(" fold=%d", fold)
+	}
+	return s
 }
 
 func roundDuration(d time.Duration) time.Duration {
@@ -224,16 +348,16 @@ func roundDuration(d time.Duration) time.Duration {
 func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
+	ticks, stop := r.heartbeats(r.opt.StaleAfter / 4)
 	go func() {
-		tick := time.NewTicker(r.opt.StaleAfter / 4)
-		defer tick.Stop()
+		defer stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-ticks:
 				if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
 					cancel(err)
 					return
@@ -244,33 +368,48 @@ func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, fu
 	return ctx, func() { close(done); cancel(nil) }
 }
 
+// safely is one, with a panic in any step turned into the trial's failure:
+// a bad trial must not take the whole sweep down with it.
+func (r *run) safely(ctx context.Context, claimed *results.Trial, t Trial, label string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error (a dogrun bug, please report it with this message): %v\n%s", p, debug.Stack())
+		}
+	}()
+	return r.one(ctx, claimed, t, label)
+}
+
+func (r *run) heartbeats(every time.Duration) (<-chan time.Time, func()) {
+	if r.ticker != nil {
+		return r.ticker(every)
+	}
+	t := time.NewTicker(every)
+	return t.C, t.Stop
+}
+
 // one runs a claimed trial from features to stored results.
 func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	ctx, release := r.keepClaim(ctx, claimed.ID)
 	defer release()
-	err := r.trial(ctx, claimed, t, label)
+	steps := r.trial
+	if r.trialSteps != nil {
+		steps = r.trialSteps
+	}
+	err := steps(ctx, claimed, t, label)
 	if cause := context.Cause(ctx); errors.Is(cause, results.ErrNotOwned) {
 		return cause
 	}
 	return err
 }
 
+// trial runs a claimed trial's steps. Each error names the step that failed:
+// it is what dogrun status shows for the trial.
 func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	start := time.Now()
 	cfg := t.Config
-	aug := augmentOf(cfg)
-	units, err := r.plan.Units(t)
+	sets, cache, err := r.prepare(ctx, t, label)
 	if err != nil {
 		return err
-	}
-	sets, cache, err := r.trialSets(ctx, t, units, label)
-	if err != nil {
-		return err
-	}
-	if t.Adapter != nil {
-		if sets, err = r.adapt(ctx, t, sets, units, label); err != nil {
-			return err
-		}
 	}
 
 	lastLine := time.Time{}
@@ -284,44 +423,30 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	}
 	head, fit, err := train.Fit(ctx, FitConfig(t), sets.train, sets.val, len(sets.classes), onEpoch)
 	if err != nil {
-		return err
+		return fmt.Errorf("train head: %w", err)
 	}
 	fmt.Fprintf(r.opt.Log, "  %s stopped at epoch %d, best epoch %d\n", label, fit.StoppedEpoch, fit.BestEpoch)
 
-	probs, err := head.Predict(sets.test)
+	probs, report, open, err := r.evaluate(head, sets, cache, augmentOf(cfg).Key())
 	if err != nil {
-		return err
+		return fmt.Errorf("evaluate: %w", err)
 	}
-	report, err := metrics.Evaluate(toInts(sets.test.Y), probs, sets.classes)
-	if err != nil {
-		return err
-	}
-	var open *results.OpenSet
-	if r.plan.Unknown != nil {
-		if open, err = r.plan.openSet(head, sets, probs, cache, aug.Key()); err != nil {
-			return err
-		}
+	if open != nil {
 		logOpenSet(r.opt.Log, label, open)
 	}
 	dir := filepath.Join(r.opt.RunsDir, r.plan.Experiment.Name, "trials", t.Hash[:16])
-	if err := head.Save(filepath.Join(dir, "checkpoint")); err != nil {
-		return err
+	if err := writeTrialFiles(dir, head, report, fit.Epochs); err != nil {
+		return fmt.Errorf("write trial files: %w", err)
 	}
-	if err := writeCSVs(dir, report); err != nil {
-		return err
-	}
-	if err := writeTensorBoard(dir, time.Now(), fit.Epochs); err != nil {
-		return err
-	}
-	fmt.Fprintf(r.opt.Log, "  %s test accuracy %.3f top-5 %.3f macro F1 %.3f (%d photos)\n",
-		label, report.Accuracy, report.Top5, report.Macro.F1, report.N)
+	fmt.Fprintf(r.opt.Log, "  %s test accuracy %.3f top-5 %.3f macro F1 %.3f (%s)\n",
+		label, report.Accuracy, report.Top5, report.Macro.F1, english.Count(report.N, "photo"))
 
 	epochs := make([]results.Epoch, len(fit.Epochs))
 	for i, e := range fit.Epochs {
 		epochs[i] = results.Epoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, TrainAccuracy: e.TrainAccuracy,
 			ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy, Seconds: e.Seconds}
 	}
-	return r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
+	err = r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
 		Epochs: epochs, BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
 		CheckpointPath: filepath.Join(dir, "checkpoint"), Classes: sets.classes,
 		Report: report, Predictions: predictions(r.plan, sets.testUnits, sets.classOf, probs),
@@ -329,6 +454,66 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 		GoVersion:       runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
 		BackboneSHA256: backboneID(t.Parts), OpenSet: open,
 	})
+	if err != nil {
+		return fmt.Errorf("store results: %w", err)
+	}
+	return nil
+}
+
+// prepare gives trial t its rows: its split, its features (extracted when
+// missing) and, for an adapter backbone, the adapter's projection. One
+// trial prepares at a time: the plan's draws, the open models, caches and
+// adapters are filled on first use, and one extraction already uses every
+// core.
+func (r *run) prepare(ctx context.Context, t Trial, label string) (sets, *backbone.Cache, error) {
+	r.prep.Lock()
+	defer r.prep.Unlock()
+	units, err := r.plan.Units(t)
+	if err != nil {
+		return sets{}, nil, fmt.Errorf("split: %w", err)
+	}
+	s, cache, err := r.trialSets(ctx, t, units, label)
+	if err != nil {
+		return sets{}, nil, fmt.Errorf("extract features: %w", err)
+	}
+	if t.Adapter != nil {
+		if s, err = r.adapt(ctx, t, s, units, label); err != nil {
+			return sets{}, nil, fmt.Errorf("train adapter: %w", err)
+		}
+	}
+	return s, cache, nil
+}
+
+// evaluate scores the trained head on the test photos and, with open_set,
+// calibrates and counts its rule for unknown dogs.
+func (r *run) evaluate(head *train.Head, s sets, cache *backbone.Cache, augKey string) ([][]float32, metrics.Report, *results.OpenSet, error) {
+	probs, err := head.Predict(s.test)
+	if err != nil {
+		return nil, metrics.Report{}, nil, err
+	}
+	report, err := metrics.Evaluate(toInts(s.test.Y), probs, s.classes)
+	if err != nil {
+		return nil, metrics.Report{}, nil, err
+	}
+	var open *results.OpenSet
+	if r.plan.Unknown != nil {
+		if open, err = r.plan.openSet(head, s, probs, cache, augKey); err != nil {
+			return nil, metrics.Report{}, nil, err
+		}
+	}
+	return probs, report, open, nil
+}
+
+// writeTrialFiles writes the trial's checkpoint, its CSV reports and its
+// TensorBoard logs into dir.
+func writeTrialFiles(dir string, head *train.Head, report metrics.Report, epochs []train.Epoch) error {
+	if err := head.Save(filepath.Join(dir, "checkpoint")); err != nil {
+		return err
+	}
+	if err := writeCSVs(dir, report); err != nil {
+		return err
+	}
+	return writeTensorBoard(dir, time.Now(), epochs)
 }
 
 func augmentOf(cfg schemas.Experiment) dataset.Augment {
@@ -382,4 +567,17 @@ func writeCSVs(dir string, r metrics.Report) error {
 		}
 	}
 	return nil
+}
+
+// lineWriter serialises writes, so lines that trials side by side print
+// (one Fprintf each) never mix.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dogrun/dogrun/internal/english"
+
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/dedupe"
 	"github.com/dogrun/dogrun/internal/workspace"
@@ -36,8 +38,8 @@ func (p *Plan) splitPhotos(data *dataset.Dataset, log io.Writer) (*dataset.Datas
 		for _, g := range multi {
 			n += len(g)
 		}
-		fmt.Fprintf(log, "note: near-duplicates (%s, threshold %g): %d groups hold %d photos; each group stays on one side of the split\n",
-			sc.Group, sc.Threshold, len(multi), n)
+		fmt.Fprintf(log, "note: near-duplicates (%s, threshold %g): %s %s %s; each group stays on one side of the split\n",
+			sc.Group, sc.Threshold, english.Count(len(multi), "group"), english.Noun(len(multi), "holds|hold"), english.Count(n, "photo"))
 	}
 	for _, m := range res.CrossClass {
 		a, b := data.Photos[m.A], data.Photos[m.B]
@@ -53,8 +55,8 @@ func (p *Plan) splitPhotos(data *dataset.Dataset, log io.Writer) (*dataset.Datas
 		}
 	}
 	if len(dropped) > 0 {
-		fmt.Fprintf(log, "note: %d classes dropped: all their photos are near-duplicates of each other, so none can be tested honestly: %s\n",
-			len(dropped), strings.Join(dropped[:min(len(dropped), 8)], ", "))
+		fmt.Fprintf(log, "note: %s dropped: all their photos are near-duplicates of each other, so none can be tested honestly: %s\n",
+			english.Count(len(dropped), "class|classes"), strings.Join(dropped[:min(len(dropped), 8)], ", "))
 		for _, name := range dropped {
 			p.DroppedForGroups = append(p.DroppedForGroups, name+" (one near-duplicate group)")
 		}
@@ -82,15 +84,15 @@ func (p *Plan) splitPhotos(data *dataset.Dataset, log io.Writer) (*dataset.Datas
 		p.Folds = []dataset.Split{s}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: split: %w", exp.File, err)
+		return nil, fieldError(exp, "split", err)
 	}
 	p.leaky = map[int][]dataset.UnitSplit{}
 	return data, nil
 }
 
-// foldsOf is the fold numbers every (variant, seed) runs: 0 for a holdout
+// Folds is the fold numbers every (variant, seed) runs: 0 for a holdout
 // split, 1..K for K folds.
-func foldsOf(exp *schemas.Experiment) []int {
+func Folds(exp *schemas.Experiment) []int {
 	if exp.Split.KFold == 0 {
 		return []int{0}
 	}
@@ -230,7 +232,7 @@ func (p *Plan) StoredSplits() ([]results.Split, error) {
 		leaky := base
 		leaky.Leaky, leaky.Method, leaky.Threshold = true, "none", 0
 		leaky.Views = leakyTrial.Config.Augmentation.Views
-		for _, fold := range foldsOf(p.Experiment) {
+		for _, fold := range Folds(p.Experiment) {
 			t := *leakyTrial
 			t.Fold = fold
 			u, err := p.Units(t)

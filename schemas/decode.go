@@ -312,7 +312,7 @@ func (d *decoder) decodeStruct(n ast.Node, rv reflect.Value, path string) {
 func unknownFieldMsg(t reflect.Type, name string) string {
 	known := fieldNames(t)
 	msg := fmt.Sprintf("unknown field %q", name)
-	if s := closest(name, known); s != "" {
+	if s := Closest(name, known); s != "" {
 		msg += fmt.Sprintf(", did you mean %q?", s)
 	}
 	return msg + " (known: " + strings.Join(known, ", ") + ")"
@@ -454,8 +454,9 @@ func (d *decoder) pos(path string) (int, int) {
 	}
 }
 
-// closest suggests the known name nearest to a typo, if any is close.
-func closest(name string, known []string) string {
+// Closest suggests the known name nearest to a typo, if any is close: at
+// most half its letters away. Command names are matched this way too.
+func Closest(name string, known []string) string {
 	best, bestD := "", len(name)/2+1
 	for _, k := range known {
 		if dist := editDistance(name, k); dist < bestD {

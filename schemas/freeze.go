@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// Freeze is backbone.freeze, the seed's nb_freeze: "all" (or unset) keeps
+// Freeze is backbone.freeze, the original Keras scripts' nb_freeze: "all" (or unset) keeps
 // every backbone layer frozen; an integer N > 0 freezes the first N layers,
 // -N all but the last N, 0 none. YAML integers are kept as their decimal
 // text, so the field stays a string and unset stays out of trial hashes.

@@ -248,7 +248,7 @@ func sweepTarget(path string) ([]field, error) {
 	chain, err := lookupPath(path)
 	if err != nil {
 		msg := "no such field"
-		if s := closest(path, sweepablePaths()); s != "" {
+		if s := Closest(path, sweepablePaths()); s != "" {
 			msg += fmt.Sprintf(", did you mean %q?", s)
 		}
 		return nil, fmt.Errorf("%s", msg)

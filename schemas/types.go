@@ -62,7 +62,7 @@ type Split struct {
 	Group     string  `yaml:"group" json:"group" dogrun:"nosweep,enum=phash|none,default=phash" doc:"How near-duplicate photos are found and kept on one side of the split: phash (perceptual hash searched over re-crops and flips, calibrated on DogFaceNet) or none (every photo on its own, as the seed did)."`
 	Threshold float64 `yaml:"threshold" json:"threshold" dogrun:"nosweep,min=0,max=64,default=8" doc:"phash: largest Hamming distance in bits (of 64) at which two photos are near-duplicates."`
 	KFold     int     `yaml:"kfold" json:"kfold" dogrun:"nosweep,min=0,max=50,default=0" doc:"0: one holdout split with dataset.test and dataset.val. K >= 2: K folds, each tested once, with dataset.val for validation; every variant and seed runs once per fold."`
-	Leaky     bool    `yaml:"leaky" json:"leaky" dogrun:"default=false" doc:"Reproduce the seed's flawed protocol (augment first, then split, so copies of a training photo are tested) only to show how much it inflates accuracy. May be swept: [false, true] puts both side by side."`
+	Leaky     bool    `yaml:"leaky" json:"leaky" dogrun:"default=false" doc:"Reproduce the original Keras scripts' flawed protocol (augment first, then split, so copies of a training photo are tested) only to show how much it inflates accuracy. May be swept: [false, true] puts both side by side."`
 }
 
 // Backbone names the pretrained feature extractor.
@@ -84,7 +84,7 @@ type Backbone struct {
 	Names []string `yaml:"names,omitempty" json:"names,omitempty" dogrun:"unique" doc:"Several backbones whose features are concatenated, in this order, each at its default cut and cached on its own, e.g. [mobilefacenet, vggface2-mobilenet]; instead of name."`
 
 	// Unset means all, as before: experiments without it keep their trial hashes.
-	Freeze Freeze `yaml:"freeze,omitempty" json:"freeze,omitempty" dogrun:"pattern=^(all|0|[+-]?[1-9][0-9]{0,5})$" doc:"Freeze depth, the seed's nb_freeze over the backbone's Keras layers up to the cut (every layer counted, activations and batch norms included): all (the default) trains no backbone layer; N > 0 freezes the first N layers, -N all but the last N, 0 none. The frozen part runs on ONNX Runtime and is cached; the rest trains in GoMLX with the head. Only Keras backbones (mobilenetv2-imagenet, inceptionv3), and only layers GoMLX's pure-Go backend can differentiate: dogrun validate lists the depths that work and estimates the cost."`
+	Freeze Freeze `yaml:"freeze,omitempty" json:"freeze,omitempty" dogrun:"pattern=^(all|0|[+-]?[1-9][0-9]{0,5})$" doc:"Freeze depth, counted as the original Keras scripts' nb_freeze counts it, over the backbone's Keras layers up to the cut (every layer counted, activations and batch norms included): all (the default) trains no backbone layer; N > 0 freezes the first N layers, -N all but the last N, 0 none. The frozen part runs on ONNX Runtime and is cached; the rest trains in GoMLX with the head. Only Keras backbones (mobilenetv2-imagenet, inceptionv3), and only layers GoMLX's pure-Go backend can differentiate: dogrun validate lists the depths that work and estimates the cost."`
 }
 
 // Head is the trainable MLP on top of the backbone features.

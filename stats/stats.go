@@ -4,6 +4,9 @@
 // accuracy difference, the Wilcoxon signed-rank test across seeds, Holm's
 // correction for several comparisons, and an effect size next to every
 // p-value. Small samples get a Warning rather than a confident-looking number.
+// To settle a question, a group-sequential design adds seeds round by round
+// until each comparison is better, worse, equivalent or out of seeds
+// (settle.go, sequential.go).
 //
 // The API follows benchstat: small value types in, plain result structs out.
 package stats
@@ -128,6 +131,19 @@ func lchoose(n, k int) float64 {
 	b, _ := math.Lgamma(float64(k + 1))
 	c, _ := math.Lgamma(float64(n - k + 1))
 	return a - b - c
+}
+
+// meanSD is the mean and sample standard deviation (n-1) of xs, len(xs) >= 2.
+func meanSD(xs []float64) (mean, sd float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(xs)-1))
 }
 
 // normalSF is P(Z > z) for a standard normal Z.

@@ -182,17 +182,11 @@ func CohenDz(x, y Sample) float64 {
 	if len(xs) != len(ys) || len(xs) < 2 {
 		return math.NaN()
 	}
-	var mean float64
+	d := make([]float64, len(xs))
 	for i := range xs {
-		mean += xs[i] - ys[i]
+		d[i] = xs[i] - ys[i]
 	}
-	mean /= float64(len(xs))
-	var ss float64
-	for i := range xs {
-		e := xs[i] - ys[i] - mean
-		ss += e * e
-	}
-	sd := math.Sqrt(ss / float64(len(xs)-1))
+	mean, sd := meanSD(d)
 	if sd == 0 {
 		return math.NaN()
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -42,8 +43,12 @@ func (h *Head) Save(dir string) error {
 	}
 	sort.Strings(names)
 	shapes := map[string][]int{}
-	for v := range h.ctx.IterVariables() {
-		shapes[v.ScopeAndName()] = v.Shape().Dimensions
+	if h.net != nil {
+		for _, t := range h.net.tensors {
+			shapes[t.name] = t.shape
+		}
+	} else {
+		shapes = h.graph.shapes()
 	}
 	var bin []byte
 	for _, name := range names {
@@ -73,7 +78,8 @@ func writeAtomic(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// Load reads a head saved by Save.
+// Load reads a head saved by Save. Heads without a trunk load onto the
+// native engine whichever engine trained them: the variables are the same.
 func Load(dir string) (*Head, error) {
 	js, err := os.ReadFile(filepath.Join(dir, "head.json"))
 	if err != nil {
@@ -88,15 +94,6 @@ func Load(dir string) (*Head, error) {
 	}
 	bin, err := os.ReadFile(filepath.Join(dir, "weights.bin"))
 	if err != nil {
-		return nil, err
-	}
-	h, err := newHead(m.Config, m.Classes, m.Dim)
-	if err != nil {
-		return nil, err
-	}
-	h.prep = m.Prep
-	// Variables exist once a graph has been built: predict one row, then overwrite.
-	if _, err := h.Predict(Data{X: make([]float32, m.Dim), Dim: m.Dim}); err != nil {
 		return nil, err
 	}
 	w := map[string][]float32{}
@@ -118,8 +115,32 @@ func Load(dir string) (*Head, error) {
 	if len(bin) != 0 {
 		return nil, fmt.Errorf("%s: weights.bin has %d bytes more than head.json describes", dir, len(bin))
 	}
-	if err := h.setWeights(w); err != nil {
-		return nil, err
+	h := &Head{Config: m.Config, Classes: m.Classes, Dim: m.Dim, prep: m.Prep}
+	if m.Config.Trunk != nil {
+		if h.graph, err = newGraph(h); err != nil {
+			return nil, err
+		}
+		// Variables exist once a graph has been built: predict one row, then overwrite.
+		if _, err := h.Predict(Data{X: make([]float32, m.Dim), Dim: m.Dim}); err != nil {
+			return nil, err
+		}
+		return h, h.graph.setWeights(w)
+	}
+	if h.net, err = newNet(m.Config, m.Dim, m.Classes); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	shapes := map[string][]int{}
+	for _, v := range m.Variables {
+		shapes[v.Name] = v.Shape
+	}
+	if len(shapes) != len(h.net.tensors) {
+		return nil, fmt.Errorf("%s: head.json lists %d variables, its config makes %d", dir, len(shapes), len(h.net.tensors))
+	}
+	for _, t := range h.net.tensors {
+		if shape, ok := shapes[t.name]; !ok || !slices.Equal(shape, t.shape) {
+			return nil, fmt.Errorf("%s: head.json has no variable %s of shape %v", dir, t.name, t.shape)
+		}
+		copy(h.net.params[t.off:], w[t.name])
 	}
 	return h, nil
 }

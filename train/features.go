@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads as math
 )
 
 // prep is the feature preprocessing a head applies to every row before its
@@ -83,6 +85,31 @@ func (p *prep) apply(x []float32, dim int) []float32 {
 		}
 	}
 	return out
+}
+
+// graph applies p to x [batch, dim] in a GoMLX graph, as apply does to rows.
+func (p *prep) graph(x *Node) *Node {
+	if p == nil {
+		return x
+	}
+	if p.L2 {
+		blocks := p.Blocks
+		if blocks == nil {
+			blocks = []int{x.Shape().Dimensions[1]}
+		}
+		parts := make([]*Node, len(blocks))
+		start := 0
+		for i, b := range blocks {
+			parts[i] = L2Normalize(Slice(x, AxisRange(), AxisRange(start, start+b)), -1)
+			start += b
+		}
+		x = Concatenate(parts, -1)
+	}
+	if p.Mean != nil {
+		g := x.Graph()
+		x = Div(Sub(x, InsertAxes(Const(g, p.Mean), 0)), InsertAxes(Const(g, p.Std), 0))
+	}
+	return x
 }
 
 // UnitLength scales v to unit length in place; a zero vector stays zero, as

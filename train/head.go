@@ -1,27 +1,16 @@
-// Package train fits classifier heads on cached backbone features with GoMLX's
-// pure-Go backend: dense layers, dropout, Adam, cross-entropy, early stopping and
-// the best epoch's weights as the checkpoint.
+// Package train fits classifier heads on cached backbone features: dense
+// layers, dropout, Adam, cross-entropy, early stopping and the best epoch's
+// weights as the checkpoint. Heads train on a native engine (net.go, with
+// an AVX2 matrix kernel in gemm_amd64.s); heads with trainable backbone
+// layers (Config.Trunk) train on GoMLX (graph.go), which also gives Grad-CAM
+// a differentiable view of every head.
 package train
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"math"
-	"math/rand/v2"
-	"time"
 
 	"github.com/dogrun/dogrun/trunk"
-	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads as math
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/layers"
-	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
-	gomlxtrain "github.com/gomlx/gomlx/pkg/ml/train"
-	"github.com/gomlx/gomlx/pkg/ml/train/losses"
-	"github.com/gomlx/gomlx/pkg/ml/train/metrics"
-	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 )
 
 // Config is everything that shapes a head and its training.
@@ -51,10 +40,9 @@ type Config struct {
 
 // Data is a row-major matrix of features with one class label per row.
 type Data struct {
-	X      []float32
-	Y      []int32
-	Dim    int
-	Weight []float32 // optional per-row weight; nil means 1
+	X   []float32
+	Y   []int32
+	Dim int
 	// Blocks are the lengths of concatenated feature vectors (one per
 	// backbone), for per-backbone L2 normalisation; nil means one block.
 	Blocks []int
@@ -93,203 +81,14 @@ type Head struct {
 	Classes int
 	Dim     int
 
-	backend backends.Backend
-	ctx     *mlctx.Context
-	predict *mlctx.Exec
-	prep    *prep // nil: rows go in as they are
-}
-
-func newHead(cfg Config, classes, dim int) (*Head, error) {
-	if classes < 2 {
-		return nil, fmt.Errorf("head: need at least 2 classes, got %d", classes)
-	}
-	b, err := NewBackend()
-	if err != nil {
-		return nil, err
-	}
-	ctx, err := NewContext(cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	h := &Head{Config: cfg, Classes: classes, Dim: dim, backend: b, ctx: ctx}
-	h.predict, err = mlctx.NewExec(b, ctx, func(ctx *mlctx.Context, x *Node) *Node {
-		return Softmax(h.logits(ctx, x), -1)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-func (h *Head) logits(ctx *mlctx.Context, x *Node) *Node {
-	if h.Config.Trunk != nil {
-		x = buildTrunk(ctx, h.Config.Trunk, x)
-	}
-	act, err := activation(h.Config.Activation)
-	if err != nil {
-		panic(err)
-	}
-	for i, units := range h.Config.Hidden {
-		x = Dense(ctx.In(fmt.Sprintf("dense_%d", i)), x, units)
-		x = act(x)
-		x = layers.DropoutStatic(ctx, x, h.Config.Dropout)
-	}
-	if h.Config.Type == "cosine" {
-		return cosine(ctx.In("logits"), x, h.Classes)
-	}
-	return Dense(ctx.In("logits"), x, h.Classes)
-}
-
-func activation(name string) (func(*Node) *Node, error) {
-	switch name {
-	case "", "relu":
-		return activations.Relu, nil
-	case "gelu":
-		return activations.Gelu, nil
-	case "swish":
-		return activations.Swish, nil
-	case "tanh":
-		return Tanh, nil
-	case "sigmoid":
-		return Sigmoid, nil
-	}
-	return nil, fmt.Errorf("head: unknown activation %q", name)
-}
-
-// optimizer builds the configured optimiser. Weight decay is decoupled (AdamW's
-// rule) for both adam and adamw; adamw only differs in name, kept because Keras
-// users write it. Plain SGD has no decay here, so asking for one is an error
-// rather than a silent no-op.
-func optimizer(cfg Config) (optimizers.Interface, error) {
-	switch cfg.Optimizer {
-	case "", "adam", "adamw":
-		return optimizers.Adam().LearningRate(cfg.LR).WeightDecay(cfg.WeightDecay).Done(), nil
-	case "sgd":
-		if cfg.WeightDecay > 0 {
-			return nil, fmt.Errorf("head: weight_decay %g needs optimizer adam or adamw, not sgd", cfg.WeightDecay)
-		}
-		return optimizers.StochasticGradientDescent().WithLearningRate(cfg.LR).Done(), nil
-	}
-	return nil, fmt.Errorf("head: unknown optimizer %q", cfg.Optimizer)
+	prep  *prep  // nil: rows go in as they are
+	net   *net   // a head without a trunk: its weights, run natively
+	graph *graph // a head with a trunk: its GoMLX model
 }
 
 // ErrNonFinite reports a loss that became NaN or infinite, usually a learning rate
 // far too large.
 var ErrNonFinite = errors.New("training loss is not finite")
-
-// Fit trains a head on train, monitoring val for early stopping, and returns it
-// holding the weights of its best validation epoch. onEpoch, if not nil, sees each
-// epoch as it ends.
-func Fit(ctx context.Context, cfg Config, trainSet, valSet Data, classes int, onEpoch func(Epoch)) (*Head, Result, error) {
-	if trainSet.Rows() == 0 {
-		return nil, Result{}, errors.New("head: empty training set")
-	}
-	if cfg.BatchSize < 1 || cfg.Epochs < 1 {
-		return nil, Result{}, fmt.Errorf("head: batch size %d and epochs %d must be positive", cfg.BatchSize, cfg.Epochs)
-	}
-	h, err := newHead(cfg, classes, trainSet.Dim)
-	if err != nil {
-		return nil, Result{}, err
-	}
-	if h.prep, err = fitPrep(cfg.Normalize, trainSet); err != nil {
-		return nil, Result{}, err
-	}
-	trainSet.X = h.prep.apply(trainSet.X, trainSet.Dim)
-	sources := rowSources(trainSet, cfg.Mix)
-	opt, err := optimizer(cfg)
-	if err != nil {
-		return nil, Result{}, err
-	}
-	lossFn := losses.SparseCategoricalCrossEntropyLogits
-	trainer := gomlxtrain.NewTrainer(h.backend, h.ctx,
-		func(ctx *mlctx.Context, _ any, inputs []*Node) []*Node {
-			return []*Node{h.logits(ctx, inputs[0])}
-		},
-		lossFn, opt,
-		[]metrics.Interface{metrics.NewBaseMetric("Batch Accuracy", "acc", metrics.AccuracyMetricType, metrics.SparseCategoricalAccuracyGraph, nil)},
-		nil)
-
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x646f6772756e)) // "dogrun"
-	order := make([]int, trainSet.Rows())
-	for i := range order {
-		order[i] = i
-	}
-	if sources != nil {
-		order = order[:len(sources)]
-	}
-	batch := min(cfg.BatchSize, len(order))
-	xb := make([]float32, batch*trainSet.Dim)
-	yb := make([]int32, batch)
-
-	var (
-		res      Result
-		best     = math.Inf(1)
-		snapshot map[string][]float32
-		waited   int
-	)
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		if err := ctx.Err(); err != nil {
-			return nil, res, err
-		}
-		start := time.Now()
-		for i, rows := range sources {
-			order[i] = rows[rng.IntN(len(rows))]
-		}
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var lossSum, accSum float64
-		steps := (len(order) + batch - 1) / batch
-		for s := 0; s < steps; s++ {
-			// The last batch wraps around to the epoch's start: one graph shape, no recompiles.
-			for i := 0; i < batch; i++ {
-				r := order[(s*batch+i)%len(order)]
-				copy(xb[i*trainSet.Dim:(i+1)*trainSet.Dim], trainSet.X[r*trainSet.Dim:(r+1)*trainSet.Dim])
-				yb[i] = trainSet.Y[r]
-			}
-			out, err := trainer.TrainStep(nil,
-				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(xb, batch, trainSet.Dim)},
-				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(yb, batch, 1)})
-			if err != nil {
-				return nil, res, fmt.Errorf("epoch %d: %w", epoch, err)
-			}
-			loss := scalar(out[0])
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return nil, res, fmt.Errorf("epoch %d step %d: %w (lr %g)", epoch, s+1, ErrNonFinite, cfg.LR)
-			}
-			lossSum += loss
-			accSum += scalar(out[len(out)-1])
-		}
-		e := Epoch{Epoch: epoch, TrainLoss: lossSum / float64(steps), TrainAccuracy: accSum / float64(steps)}
-		if valSet.Rows() > 0 {
-			probs, err := h.Predict(valSet)
-			if err != nil {
-				return nil, res, err
-			}
-			e.ValLoss, e.ValAccuracy = LossAndAccuracy(probs, valSet.Y, classes)
-		}
-		e.Seconds = time.Since(start).Seconds()
-		res.Epochs = append(res.Epochs, e)
-		res.StoppedEpoch = epoch
-		if onEpoch != nil {
-			onEpoch(e)
-		}
-
-		score := monitored(cfg.Monitor, e, valSet.Rows() > 0)
-		if score < best-cfg.MinDelta || snapshot == nil {
-			best = score
-			res.BestEpoch = epoch
-			if snapshot, err = h.weights(); err != nil {
-				return nil, res, err
-			}
-			waited = 0
-		} else if waited++; cfg.Patience > 0 && waited >= cfg.Patience {
-			break
-		}
-	}
-	if err := h.setWeights(snapshot); err != nil {
-		return nil, res, err
-	}
-	return h, res, nil
-}
 
 // monitored turns the monitored metric into a score to minimise. Without a
 // validation set it falls back to the training loss.
@@ -304,29 +103,13 @@ func monitored(monitor string, e Epoch, haveVal bool) float64 {
 	}
 }
 
-func scalar(t *tensors.Tensor) float64 {
-	switch v := t.Value().(type) {
-	case float32:
-		return float64(v)
-	case float64:
-		return v
-	}
-	panic(fmt.Sprintf("train: metric of type %T", t.Value()))
-}
-
 // LossAndAccuracy are the mean cross-entropy and top-1 accuracy of probs (rows of
 // class probabilities) against labels.
 func LossAndAccuracy(probs [][]float32, labels []int32, classes int) (loss, acc float64) {
 	for i, p := range probs {
-		y := int(labels[i])
-		loss -= math.Log(math.Max(float64(p[y]), 1e-12))
-		best := 0
-		for c := 1; c < classes; c++ {
-			if p[c] > p[best] {
-				best = c
-			}
-		}
-		if best == y {
+		l, hit := scoreRow(p[:classes], labels[i])
+		loss += l
+		if hit {
 			acc++
 		}
 	}
@@ -334,79 +117,49 @@ func LossAndAccuracy(probs [][]float32, labels []int32, classes int) (loss, acc 
 	return loss / n, acc / n
 }
 
-// predictBatch is the largest batch of inference. Smaller calls are padded to
-// the next power of two from 32, so a few graphs serve every size while a
-// 40-photo validation set, run every epoch, no longer costs 256 rows.
-const predictBatch = 256
-
-func paddedRows(rows int) int {
-	n := 32
-	for n < rows && n < predictBatch {
-		n *= 2
+// scoreRow is one row's cross-entropy from its probabilities p, and whether
+// its most probable class (the first, on ties) is y.
+func scoreRow(p []float32, y int32) (loss float64, hit bool) {
+	best := 0
+	for c := 1; c < len(p); c++ {
+		if p[c] > p[best] {
+			best = c
+		}
 	}
-	return n
+	return -math.Log(math.Max(float64(p[y]), 1e-12)), best == int(y)
 }
 
 // Predict returns the class probabilities of every row of d.
 func (h *Head) Predict(d Data) ([][]float32, error) {
+	if h.net == nil {
+		return h.graph.predictRows(h, d)
+	}
 	n := d.Rows()
 	out := make([][]float32, n)
-	buf := make([]float32, predictBatch*h.Dim)
-	for start := 0; start < n; start += predictBatch {
-		rows := min(predictBatch, n-start)
-		pad := paddedRows(rows)
-		clear(buf[:pad*h.Dim])
-		copy(buf, h.prep.apply(d.X[start*h.Dim:(start+rows)*h.Dim], h.Dim))
-		res, err := h.predict.Exec(tensors.FromFlatDataAndDimensions(buf[:pad*h.Dim], pad, h.Dim))
-		if err != nil {
-			return nil, err
-		}
-		flat, err := tensors.CopyFlatData[float32](res[0])
-		if err != nil {
-			return nil, err
-		}
-		for i := 0; i < rows; i++ {
-			out[start+i] = flat[i*h.Classes : (i+1)*h.Classes : (i+1)*h.Classes]
+	w := newWork(h.net, max(1, min(evalRows, n)))
+	for start := 0; start < n; start += w.rows {
+		rows := min(w.rows, n-start)
+		copy(w.in[0], h.prep.apply(d.X[start*h.Dim:(start+rows)*h.Dim], h.Dim))
+		probs := h.net.forward(h.net.params, w, rows, nil)
+		for r := 0; r < rows; r++ {
+			row := probs[r*h.Classes : (r+1)*h.Classes]
+			Probabilities(row)
+			out[start+r] = append([]float32(nil), row...)
 		}
 	}
 	return out, nil
 }
 
-// weights copies every model variable (not the optimizer's state).
+// weights copies every trained weight by its variable name.
 func (h *Head) weights() (map[string][]float32, error) {
+	if h.net == nil {
+		return h.graph.weights()
+	}
 	out := map[string][]float32{}
-	for v := range h.ctx.IterVariables() {
-		if !isModelVariable(v) {
-			continue
-		}
-		t, err := v.Value()
-		if err != nil {
-			return nil, err
-		}
-		flat, err := tensors.CopyFlatData[float32](t)
-		if err != nil {
-			return nil, err
-		}
-		out[v.ScopeAndName()] = flat
+	for _, t := range h.net.tensors {
+		out[t.name] = append([]float32(nil), h.net.params[t.off:t.off+t.size()]...)
 	}
 	return out, nil
-}
-
-func (h *Head) setWeights(w map[string][]float32) error {
-	for v := range h.ctx.IterVariables() {
-		flat, ok := w[v.ScopeAndName()]
-		if !ok {
-			continue
-		}
-		if err := v.SetValue(tensors.FromFlatDataAndDimensions(flat, v.Shape().Dimensions...)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func isModelVariable(v *mlctx.Variable) bool {
-	return v.Trainable && v.DType().IsFloat()
 }
 
 // rowSources groups the rows of d by Source, in order of first appearance,

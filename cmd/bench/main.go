@@ -10,15 +10,15 @@
 //     feature cache) with bare ONNX Runtime on pre-rendered inputs;
 //   - a 12-trial head sweep with the feature cache, with recomputing features
 //     for every trial, and with the bare work (one extraction and 12 fits);
-//   - a head training epoch with PyTorch on the same features;
+//   - a head training epoch with PyTorch's on the same features;
+//   - experiments/dropout.yaml's 24 fits trained together with PyTorch
+//     training them one after another, and the peak RSS of the former;
 //   - the peak RSS of a run over the whole set with 8 views per photo.
 package main
 
 import (
 	"context"
 	_ "embed"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,8 +60,12 @@ type config struct {
 	skip          string
 	python        string
 	out           string
+	sweep         string
+	sweepRounds   int
 	verbose       bool
 	childRSS      bool
+	childSweep    bool
+	childRun      bool
 }
 
 func main() {
@@ -77,11 +81,15 @@ func main() {
 	flag.IntVar(&c.rssDogs, "rss-dogs", 0, "dogs in the peak-RSS run; 0 = the whole set (smaller only to smoke-test)")
 	flag.IntVar(&c.recompute, "recompute", 3, "fresh extractions timed for the recompute-per-trial case (their mean stands for each of the 12)")
 	flag.IntVar(&c.rounds, "rounds", 5, "alternating end-to-end and bare ONNX Runtime extractions; the table gives their medians")
-	flag.StringVar(&c.skip, "skip", "", "comma-separated parts to leave out: extract,sweep,torch,rss")
+	flag.StringVar(&c.skip, "skip", "", "comma-separated parts to leave out: extract,sweep,torch,dropout,rss")
 	flag.StringVar(&c.python, "python", "/usr/bin/python3", "Python with PyTorch (Debian's python3-torch installs into /usr/bin/python3)")
 	flag.StringVar(&c.out, "out", "", "also write the table to this file")
 	flag.BoolVar(&c.verbose, "v", false, "show the runs' progress on stderr")
+	flag.StringVar(&c.sweep, "sweep", "experiments/dropout.yaml", "experiment whose trials (one feature set and split) the dropout part trains with train.FitMany and with PyTorch")
+	flag.IntVar(&c.sweepRounds, "sweep-rounds", 1, "alternating rounds of the dropout part (PyTorch takes about half an hour a round on 2 cores)")
 	flag.BoolVar(&c.childRSS, "child-rss", false, "internal: be the peak-RSS child")
+	flag.BoolVar(&c.childSweep, "child-sweep", false, "internal: be the child that trains -sweep's heads")
+	flag.BoolVar(&c.childRun, "child-run", false, "internal: be the child that runs -sweep as dogrun run does")
 	flag.Parse()
 	if c.data == "" {
 		flag.Usage()
@@ -94,6 +102,18 @@ func main() {
 	ctx := context.Background()
 	if c.childRSS {
 		if err := rssChild(ctx, c); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if c.childSweep {
+		if err := sweepChild(ctx, c); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if c.childRun {
+		if err := runChild(ctx, c); err != nil {
 			fail(err)
 		}
 		return
@@ -208,12 +228,18 @@ func run(ctx context.Context, c config, args []string) error {
 		}, withCache/bareSweep <= 1.3))
 	}
 	if !c.skipped("torch") {
-		step("PyTorch epochs on the same features")
-		r, err := torchRow(ctx, c, tmp, plan, fits)
+		r, err := headEpochRow(ctx, c, tmp, plan, fits)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, r)
+	}
+	if !c.skipped("dropout") {
+		rs, err := sweepRows(ctx, c, tmp)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, rs...)
 	}
 	if !c.skipped("rss") {
 		step(fmt.Sprintf("peak RSS (%d views) in a child process", c.rssViews))
@@ -314,13 +340,12 @@ func uniqueKeys(reqs []backbone.Request) map[backbone.Key]bool {
 	return keys
 }
 
-// fitTimes are the 12 trials' train.Fit times and trial 0's epochs.
+// fitTimes are the 12 trials' train.Fit times and trial 0's rows.
 type fitTimes struct {
-	total  float64
-	epochs []train.Epoch
-	rows   int
-	train  train.Data
-	val    train.Data
+	total float64
+	rows  int
+	train train.Data
+	val   train.Data
 }
 
 // bareWork is the sweep's unavoidable work, done with library calls and no
@@ -344,15 +369,17 @@ func bareWork(ctx context.Context, c config, cacheDir, dir string, plan *runner.
 	m.Close()
 	ft := &fitTimes{}
 	for i, t := range plan.Trials {
-		tr, val, _ := plan.Sets(cache, t)
-		start := time.Now()
-		_, res, err := train.Fit(ctx, runner.FitConfig(t), tr, val, len(plan.Data.Classes), nil)
+		tr, val, _, err := plan.Sets(cache, t)
 		if err != nil {
+			return 0, nil, err
+		}
+		start := time.Now()
+		if _, _, err := train.Fit(ctx, runner.FitConfig(t), tr, val, len(plan.Data.Classes), nil); err != nil {
 			return 0, nil, err
 		}
 		ft.total += time.Since(start).Seconds()
 		if i == 0 {
-			ft.epochs, ft.rows, ft.train, ft.val = res.Epochs, tr.Rows(), tr, val
+			ft.rows, ft.train, ft.val = tr.Rows(), tr, val
 		}
 	}
 	return extract, ft, nil
@@ -440,65 +467,6 @@ func bareORT(ctx context.Context, c config, cacheDir string, inputs []float32) (
 	return float64(len(inputs)/m.InputLen()) / time.Since(start).Seconds(), nil
 }
 
-func torchRow(ctx context.Context, c config, tmp string, plan *runner.Plan, fits *fitTimes) (row, error) {
-	t := plan.Trials[0]
-	cfg := runner.FitConfig(t)
-	dir := filepath.Join(tmp, "torch")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return row{}, err
-	}
-	for name, v := range map[string]any{"train_x.f32": fits.train.X, "train_y.i32": fits.train.Y, "val_x.f32": fits.val.X, "val_y.i32": fits.val.Y} {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return row{}, err
-		}
-		err = binary.Write(f, binary.LittleEndian, v)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return row{}, err
-		}
-	}
-	script := filepath.Join(dir, "torch_head.py")
-	if err := os.WriteFile(script, torchScript, 0o644); err != nil {
-		return row{}, err
-	}
-	hidden := make([]string, len(cfg.Hidden))
-	for i, h := range cfg.Hidden {
-		hidden[i] = fmt.Sprint(h)
-	}
-	cmd := exec.CommandContext(ctx, c.python, script, "--dir", dir, "--dim", fmt.Sprint(fits.train.Dim),
-		"--classes", fmt.Sprint(len(plan.Data.Classes)), "--hidden", strings.Join(hidden, ","),
-		"--dropout", fmt.Sprint(cfg.Dropout), "--lr", fmt.Sprint(cfg.LR), "--batch", fmt.Sprint(cfg.BatchSize),
-		"--epochs", fmt.Sprint(cfg.Epochs), "--threads", fmt.Sprint(c.threads), "--seed", fmt.Sprint(cfg.Seed))
-	cmd.Stderr = os.Stderr
-	// PyTorch would otherwise also size its inter-op pool by the CPU count.
-	cmd.Env = append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", c.threads))
-	out, err := cmd.Output()
-	what := fmt.Sprintf("head training, ms per epoch (%d rows, hidden %v, batch %d, validation included)", fits.rows, cfg.Hidden, cfg.BatchSize)
-	goMS := 1000 * meanEpoch(func(i int) float64 { return fits.epochs[i].Seconds }, len(fits.epochs))
-	if err != nil {
-		return row{what: what, dogrun: fmt.Sprintf("%.1f GoMLX (pure Go)", goMS), ref: "PyTorch not available: " + strings.TrimSpace(err.Error()), goal: "<= 1.0x", met: "?"}, nil
-	}
-	var res struct {
-		Torch        string    `json:"torch"`
-		Threads      int       `json:"threads"`
-		EpochSeconds []float64 `json:"epoch_seconds"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		return row{}, fmt.Errorf("torch_head.py printed %q: %w", out, err)
-	}
-	torchMS := 1000 * meanEpoch(func(i int) float64 { return res.EpochSeconds[i] }, len(res.EpochSeconds))
-	return judge(row{
-		what:   what,
-		dogrun: fmt.Sprintf("%.1f GoMLX (pure Go)", goMS),
-		ref:    fmt.Sprintf("%.1f PyTorch %s, %d threads", torchMS, res.Torch, res.Threads),
-		ratio:  fmt.Sprintf("%.2fx", goMS/torchMS),
-		goal:   "<= 1.0x",
-	}, goMS <= torchMS), nil
-}
-
 // meanEpoch leaves out the first epoch, which also compiles (GoMLX) or warms
 // up allocators (PyTorch).
 func meanEpoch(at func(int) float64, n int) float64 {
@@ -564,10 +532,6 @@ func rssChild(ctx context.Context, c config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	cacheDir, err := workspace.CacheDir()
-	if err != nil {
-		return err
-	}
 	yaml := fmt.Sprintf(`name: rss
 dataset: {path: %q, min_images_per_class: 2, max_classes: %d, test: 0.2, val: 0.1}
 backbone: {name: %s}
@@ -584,21 +548,43 @@ seeds: [1]
 	if err != nil {
 		return err
 	}
-	st, err := results.Open(filepath.Join(tmp, "r.db"))
+	sum, _, err := runFresh(ctx, c, exp, true)
 	if err != nil {
 		return err
-	}
-	defer st.Close()
-	sum, err := runner.Run(ctx, exp, runner.Options{Store: st, RunsDir: filepath.Join(tmp, "runs"),
-		CacheDir: fresh(tmp, cacheDir, "rss"), Threads: c.threads, Batch: c.batch, Log: c.log()})
-	if err != nil {
-		return err
-	}
-	if sum.Trained != 1 {
-		return fmt.Errorf("trained %d of 1", sum.Trained)
 	}
 	fmt.Printf("%d images extracted", sum.FeaturesComputed)
 	return nil
+}
+
+// runFresh is dogrun run of exp into a new results database and runs
+// folder, with the shared feature cache or, with emptyCache, a cache holding
+// the fetched models only; every trial must train. It returns the run's
+// summary and wall time in seconds.
+func runFresh(ctx context.Context, c config, exp *schemas.Experiment, emptyCache bool) (runner.Summary, float64, error) {
+	tmp, err := os.MkdirTemp("", "dogrun-bench-run-")
+	if err != nil {
+		return runner.Summary{}, 0, err
+	}
+	defer os.RemoveAll(tmp)
+	cacheDir, err := workspace.CacheDir()
+	if err != nil {
+		return runner.Summary{}, 0, err
+	}
+	if emptyCache {
+		cacheDir = fresh(tmp, cacheDir, "run")
+	}
+	st, err := results.Open(filepath.Join(tmp, "r.db"))
+	if err != nil {
+		return runner.Summary{}, 0, err
+	}
+	defer st.Close()
+	start := time.Now()
+	sum, err := runner.Run(ctx, exp, runner.Options{Store: st, RunsDir: filepath.Join(tmp, "runs"),
+		CacheDir: cacheDir, Threads: c.threads, Batch: c.batch, Log: c.log()})
+	if err == nil && sum.Trained != sum.Planned {
+		err = fmt.Errorf("trained %d of %d", sum.Trained, sum.Planned)
+	}
+	return sum, time.Since(start).Seconds(), err
 }
 
 func printTable(c config, args []string, rows []row) error {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
@@ -15,37 +14,74 @@ type backbonesCommand struct{ stdout, stderr io.Writer }
 
 const backbonesUsage = `Usage: dogrun backbones
 
-Lists the backbones: source, sha256, input contract, feature output and licence,
-and how to name a backbone's metric-learned adapter.
+Lists the backbones: format and sha256, source, input contract, feature
+outputs (cuts) and licence, and how to name a backbone's metric-learned
+adapter.
 
 `
 
+// width is the terminal width the listing fits.
+const width = 100
+
 func (c *backbonesCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("backbones", backbonesUsage, c.stderr)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tSOURCE\tFORMAT\tINPUT\tCUTS (first = default)\tLICENCE\tSHA256")
-	for _, s := range backbone.All() {
+	var b strings.Builder
+	for i, s := range backbone.All() {
+		if i > 0 {
+			b.WriteString("\n")
+		}
 		var cuts []string
 		for _, c := range s.Cuts {
 			cuts = append(cuts, fmt.Sprintf("%s %d-d", c.Name, c.Dim))
 		}
-		input := fmt.Sprintf("%dx%d %s %s (p-%s)*%s",
+		if len(cuts) > 0 {
+			cuts[0] += " (default)"
+		}
+		input := fmt.Sprintf("%dx%d %s %s, (p-%s)*%s",
 			s.InputSize, s.InputSize, s.Layout, s.Channels, perChannel(s.Mean), perChannel(s.Scale))
 		if s.InputSize == 0 { // the user's own model: the experiment says
-			input, cuts = "as backbone.input_size etc. say", []string{"backbone.output"}
+			input, cuts = "as backbone.input_size, layout, channels, mean and scale say", []string{"backbone.output"}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			s.Name, s.Source, s.Format, input, strings.Join(cuts, ", "), s.License, shortSHA256(s))
+		fmt.Fprintf(&b, "%s  (%s, %s)\n", s.Name, s.Format, identity(s))
+		for _, field := range [][2]string{
+			{"source", s.Source.String()},
+			{"input", input},
+			{"cuts", strings.Join(cuts, ", ")},
+			{"licence", s.License},
+		} {
+			b.WriteString(wrap(fmt.Sprintf("  %-9s", field[0]), field[1], width))
+		}
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(c.stdout, "\nAny name%s (e.g. mobilefacenet%s) is that backbone with a metric-learned adapter: a projection trained with an ArcFace loss on the experiment folder's dogs with fewer than dataset.min_images_per_class photos, never on its own dogs.\n",
-		adapter.Suffix, adapter.Suffix)
+	fmt.Fprintf(&b, "\n%s", wrap("", fmt.Sprintf("Any name%s (e.g. mobilefacenet%s) is that backbone with a metric-learned adapter: a projection trained with an ArcFace loss on the experiment folder's dogs with fewer than dataset.min_images_per_class photos, never on its own dogs.",
+		adapter.Suffix, adapter.Suffix), width))
+	_, err := io.WriteString(c.stdout, b.String())
 	return err
+}
+
+// wrap writes label then text, broken at spaces into lines of at most
+// width columns (a longer word stands alone), each further line indented as
+// far as the label reaches.
+func wrap(label, text string, width int) string {
+	var b strings.Builder
+	b.WriteString(label)
+	col := len(label)
+	for i, word := range strings.Fields(text) {
+		switch {
+		case i == 0:
+		case col+1+len(word) > width:
+			b.WriteString("\n" + strings.Repeat(" ", len(label)))
+			col = len(label)
+		default:
+			b.WriteString(" ")
+			col++
+		}
+		b.WriteString(word)
+		col += len(word)
+	}
+	return b.String() + "\n"
 }
 
 // perChannel prints one number when every channel shares it, else all three.
@@ -56,11 +92,11 @@ func perChannel(v [3]float32) string {
 	return fmt.Sprintf("[%.4g %.4g %.4g]", v[0], v[1], v[2])
 }
 
-// shortSHA256 is the backbone's identity, or what makes it for a
-// bring-your-own backbone, whose identity is the user's file.
-func shortSHA256(s backbone.Spec) string {
+// identity is the backbone's sha256, or for a bring-your-own backbone what
+// stands in for it: the user's file.
+func identity(s backbone.Spec) string {
 	if s.NeedsFile() {
-		return "your file's"
+		return "identified by your file's sha256"
 	}
-	return s.SHA256()[:16]
+	return "sha256 " + s.SHA256()[:16]
 }

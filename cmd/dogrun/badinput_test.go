@@ -45,24 +45,40 @@ func TestBadExperimentFiles(t *testing.T) {
 }
 
 // TestBadDatasets: a missing folder, an empty one, and one whose every dog
-// has a single photo are named errors of run, before any backbone is loaded.
+// has a single photo are errors at dataset.path, the same from validate as
+// from run, which stops before it loads a backbone or creates a database.
 func TestBadDatasets(t *testing.T) {
-	_, _, err := dogrun(t, "run", filepath.Join(badDir, "no_dataset.yaml"), "-runs", t.TempDir())
-	got := errText(err)
+	var got strings.Builder
+	both := func(file, dir string) {
+		t.Helper()
+		_, _, err := dogrun(t, "validate", file)
+		if dir != "" {
+			got.WriteString(strings.ReplaceAll(errText(err), dir, "$DIR"))
+		} else {
+			got.WriteString(errText(err))
+		}
+		runs := t.TempDir()
+		_, _, runErr := dogrun(t, "run", file, "-runs", runs)
+		if errText(runErr) != errText(err) {
+			t.Errorf("run says %v, validate %v", runErr, err)
+		}
+		if entries, _ := os.ReadDir(runs); len(entries) != 0 {
+			t.Errorf("run refused for its data but wrote %v", entries)
+		}
+	}
+	both(filepath.Join(badDir, "no_dataset.yaml"), "")
 
 	dir := corpusCopy(t)
 	if err := os.Mkdir(filepath.Join(dir, "photos"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = dogrun(t, "run", filepath.Join(dir, "photos.yaml"), "-runs", t.TempDir())
-	got += strings.ReplaceAll(errText(err), dir, "$DIR")
+	both(filepath.Join(dir, "photos.yaml"), dir)
 
 	for _, dog := range []string{"rex", "fido"} {
 		writeFile(t, filepath.Join(dir, "photos", dog, "1.jpg"), jpegOf(t, photo(1, 0), 90))
 	}
-	_, _, err = dogrun(t, "run", filepath.Join(dir, "photos.yaml"), "-runs", t.TempDir())
-	got += strings.ReplaceAll(errText(err), dir, "$DIR")
-	golden(t, "bad_datasets", got)
+	both(filepath.Join(dir, "photos.yaml"), dir)
+	golden(t, "bad_datasets", got.String())
 }
 
 // TestBadPhotosAreSkippedAndSweepsFinish runs real trials on a folder of
@@ -89,7 +105,8 @@ func TestBadPhotosAreSkippedAndSweepsFinish(t *testing.T) {
 		t.Errorf("run over bad photos:\n%s", out)
 	}
 
-	out, _, err = dogrun(t, "run", filepath.Join(dir, "nan_loss.yaml"), "-runs", runs)
+	// One trial at a time, so the log's order is the golden's.
+	out, _, err = dogrun(t, "run", filepath.Join(dir, "nan_loss.yaml"), "-runs", runs, "-threads", "1")
 	if err == nil {
 		t.Fatalf("a sweep with a NaN trial reported success:\n%s", out)
 	}
@@ -101,8 +118,8 @@ func TestBadPhotosAreSkippedAndSweepsFinish(t *testing.T) {
 	if s := describe(trials); s != "[done/"+trials[0].Worker+" failed/"+trials[0].Worker+" done/"+trials[0].Worker+"]" {
 		t.Errorf("trials %s, want the NaN one failed and the others done", s)
 	}
-	if trials[1].Attempts != 1 || !strings.Contains(trials[1].Error, "training loss is not finite") {
-		t.Errorf("NaN trial: %d attempts, error %q; want 1 attempt (not retried in the same run) and the named error", trials[1].Attempts, trials[1].Error)
+	if trials[1].Attempts != 1 || !strings.HasPrefix(trials[1].Error, "train head: ") || !strings.Contains(trials[1].Error, "training loss is not finite") {
+		t.Errorf("NaN trial: %d attempts, error %q; want 1 attempt (not retried in the same run) and the error of the step that failed", trials[1].Attempts, trials[1].Error)
 	}
 
 	// A model file that is not the named backbone: every byte is checked.

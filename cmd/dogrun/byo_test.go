@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,19 @@ func writeWeights(t *testing.T, dir string, a keras.Arch, div int, top bool) str
 	return path
 }
 
+// synthPhotos writes dir/photos: three dogs of 12 photos, as many as
+// writeYAML's experiments need, which validate counts.
+func synthPhotos(t *testing.T, dir string) string {
+	t.Helper()
+	root := filepath.Join(dir, "photos")
+	for c, dog := range []string{"ace", "bo", "cy"} {
+		for i := range 12 {
+			writeFile(t, filepath.Join(root, dog, fmt.Sprintf("%d.jpg", i)), jpegOf(t, photo(uint64(100*c+i), c), 90))
+		}
+	}
+	return root
+}
+
 func writeYAML(t *testing.T, dir, data, backbone string) string {
 	t.Helper()
 	path := filepath.Join(dir, "byo.yaml")
@@ -50,7 +64,7 @@ func TestBringYourOwnH5(t *testing.T) {
 	dir := t.TempDir()
 	resnet := writeWeights(t, dir, keras.ResNet50, 1, false)
 	vgg := writeWeights(t, dir, keras.VGG16, 16, false)
-	data := filepath.Join(dir, "photos") // validate does not read the photos
+	data := synthPhotos(t, dir)
 	for _, tc := range []struct{ backbone, want string }{
 		{"{name: vggface-resnet50}",
 			"byo.yaml:3:1: backbone.file: is required: vggface-resnet50 is bring-your-own: set backbone.file to your keras-vggface .h5 (rcmalli_vggface_tf_notop_resnet50.h5;"},
@@ -72,7 +86,7 @@ func TestBringYourOwnH5(t *testing.T) {
 	}
 	exp := writeYAML(t, dir, data, "{name: vggface-resnet50, file: "+filepath.Base(resnet)+"}")
 	out, _, err := dogrun(t, "validate", exp)
-	if err != nil || !strings.Contains(out, "1 variants x 1 seeds = 1 trials") {
+	if err != nil || !strings.Contains(out, "1 variant x 1 seed = 1 trial") {
 		t.Fatalf("validate: %v\n%s", err, out)
 	}
 
@@ -115,7 +129,7 @@ func TestBringYourOwnONNX(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "means.onnx"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	data := filepath.Join(dir, "photos")
+	data := synthPhotos(t, dir)
 	for _, tc := range []struct{ backbone, want string }{
 		{"{name: onnx}", "byo.yaml:3:1: backbone.file: is required: onnx is bring-your-own: set backbone.file to your .onnx"},
 		{"{name: onnx, file: means.onnx}", "byo.yaml:3:1: backbone.output: is required: the model has 2 outputs (feat [?, 3], map [?, 3, 1, 1])"},
@@ -129,7 +143,7 @@ func TestBringYourOwnONNX(t *testing.T) {
 	}
 	// input_size may be left out: the model's input is 32x32.
 	exp := writeYAML(t, dir, data, "{name: onnx, file: means.onnx, output: feat, channels: BGR, mean: [1, 2, 3], scale: [0.5, 0.5, 0.5]}")
-	if out, _, err := dogrun(t, "validate", exp); err != nil || !strings.Contains(out, "= 1 trials") {
+	if out, _, err := dogrun(t, "validate", exp); err != nil || !strings.Contains(out, "= 1 trial\n") {
 		t.Fatalf("validate: %v\n%s", err, out)
 	}
 }

@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/dedupe"
+	"github.com/dogrun/dogrun/internal/english"
 )
 
 type dedupeCommand struct{ stdout, stderr io.Writer }
@@ -29,8 +26,9 @@ first photo of each group out of DIR, and only when asked.
 Methods:
   phash  perceptual hash searched over re-crops and flips (the default, and
          what experiments' split.group uses); -threshold is a distance in bits
-  ssim   the seed's ssim.py criterion (grayscale SSIM, 7x7 windows, as
-         scikit-image computes it), for parity; -threshold is a similarity
+  ssim   the original Keras scripts' criterion (grayscale SSIM, 7x7
+         windows, as scikit-image computes it), for parity; -threshold is a
+         similarity (1 = identical)
 
 -calibrate N measures both methods on labelled pairs built from N photos of
 DIR (edited copies as positives, different photos of one dog as negatives).
@@ -67,11 +65,8 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 	if *threshold == 0 {
 		*threshold = dedupe.DefaultThreshold(*method)
 	}
-	unit := "bits"
-	if *method == dedupe.MethodSSIM {
-		unit = "SSIM"
-	}
-	fmt.Fprintf(c.stdout, "%s: %d photos of %d classes; method %s, threshold %g %s\n", dirs[0], len(d.Photos), len(d.Classes), *method, *threshold, unit)
+	fmt.Fprintf(c.stdout, "%s: %s of %s; method %s: near-duplicates at %s\n", dirs[0],
+		english.Count(len(d.Photos), "photo"), english.Count(len(d.Classes), "class|classes"), *method, thresholdText(*method, *threshold))
 	start, last := time.Now(), time.Now()
 	res, err := dedupe.Find(d, dedupe.Options{Method: *method, Threshold: *threshold, Progress: func(done, total int) {
 		if time.Since(last) >= 2*time.Second || done == total {
@@ -91,7 +86,7 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 	for _, g := range multi {
 		grouped += len(g)
 	}
-	fmt.Fprintf(c.stdout, "%d near-duplicate groups hold %d photos:\n", len(multi), grouped)
+	fmt.Fprintf(c.stdout, "%s %s %s:\n", english.Count(len(multi), "near-duplicate group"), english.Noun(len(multi), "holds|hold"), english.Count(grouped, "photo"))
 	for _, g := range multi {
 		var names []string
 		for _, i := range g {
@@ -107,83 +102,56 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "  %s  (%s)\n", strings.Join(names, " "), strings.Join(links, ", "))
 	}
-	fmt.Fprintf(c.stdout, "%d photos filed under two dogs at once:\n", len(res.CrossClass))
+	fmt.Fprintf(c.stdout, "%s filed under two dogs at once:\n", english.Count(len(res.CrossClass), "photo pair"))
 	for _, m := range res.CrossClass {
-		fmt.Fprintf(c.stdout, "  %s = %s (%s)\n", d.Photos[m.A].Rel, d.Photos[m.B].Rel, scoreText(dedupe.MethodPHash, m.Score))
+		fmt.Fprintf(c.stdout, "  %s = %s (%s)\n", d.Photos[m.A].Rel, d.Photos[m.B].Rel, scoreText(*method, m.Score))
 	}
-	if err := writeDedupeList(*list, d, res); err != nil {
+	if err := writeList(*list, d, res); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "wrote %s\n", *list)
 	if *move == "" {
 		return nil
 	}
-	moved, err := moveDuplicates(d, multi, *move)
-	fmt.Fprintf(c.stdout, "moved %d photos to %s\n", moved, *move)
+	moved, err := dedupe.Move(d, multi, *move)
+	fmt.Fprintf(c.stdout, "moved %s to %s\n", english.Count(moved, "photo"), *move)
 	return err
 }
 
 func base(rel string) string { return rel[strings.LastIndex(rel, "/")+1:] }
 
+// scoreText is a match's score in its method's unit: a phash distance in
+// bits, an SSIM similarity as a number (1 = identical).
 func scoreText(method string, s float64) string {
 	if method == dedupe.MethodSSIM {
 		return fmt.Sprintf("SSIM %.3f", s)
 	}
-	return fmt.Sprintf("%g bits", s)
+	return english.Count(int(s), "bit")
 }
 
-// writeDedupeList writes one row per photo of a near-duplicate group (the
-// first is kept by -move) and one per photo filed under two dogs.
-func writeDedupeList(path string, d *dataset.Dataset, res *dedupe.Result) error {
+// thresholdText is -threshold in its method's terms.
+func thresholdText(method string, t float64) string {
+	if method == dedupe.MethodSSIM {
+		return fmt.Sprintf("SSIM >= %g", t)
+	}
+	n := 2 // any number but 1 takes a plural
+	if t == 1 {
+		n = 1
+	}
+	return fmt.Sprintf("distance <= %g %s", t, english.Noun(n, "bit"))
+}
+
+// writeList writes res to the CSV file at path.
+func writeList(path string, d *dataset.Dataset, res *dedupe.Result) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"kind", "group", "class", "photo", "keep"})
-	for n, g := range res.Multi() {
-		for k, i := range g {
-			p := d.Photos[i]
-			w.Write([]string{"near-duplicate", fmt.Sprint(n + 1), d.Classes[p.Class], p.Rel, fmt.Sprint(k == 0)})
-		}
-	}
-	for n, m := range res.CrossClass {
-		for _, i := range []int{m.A, m.B} {
-			p := d.Photos[i]
-			w.Write([]string{"cross-class", fmt.Sprint(n + 1), d.Classes[p.Class], p.Rel, "true"})
-		}
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
+	if err := dedupe.WriteCSV(f, d, res); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
-}
-
-// moveDuplicates moves every photo but the first of each group to
-// dst/<class>/<name>, never overwriting anything.
-func moveDuplicates(d *dataset.Dataset, groups [][]int, dst string) (int, error) {
-	moved := 0
-	for _, g := range groups {
-		for _, i := range g[1:] {
-			p := d.Photos[i]
-			to := filepath.Join(dst, filepath.FromSlash(p.Rel))
-			if _, err := os.Lstat(to); err == nil {
-				return moved, fmt.Errorf("not moving %s: %s exists", p.Path, to)
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return moved, err
-			}
-			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-				return moved, err
-			}
-			if err := os.Rename(p.Path, to); err != nil {
-				return moved, err
-			}
-			moved++
-		}
-	}
-	return moved, nil
 }
 
 // calibrate prints both methods' recall and false-merge rate on labelled
@@ -193,8 +161,9 @@ func (c *dedupeCommand) calibrate(d *dataset.Dataset, n int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%d labelled pairs from %d photos: %d edited copies (%s) and %d different photos of one dog\n",
-		len(pairs), n, n*len(dedupe.Transforms), strings.Join(dedupe.Transforms, ", "), len(pairs)-n*len(dedupe.Transforms))
+	fmt.Fprintf(c.stdout, "%s from %s: %s (%s) and %s of different photos of one dog\n",
+		english.Count(len(pairs), "labelled pair"), english.Count(n, "photo"), english.Count(n*len(dedupe.Transforms), "edited copy|edited copies"),
+		strings.Join(dedupe.Transforms, ", "), english.Count(len(pairs)-n*len(dedupe.Transforms), "pair"))
 	ph := make([]float64, len(pairs))
 	ss := make([]float64, len(pairs))
 	for i, p := range pairs {

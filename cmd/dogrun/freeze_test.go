@@ -10,7 +10,7 @@ import (
 // TestValidateFreeze checks that validate states what a freeze depth trains
 // and costs, and names the depths that work for one that does not.
 func TestValidateFreeze(t *testing.T) {
-	out, _, err := dogrun(t, "validate", filepath.Join("..", "..", "experiments", "freeze.yaml"))
+	out, _, err := dogrun(t, "validate", shippedExperiment(t, "freeze.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

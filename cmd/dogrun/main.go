@@ -5,34 +5,57 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"slices"
 	"syscall"
 
-	"github.com/dogrun/dogrun/results"
+	"github.com/dogrun/dogrun/schemas"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Stdout, os.Stderr, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "dogrun:", err)
-		}
-		os.Exit(exitCode(err))
+	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	stop()
+	if err != nil {
+		os.Exit(fail(os.Stderr, err))
 	}
 }
 
-// errUsage marks a mistake in how dogrun was called.
+// fail says what went wrong on stderr and returns the exit status. A bare
+// errUsage follows the usage text, which says it all.
+func fail(stderr io.Writer, err error) int {
+	if err != errUsage {
+		fmt.Fprintln(stderr, "dogrun:", err)
+	}
+	return exitCode(err)
+}
+
+// errUsage marks a mistake in how dogrun was called; wrapped, as
+// "%w: what was wrong", it reads "usage: what was wrong".
 var errUsage = errors.New("usage")
 
+// unknownCommandError is a usage mistake that needs no "usage:" in front.
+type unknownCommandError struct{ name string }
+
+func (e *unknownCommandError) Error() string {
+	hint := ""
+	if near := closestCommand(e.name); near != "" {
+		hint = ", did you mean " + near + "?"
+	}
+	return fmt.Sprintf("unknown command %q%s (dogrun help lists the commands)", e.name, hint)
+}
+
+func (e *unknownCommandError) Is(target error) bool { return target == errUsage }
+
 func exitCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+	switch {
+	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, context.Canceled):
+		return 130 // as a shell reports a process stopped by Ctrl-C
 	}
 	return 1
 }
@@ -53,9 +76,34 @@ Commands:
   dedupe     find near-duplicate photos (bursts, re-crops, copies) in a folder
   setup      fetch ONNX Runtime and backbones into the cache
   backbones  list the backbones dogrun can use
+  migrate    upgrade a results database written by an older dogrun
+  version    print the versions dogrun was built from
 
-Run "dogrun <command> -h" for a command's flags.
+Run "dogrun help <command>" (or "dogrun <command> -h") for a command's flags.
 `
+
+// command is one subcommand: its own flags and arguments in, an error out.
+type command interface {
+	Run(ctx context.Context, args []string) error
+}
+
+// commands are the subcommands by name, in the order usage lists them.
+func commands(stdout, stderr io.Writer) map[string]command {
+	return map[string]command{
+		"validate":  &validateCommand{stdout: stdout, stderr: stderr},
+		"run":       &runCommand{stdout: stdout, stderr: stderr},
+		"status":    &statusCommand{stdout: stdout, stderr: stderr},
+		"report":    &reportCommand{stdout: stdout, stderr: stderr},
+		"compare":   &compareCommand{stdout: stdout, stderr: stderr},
+		"predict":   &predictCommand{stdout: stdout, stderr: stderr},
+		"gradcam":   &gradcamCommand{stdout: stdout, stderr: stderr},
+		"dedupe":    &dedupeCommand{stdout: stdout, stderr: stderr},
+		"setup":     &setupCommand{stdout: stdout, stderr: stderr},
+		"backbones": &backbonesCommand{stdout: stdout, stderr: stderr},
+		"migrate":   &migrateCommand{stdout: stdout, stderr: stderr},
+		"version":   &versionCommand{stdout: stdout, stderr: stderr},
+	}
+}
 
 // run is main without the process: tests call it with their own writers.
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -63,86 +111,38 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "validate":
-		return (&validateCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "run":
-		return (&runCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "status":
-		return (&statusCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "report":
-		return (&reportCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "compare":
-		return (&compareCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "predict":
-		return (&predictCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "gradcam":
-		return (&gradcamCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "dedupe":
-		return (&dedupeCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "setup":
-		return (&setupCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
-	case "backbones":
-		return (&backbonesCommand{stdout: stdout, stderr: stderr}).Run(ctx, rest)
+	name, rest := args[0], args[1:]
+	switch name {
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
-}
-
-// storeFlags are the places every command that reads or writes results shares.
-type storeFlags struct {
-	runsDir string
-	dbPath  string
-}
-
-func (s *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.runsDir, "runs", envOr("DOGRUN_RUNS", "runs"), "folder for trial outputs and reports (env DOGRUN_RUNS)")
-	fs.StringVar(&s.dbPath, "db", "", "SQLite results database (default <runs>/dogrun.db)")
-}
-
-func (s *storeFlags) open() (*results.Store, error) {
-	path := s.dbPath
-	if path == "" {
-		path = filepath.Join(s.runsDir, "dogrun.db")
-	}
-	return results.Open(path)
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-// newFlagSet makes a FlagSet whose -h prints usage to stderr and whose errors are
-// returned, not fatal.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags that may come before or after positional arguments, as
-// people type them ("run file.yaml -runs x").
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+		if len(rest) > 1 {
+			return fmt.Errorf("%w: help takes one command, got %d arguments", errUsage, len(rest))
 		}
-		if fs.NArg() == 0 {
-			return positional, nil
+		if len(rest) == 0 || rest[0] == "help" {
+			fmt.Fprint(stdout, usage)
+			return nil
 		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+		// Help about a command is its -h.
+		name, rest = rest[0], []string{"-h"}
 	}
+	cmd, ok := commands(stdout, stderr)[name]
+	if !ok {
+		return &unknownCommandError{name}
+	}
+	err := cmd.Run(ctx, rest)
+	// Help that was asked for is an answer, not an error.
+	var help *helpRequest
+	if errors.As(err, &help) {
+		_, err = io.WriteString(stdout, help.text)
+	}
+	return err
+}
+
+// closestCommand is the command a mistyped name most likely meant, or "".
+func closestCommand(name string) string {
+	var names []string
+	for n := range commands(io.Discard, io.Discard) {
+		names = append(names, n)
+	}
+	slices.Sort(names) // the first of equally near names, every time
+	return schemas.Closest(name, names)
 }

@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
+	"math"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
@@ -23,8 +23,8 @@ type predictCommand struct{ stdout, stderr io.Writer }
 const predictUsage = `Usage: dogrun predict [flags] -trial ID IMAGE...
 
 Names the dog in each photo with a done trial (its backbone and best
-checkpoint), as the seed's testing.py did. ID is the trial's hash or a prefix
-of it, as dogrun status and the report show it.
+checkpoint), as the original Keras scripts' prediction step did. ID is the
+trial's hash or a prefix of it, as dogrun status and the report show it.
 
 Prints a JSON array with one object per image, in argument order:
   image     the path as given
@@ -32,6 +32,8 @@ Prints a JSON array with one object per image, in argument order:
             rule rejects the photo (trials of experiments with open_set)
   rule      the rule with this photo's score, null for a trial without one
   scores    every dog with its probability, most probable first
+An image that cannot be read has only "image" and "error"; the others are
+still answered, and dogrun exits with status 1.
 
 `
 
@@ -67,8 +69,23 @@ func (c *predictCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.stdout.Write(predictionJSON(p, preds))
-	return err
+	js, err := predictionJSON(p, preds)
+	if err != nil {
+		return err
+	}
+	if _, err := c.stdout.Write(js); err != nil {
+		return err
+	}
+	failed := 0
+	for _, pr := range preds {
+		if pr.Err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %s could not be read; the JSON says why", failed, english.Count(len(preds), "image"))
+	}
+	return nil
 }
 
 // trialFlags pick one done trial and the threads to run its backbone with.
@@ -83,14 +100,20 @@ func (t *trialFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.threads, "threads", 0, "ONNX Runtime threads (0 = one per CPU)")
 }
 
-// openTrial opens the store and finds the trial the flags name; the caller
-// closes the store.
+// openTrial opens the store for reading and finds the trial the flags name;
+// the caller closes the store.
 func (t *trialFlags) openTrial(ctx context.Context, store storeFlags) (*results.Store, results.Experiment, results.Trial, error) {
 	st, err := store.open()
 	if err != nil {
 		return nil, results.Experiment{}, results.Trial{}, err
 	}
-	exp, trial, err := findTrial(ctx, st, t.id, t.experiment)
+	exp, trial, err := st.FindTrial(ctx, t.id, t.experiment)
+	switch {
+	case errors.Is(err, results.ErrBadHashPrefix):
+		err = fmt.Errorf("%w: %v", errUsage, err)
+	case errors.Is(err, results.ErrNotFound):
+		err = fmt.Errorf("%w (dogrun status EXPERIMENT lists its trials)", err)
+	}
 	if err != nil {
 		st.Close()
 		return nil, results.Experiment{}, results.Trial{}, err
@@ -98,90 +121,67 @@ func (t *trialFlags) openTrial(ctx context.Context, store storeFlags) (*results.
 	return st, exp, trial, nil
 }
 
-var hexPrefix = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
+// The JSON predict prints: an answer, or the reason there is none.
+type (
+	predictionOut struct {
+		Image    string     `json:"image"`
+		Decision string     `json:"decision"`
+		Rule     *ruleOut   `json:"rule"`
+		Scores   []scoreOut `json:"scores"`
+	}
+	ruleOut struct {
+		Kind      string `json:"kind"`
+		Threshold fixed4 `json:"threshold"`
+		TargetFAR fixed4 `json:"target_far"`
+		Score     fixed4 `json:"score"`
+		Accepted  bool   `json:"accepted"`
+	}
+	scoreOut struct {
+		Class string `json:"class"`
+		Score fixed4 `json:"score"`
+	}
+	failureOut struct {
+		Image string `json:"image"`
+		Error string `json:"error"`
+	}
+)
 
-// findTrial resolves a hash prefix to exactly one trial, or says why not.
-func findTrial(ctx context.Context, st *results.Store, id, expName string) (results.Experiment, results.Trial, error) {
-	id = strings.ToLower(id)
-	if !hexPrefix.MatchString(id) {
-		return results.Experiment{}, results.Trial{}, fmt.Errorf("%w: trial ID %q is not a hexadecimal hash prefix", errUsage, id)
+// fixed4 is a number written with 4 decimals: enough to rank, and the same
+// on every machine.
+type fixed4 float64
+
+func (f fixed4) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
 	}
-	exps, err := st.Experiments(ctx)
-	if err != nil {
-		return results.Experiment{}, results.Trial{}, err
-	}
-	byID := map[int64]results.Experiment{}
-	for _, e := range exps {
-		byID[e.ID] = e
-	}
-	found, err := st.TrialsByHashPrefix(ctx, id)
-	if err != nil {
-		return results.Experiment{}, results.Trial{}, err
-	}
-	var match []results.Trial
-	for _, t := range found {
-		if expName == "" || byID[t.ExperimentID].Name == expName {
-			match = append(match, t)
-		}
-	}
-	in := ""
-	if expName != "" {
-		in = " in experiment " + expName
-	}
-	switch len(match) {
-	case 0:
-		return results.Experiment{}, results.Trial{}, fmt.Errorf("no trial%s has a hash starting with %s (dogrun status EXPERIMENT lists them)", in, id)
-	case 1:
-		return byID[match[0].ExperimentID], match[0], nil
-	}
-	var names []string
-	for _, t := range match[:min(len(match), 5)] {
-		names = append(names, fmt.Sprintf("%s (%s, seed %d)", t.Hash[:16], byID[t.ExperimentID].Name, t.Seed))
-	}
-	if len(match) > 5 {
-		names = append(names, "...")
-	}
-	return results.Experiment{}, results.Trial{}, fmt.Errorf("%d trials%s have a hash starting with %s: %s; give more of the hash, or -experiment",
-		len(match), in, id, strings.Join(names, ", "))
+	return strconv.AppendFloat(nil, float64(f), 'f', 4, 64), nil
 }
 
-// predictionJSON writes one object per image, each score on its own line so
-// that the file reads top-down and diffs line by line. Numbers have 4
-// decimals: enough to rank, and stable across machines.
-func predictionJSON(p *runner.Predictor, preds []runner.Prediction) []byte {
-	var b bytes.Buffer
-	str := func(s string) string { js, _ := json.Marshal(s); return string(js) }
-	num := func(x float64) string { return strconv.FormatFloat(x, 'f', 4, 64) }
-	b.WriteString("[\n")
+// predictionJSON is one indented object per image, in order.
+func predictionJSON(p *runner.Predictor, preds []runner.Prediction) ([]byte, error) {
+	out := make([]any, len(preds))
 	for i, pr := range preds {
-		decision := p.Classes[pr.Top]
+		if pr.Err != nil {
+			out[i] = failureOut{Image: pr.Image, Error: pr.Err.Error()}
+			continue
+		}
+		o := predictionOut{Image: pr.Image, Decision: p.Classes[pr.Top]}
 		if pr.Unknown {
-			decision = "unknown"
+			o.Decision = "unknown"
 		}
-		rule := "null"
 		if r := p.Rule; r != nil {
-			rule = fmt.Sprintf(`{"kind": %s, "threshold": %s, "target_far": %s, "score": %s, "accepted": %t}`,
-				str(r.Kind), num(r.Threshold), num(r.TargetFAR), num(pr.Score), !pr.Unknown)
+			o.Rule = &ruleOut{Kind: r.Kind, Threshold: fixed4(r.Threshold), TargetFAR: fixed4(r.TargetFAR), Score: fixed4(pr.Score), Accepted: !pr.Unknown}
 		}
-		fmt.Fprintf(&b, "  {\n    \"image\": %s,\n    \"decision\": %s,\n    \"rule\": %s,\n    \"scores\": [\n", str(pr.Image), str(decision), rule)
 		order := make([]int, len(pr.Probs))
 		for c := range order {
 			order[c] = c
 		}
 		sort.SliceStable(order, func(x, y int) bool { return pr.Probs[order[x]] > pr.Probs[order[y]] })
-		for k, c := range order {
-			sep := ","
-			if k == len(order)-1 {
-				sep = ""
-			}
-			fmt.Fprintf(&b, "      {\"class\": %s, \"score\": %s}%s\n", str(p.Classes[c]), num(float64(pr.Probs[c])), sep)
+		for _, c := range order {
+			o.Scores = append(o.Scores, scoreOut{Class: p.Classes[c], Score: fixed4(pr.Probs[c])})
 		}
-		sep := ","
-		if i == len(preds)-1 {
-			sep = ""
-		}
-		fmt.Fprintf(&b, "    ]\n  }%s\n", sep)
+		out[i] = o
 	}
-	b.WriteString("]\n")
-	return b.Bytes()
+	js, err := json.MarshalIndent(out, "", "  ")
+	return append(js, '\n'), err
 }

@@ -53,7 +53,7 @@ func TestPredictTrialIDs(t *testing.T) {
 		if err == nil {
 			t.Fatalf("predict %v succeeded", args)
 		}
-		got.WriteString(strings.Join(args, " ") + ": " + err.Error() + "\n")
+		got.WriteString(strings.Join(args, " ") + ": " + strings.ReplaceAll(err.Error(), runs, "$RUNS") + "\n")
 	}
 	golden(t, "predict_trial_ids", got.String())
 	if _, stderr, err := dogrun(t, "predict", "-runs", runs, "dog.jpg"); !errors.Is(err, errUsage) || !strings.Contains(stderr, "Usage") {
@@ -141,4 +141,19 @@ func TestPredictUnknownDog(t *testing.T) {
 	}
 	out, _ := predict(rejected, photos(classes[0])[0])
 	golden(t, "predict_unknown_dog", strings.ReplaceAll(out, data, "$PHOTOS"))
+
+	// A missing file and one that is not a photo get an error each; the
+	// photo between them is still answered, and the exit status says so.
+	dir := t.TempDir()
+	missing, notes := filepath.Join(dir, "missing.jpg"), filepath.Join(dir, "notes.jpg")
+	writeFile(t, notes, []byte("not a photo\n"))
+	out, _, err = dogrun(t, "predict", "-runs", runs, "-trial", trials[0].Hash[:12], missing, photos(classes[0])[0], notes)
+	if err == nil || exitCode(err) != 1 {
+		t.Errorf("predict with two bad files: %v, want exit status 1", err)
+	}
+	var answers []map[string]any
+	if jerr := json.Unmarshal([]byte(out), &answers); jerr != nil || len(answers) != 3 || answers[1]["decision"] == nil {
+		t.Fatalf("want three answers, the middle one a decision: %v\n%s", jerr, out)
+	}
+	golden(t, "predict_bad_files", strings.NewReplacer(data, "$PHOTOS", dir, "$DIR").Replace(out+errText(err)))
 }

@@ -137,15 +137,21 @@ func realRunPrereqs(t *testing.T) (npmDir string) {
 // temporary folder with the shared photos' path in its place.
 func realExperiment(t *testing.T, name string) string {
 	t.Helper()
+	return withPhotos(t, filepath.Join(packageDir, "testdata", name), "$PHOTOS")
+}
+
+// shippedExperiment copies experiments/name the same way, in place of the
+// path relative to the repository that it reads the photos from.
+func shippedExperiment(t *testing.T, name string) string {
+	t.Helper()
+	return withPhotos(t, filepath.Join(packageDir, "..", "..", "experiments", name), "../../shared/data/dogfacenet")
+}
+
+func withPhotos(t *testing.T, file, placeholder string) string {
+	t.Helper()
 	photos := needs.Photos(t)
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, bytes.ReplaceAll(b, []byte("$PHOTOS"), []byte(photos)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := filepath.Join(t.TempDir(), filepath.Base(file))
+	writeFile(t, p, bytes.ReplaceAll(readFile(t, file), []byte(placeholder), []byte(photos)))
 	return p
 }
 

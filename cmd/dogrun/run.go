@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
@@ -16,9 +18,11 @@ type runCommand struct{ stdout, stderr io.Writer }
 
 const runUsage = `Usage: dogrun run [flags] FILE
 
-Registers every trial of the experiment in the results database, then extracts
-the missing backbone features, trains and evaluates each trial not done yet.
-Finished trials are skipped, so an interrupted run continues where it stopped.
+Registers every trial of the experiment in the results database (creating it
+when there is none), then extracts the missing backbone features, trains and
+evaluates each trial not done yet. Finished trials are skipped, so an
+interrupted run continues where it stopped: Ctrl-C hands the trials in
+progress back, and the next run does them again.
 
 `
 
@@ -27,9 +31,10 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("run", runUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
-	threads := fs.Int("threads", 0, "ONNX Runtime threads (0 = one per CPU)")
+	threads := fs.Int("threads", 0, "cores to use: ONNX Runtime threads, and trials trained at once (0 = one per CPU)")
 	batch := fs.Int("batch", 8, "images per backbone call")
-	stale := fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long (a dead worker of this host is taken over at once)")
+	stale := fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long\n"+
+		"(a dead worker of this host is taken over at once)")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -46,20 +51,24 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.open()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	sum, err := runner.Run(ctx, exp, runner.Options{
-		Store: st, RunsDir: store.runsDir, CacheDir: cacheDir,
+	// A new database is made only once the photos are known to be usable; an
+	// existing one is checked (and upgraded) before they are read.
+	opts := runner.Options{
+		OpenStore: store.create, RunsDir: store.runsDir, CacheDir: cacheDir,
 		Threads: *threads, Batch: *batch, Log: c.stdout, StaleAfter: *stale,
-	})
+	}
+	if _, err := os.Stat(store.path()); err == nil {
+		if opts.Store, err = store.create(); err != nil {
+			return err
+		}
+		defer opts.Store.Close()
+	}
+	sum, err := runner.Run(ctx, exp, opts)
 	if err != nil {
 		return err
 	}
 	if sum.Failed > 0 {
-		return fmt.Errorf("%d of %d trials failed (see dogrun status %s)", sum.Failed, sum.Planned, exp.Name)
+		return fmt.Errorf("%d of %s failed (dogrun status %s says why)", sum.Failed, english.Count(sum.Planned, "trial"), exp.Name)
 	}
 	return nil
 }

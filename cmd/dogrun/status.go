@@ -14,8 +14,9 @@ type statusCommand struct{ stdout, stderr io.Writer }
 const statusUsage = `Usage: dogrun status [flags] [EXPERIMENT]
 
 Without EXPERIMENT, lists the experiments in the results database with their
-trial counts. With it, lists that experiment's trials: variant, seed, status,
-test metrics and errors.
+trial counts. With it, lists that experiment's trials: number, variant, seed,
+status, test metrics, hash and, for a failed trial, the step that failed and
+why.
 
 `
 
@@ -45,6 +46,10 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 func (c *statusCommand) experiments(ctx context.Context, st *results.Store) error {
 	exps, err := st.Experiments(ctx)
 	if err != nil {
+		return err
+	}
+	if len(exps) == 0 {
+		_, err := fmt.Fprintf(c.stdout, "no experiments in %s yet (dogrun run FILE adds one)\n", st.Path())
 		return err
 	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
@@ -88,7 +93,7 @@ func (c *statusCommand) trials(ctx context.Context, st *results.Store, name stri
 		if t.StoppedEpoch > 0 {
 			epochs = fmt.Sprintf("%d/%d", t.BestEpoch, t.StoppedEpoch)
 		}
-		fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Index, t.VariantKey, t.Seed, t.Status, acc, top5, epochs, t.Hash[:12], firstLine(t.Error))
+		fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Index+1, t.VariantKey, t.Seed, t.Status, acc, top5, epochs, t.Hash[:12], firstLine(t.Error))
 	}
 	return w.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
@@ -17,8 +18,9 @@ const validateUsage = `Usage: dogrun validate FILE...
 
 Checks experiment files strictly (unknown keys, wrong types, out-of-range values,
 bad sweep paths, unknown backbones, a backbone.file that is missing or not
-the named backbone) and lists the trials each expands to.
-Errors name the file, line, column and field.
+the named backbone, a dataset.path that is not a folder of class folders with
+enough photos) and lists the trials each expands to, numbered as dogrun run
+and dogrun status number them. Errors name the file, line, column and field.
 
 `
 
@@ -59,20 +61,27 @@ func (c *validateCommand) one(ctx context.Context, file string) error {
 	if err != nil {
 		return err
 	}
+	data, err := runner.LoadDataset(exp)
+	if err != nil {
+		return err
+	}
 	variants := map[string]bool{}
 	for _, t := range trials {
 		variants[t.VariantKey()] = true
 	}
+	counts := english.Count(len(variants), "variant") + " x " + english.Count(len(exp.Seeds), "seed")
+	folds := runner.Folds(exp)
 	if k := exp.Split.KFold; k > 0 {
-		// run multiplies each listed trial by the folds.
-		fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %d variants x %d seeds x %d folds = %d trials\n",
-			file, exp.Name, len(variants), len(exp.Seeds), k, k*len(trials))
-	} else {
-		fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %d variants x %d seeds = %d trials\n",
-			file, exp.Name, len(variants), len(exp.Seeds), len(trials))
+		counts += " x " + english.Count(k, "fold")
 	}
-	for _, t := range trials {
-		fmt.Fprintf(c.stdout, "  trial %d: %s seed=%d\n", t.Index, t.VariantKey(), t.Seed)
+	fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %s = %s\n", file, exp.Name, counts, english.Count(len(folds)*len(trials), "trial"))
+	fmt.Fprintf(c.stdout, "  dataset %s: %s of %s\n", schemas.DatasetDir(exp),
+		english.Count(len(data.Photos), "photo"), english.Count(len(data.Classes), "class|classes"))
+	// Numbered as run and status number them: from 1, each seed's folds in turn.
+	for i, t := range trials {
+		for j, fold := range folds {
+			fmt.Fprintf(c.stdout, "  trial %d: %s\n", i*len(folds)+j+1, runner.Describe(t.VariantKey(), t.Seed, fold))
+		}
 	}
 	for _, line := range freezes {
 		fmt.Fprintln(c.stdout, line)

@@ -24,3 +24,11 @@ func Noun(n int, noun string) string {
 	}
 	return singular + "s"
 }
+
+// List joins items as a sentence does: "a", "a and b", "a, b and c".
+func List(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}

@@ -21,3 +21,14 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestList(t *testing.T) {
+	for _, tc := range []struct {
+		items []string
+		want  string
+	}{{nil, ""}, {[]string{"a"}, "a"}, {[]string{"a", "b"}, "a and b"}, {[]string{"a", "b", "c"}, "a, b and c"}} {
+		if got := List(tc.items); got != tc.want {
+			t.Errorf("List(%q) = %q, want %q", tc.items, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+// Package whiten fits PCA whitening of feature vectors on one set of photos
+// (dogs other than those measured) and applies it to others. Whitening
+// divides each principal axis by its standard deviation, so that a cosine
+// between two whitened vectors weighs every kept direction of variation
+// alike instead of letting the few directions in which all dog faces differ
+// most (light, pose, breed) drown the rest.
+//
+// The project's measurement (docs/verification.md) fits it on the dogs below
+// dataset.min_images_per_class, which no experiment trains or tests on.
+package whiten
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// PCA maps a row x of Dim values to W·(x - Mean): its coordinates along the
+// Keep principal axes of the rows it was fitted on, largest variance first,
+// each divided by that axis's standard deviation. The fitted rows come out
+// centred, uncorrelated and of unit variance along every kept axis.
+type PCA struct {
+	Dim      int
+	Mean     []float64
+	W        []float64 // Keep x Dim, row-major: axis k over its standard deviation
+	Variance []float64 // along each kept axis, descending
+}
+
+// Keep is how many values a whitened row has.
+func (p *PCA) Keep() int { return len(p.Variance) }
+
+// FitPCA fits the whitening of the rows of x (dim values each) keeping the
+// keep axes of largest variance. The variance is the population one (divided
+// by the number of rows). An axis with no variance to speak of (below 1e-9
+// of the largest) cannot be whitened, so keep must not exceed the rows' rank.
+func FitPCA(x []float32, dim, keep int) (*PCA, error) {
+	switch {
+	case dim <= 0 || len(x)%dim != 0:
+		return nil, fmt.Errorf("whiten: %d values are not rows of %d", len(x), dim)
+	case keep < 1 || keep > dim:
+		return nil, fmt.Errorf("whiten: keep %d of %d axes", keep, dim)
+	case len(x)/dim <= keep:
+		return nil, fmt.Errorf("whiten: %d rows cannot span %d axes (need more rows than axes kept)", len(x)/dim, keep)
+	}
+	n := len(x) / dim
+	p := &PCA{Dim: dim, Mean: make([]float64, dim)}
+	for r := range n {
+		for j, v := range x[r*dim : (r+1)*dim] {
+			p.Mean[j] += float64(v)
+		}
+	}
+	for j := range p.Mean {
+		p.Mean[j] /= float64(n)
+	}
+	centred := mat.NewDense(n, dim, nil)
+	for r := range n {
+		for j, v := range x[r*dim : (r+1)*dim] {
+			centred.Set(r, j, float64(v)-p.Mean[j])
+		}
+	}
+	cov := mat.NewSymDense(dim, nil)
+	cov.SymOuterK(1/float64(n), centred.T())
+	var eig mat.EigenSym
+	if !eig.Factorize(cov, true) {
+		return nil, fmt.Errorf("whiten: the eigendecomposition of the %dx%d covariance did not converge", dim, dim)
+	}
+	values := eig.Values(nil) // ascending
+	var vectors mat.Dense
+	eig.VectorsTo(&vectors)
+	largest := values[dim-1]
+	p.W = make([]float64, keep*dim)
+	for k := range keep {
+		col := dim - 1 - k
+		v := values[col]
+		if !(v > 1e-9*largest) {
+			return nil, fmt.Errorf("whiten: only %d of the %d axes of %d rows have variance; keep at most that many", k, dim, n)
+		}
+		p.Variance = append(p.Variance, v)
+		// An eigenvector's sign is arbitrary: make its largest entry
+		// positive, so the same rows always give the same transform.
+		sign, big := 1.0, 0.0
+		for j := range dim {
+			if e := vectors.At(j, col); math.Abs(e) > big {
+				big, sign = math.Abs(e), math.Copysign(1, e)
+			}
+		}
+		scale := sign / math.Sqrt(v)
+		for j := range dim {
+			p.W[k*dim+j] = vectors.At(j, col) * scale
+		}
+	}
+	return p, nil
+}
+
+// Apply whitens the rows of x (Dim values each) into rows of Keep values.
+func (p *PCA) Apply(x []float32) ([]float32, error) {
+	if len(x)%p.Dim != 0 {
+		return nil, fmt.Errorf("whiten: %d values are not rows of %d", len(x), p.Dim)
+	}
+	n, keep := len(x)/p.Dim, p.Keep()
+	out := make([]float32, n*keep)
+	centred := make([]float64, p.Dim)
+	for r := range n {
+		for j, v := range x[r*p.Dim : (r+1)*p.Dim] {
+			centred[j] = float64(v) - p.Mean[j]
+		}
+		for k := range keep {
+			var s float64
+			for j, w := range p.W[k*p.Dim : (k+1)*p.Dim] {
+				s += w * centred[j]
+			}
+			out[r*keep+k] = float32(s)
+		}
+	}
+	return out, nil
+}
+
+// First is the whitening that keeps only the first k of p's axes: the same
+// as fitting with keep = k, without a second eigendecomposition.
+func (p *PCA) First(k int) (*PCA, error) {
+	if k < 1 || k > p.Keep() {
+		return nil, fmt.Errorf("whiten: first %d of %d kept axes", k, p.Keep())
+	}
+	return &PCA{Dim: p.Dim, Mean: p.Mean, W: p.W[:k*p.Dim], Variance: p.Variance[:k]}, nil
+}
