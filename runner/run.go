@@ -91,6 +91,16 @@ func plannedRun(ctx context.Context, exp *schemas.Experiment, opt Options) (Summ
 	if err != nil {
 		return Summary{}, err
 	}
+	// Every download before the sweep starts, not in the middle of a trial.
+	var specs []backbone.Spec
+	for _, t := range plan.Trials {
+		for _, p := range t.Parts {
+			specs = append(specs, p.Spec)
+		}
+	}
+	if err := backbone.Prepare(ctx, opt.CacheDir, specs); err != nil {
+		return Summary{}, err
+	}
 	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
 		return Summary{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/gradcam"
 	"github.com/dogrun/dogrun/internal/english"
@@ -42,6 +43,7 @@ pointwise ops.
 `
 
 func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("gradcam", gradcamUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
