@@ -131,6 +131,16 @@ func newRun(ctx context.Context, exp *schemas.Experiment, opt Options) (*run, er
 	if err != nil {
 		return nil, err
 	}
+	// Every download before the sweep starts, not in the middle of a trial.
+	var specs []backbone.Spec
+	for _, t := range plan.Trials {
+		for _, p := range t.Parts {
+			specs = append(specs, p.Spec)
+		}
+	}
+	if err := backbone.Prepare(ctx, opt.CacheDir, specs); err != nil {
+		return nil, err
+	}
 	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
 		return nil, err
 	}

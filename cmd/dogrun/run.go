@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
@@ -25,6 +26,7 @@ progress back, and the next run does them again.
 `
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("run", runUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
