@@ -156,10 +156,8 @@ func BenchmarkSharedFeatureCache(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, f := range spec.Source.Files { // never download in a benchmark
-				if _, err := os.Stat(filepath.Join(cacheDir, "npm", spec.Source.Package+"@"+spec.Source.Version, filepath.FromSlash(f.Path))); err != nil {
-					b.Skipf("%s is not fetched (dogrun setup %s)", name, name)
-				}
+			if err := backbone.Fetched(cacheDir, spec.Source); err != nil { // never download in a benchmark
+				b.Skip(err)
 			}
 			m, err := backbone.Open(ctx, cacheDir, spec, "", 0)
 			if err != nil {

