@@ -74,6 +74,19 @@ func scanTrial(r scanner) (Trial, error) {
 // are marked superseded (kept, with their results, but no longer listed), and
 // a superseded trial registered again is current again.
 func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials []Trial) (int, error) {
+	hashes := make([]string, len(trials))
+	for i, t := range trials {
+		hashes[i] = t.Hash
+	}
+	return s.RegisterTrialsOf(ctx, experimentID, trials, hashes)
+}
+
+// RegisterTrialsOf is RegisterTrials for a set of trials registered in parts,
+// as a settled experiment registers its rounds: it inserts trials, and the
+// current set is current, which must hold every trial of trials. So a
+// worker registering the first round marks nothing of a later round, which
+// another worker may have registered, superseded.
+func (s *Store) RegisterTrialsOf(ctx context.Context, experimentID int64, trials []Trial, current []string) (int, error) {
 	added := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `
@@ -98,12 +111,8 @@ func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials [
 			}
 			added += int(n)
 		}
-		hashes := make([]string, len(trials))
-		for i, t := range trials {
-			hashes[i] = t.Hash
-		}
 		_, err = tx.ExecContext(ctx, `UPDATE trials SET superseded = hash NOT IN (SELECT value FROM json_each(?))
-			WHERE experiment_id = ?`, jsonStrings(hashes), experimentID)
+			WHERE experiment_id = ?`, jsonStrings(current), experimentID)
 		return err
 	})
 	if err != nil {
