@@ -75,15 +75,3 @@ func processAlive(pid int) bool {
 	}
 	return true
 }
-
-// without returns hashes less h, never nil: a nil list would mean "every trial"
-// to Store.Claim.
-func without(hashes []string, h string) []string {
-	out := make([]string, 0, len(hashes))
-	for _, x := range hashes {
-		if x != h {
-			out = append(out, x)
-		}
-	}
-	return out
-}

@@ -112,11 +112,12 @@ func TestProcessAlive(t *testing.T) {
 	}
 }
 
-func TestWithout(t *testing.T) {
-	if got := without([]string{"a"}, "a"); got == nil || len(got) != 0 {
-		t.Errorf("without of the last hash = %#v, want an empty, non-nil list", got)
+func TestNotFailedHere(t *testing.T) {
+	r := &run{failedHere: map[string]bool{"a": true}}
+	if got := r.notFailedHere([]string{"a"}); got == nil || len(got) != 0 {
+		t.Errorf("without the last hash = %#v, want an empty, non-nil list", got)
 	}
-	if got := without([]string{"a", "b", "a"}, "a"); strings.Join(got, ",") != "b" {
+	if got := r.notFailedHere([]string{"a", "b", "a"}); strings.Join(got, ",") != "b" {
 		t.Errorf("got %v", got)
 	}
 }

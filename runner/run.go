@@ -38,6 +38,9 @@ type Options struct {
 	// worker may take it over.
 	StaleAfter  time.Duration
 	MaxAttempts int
+	// Redesign lets a settled experiment replace the design its stored
+	// outcomes were looked at under (see ErrDesignChanged).
+	Redesign bool
 }
 
 // Summary counts what a run did.
@@ -120,11 +123,17 @@ type run struct {
 	adapters map[string]*adapter.Adapter
 	sum      Summary
 	build    BuildInfo
+	byHash   map[string]Trial // the planned trials
+	// counted are the trials counted in sum.Planned; failedHere those that
+	// failed in this run, not claimed again by it.
+	counted, failedHere map[string]bool
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
-	// r.trial) and the heartbeat clock (else a time.Ticker).
+	// r.trial), the heartbeat clock (else a time.Ticker) and the pause of a
+	// worker waiting for others (else a timer).
 	trialSteps func(ctx context.Context, claimed *results.Trial, t Trial, label string) error
 	ticker     func(every time.Duration) (ticks <-chan time.Time, stop func())
+	wait       func(ctx context.Context, d time.Duration) error // else a timer
 }
 
 func (r *run) close() {
@@ -145,22 +154,6 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return r.sum, err
 	}
-	rows := make([]results.Trial, len(r.plan.Trials))
-	hashes := make([]string, len(r.plan.Trials))
-	byHash := map[string]Trial{}
-	for i, t := range r.plan.Trials {
-		cfg, err := t.Config.CanonicalJSON()
-		if err != nil {
-			return r.sum, err
-		}
-		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
-			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
-		hashes[i] = t.Hash
-		byHash[t.Hash] = t
-	}
-	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
-		return r.sum, err
-	}
 	splits, err := r.plan.StoredSplits()
 	if err != nil {
 		return r.sum, err
@@ -168,46 +161,120 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
 		return r.sum, err
 	}
-	stored, err := r.opt.Store.Trials(ctx, r.expID)
+	r.byHash = map[string]Trial{}
+	for _, t := range r.plan.Trials {
+		r.byHash[t.Hash] = t
+	}
+	r.build = ReadBuildInfo(filepath.Dir(exp.File))
+	started := time.Now()
+	if exp.Settle.Declared() {
+		err = r.settle(ctx)
+	} else {
+		err = r.sweep(ctx)
+	}
 	if err != nil {
 		return r.sum, err
 	}
-	r.sum.Planned = len(r.plan.Trials)
+	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
+		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
+	return r.sum, nil
+}
+
+// sweep registers every trial and runs those not done.
+func (r *run) sweep(ctx context.Context) error {
+	hashes := make([]string, len(r.plan.Trials))
+	for i, t := range r.plan.Trials {
+		hashes[i] = t.Hash
+	}
+	if err := r.register(ctx, r.plan.Trials, hashes); err != nil {
+		return err
+	}
+	if err := r.countDone(ctx, hashes); err != nil {
+		return err
+	}
+	exp := r.plan.Experiment
+	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
+		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
+	return r.work(ctx, hashes)
+}
+
+// register stores trials; those in current stay current, the rest are
+// superseded.
+func (r *run) register(ctx context.Context, trials []Trial, current []string) error {
+	rows := make([]results.Trial, len(trials))
+	for i, t := range trials {
+		cfg, err := t.Config.CanonicalJSON()
+		if err != nil {
+			return err
+		}
+		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
+			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
+	}
+	_, err := r.opt.Store.RegisterTrialsOf(ctx, r.expID, rows, current)
+	return err
+}
+
+// countDone adds the trials of hashes not counted before to Planned, and
+// those of them done already to AlreadyDone.
+func (r *run) countDone(ctx context.Context, hashes []string) error {
+	stored, err := r.opt.Store.Trials(ctx, r.expID)
+	if err != nil {
+		return err
+	}
+	status := map[string]results.TrialStatus{}
 	for _, s := range stored {
-		if _, ok := byHash[s.Hash]; ok && s.Status == results.StatusDone {
+		status[s.Hash] = s.Status
+	}
+	if r.counted == nil {
+		r.counted = map[string]bool{}
+	}
+	for _, h := range hashes {
+		if r.counted[h] {
+			continue
+		}
+		r.counted[h] = true
+		r.sum.Planned++
+		if status[h] == results.StatusDone {
 			r.sum.AlreadyDone++
 		}
 	}
-	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s, %s (train %d, val %d, test %d)\n",
-		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, english.Count(len(r.plan.Data.Classes), "class|classes"),
-		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
-	r.build = ReadBuildInfo(filepath.Dir(exp.File))
+	return nil
+}
 
+// describeData is the classes and photos the trials share.
+func (r *run) describeData() string {
+	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
+		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+}
+
+// work claims and runs the trials of hashes until none is left to claim. A
+// trial that fails is not claimed again by this run.
+func (r *run) work(ctx context.Context, hashes []string) error {
 	started := time.Now()
 	finished := 0
 	for {
 		if err := ctx.Err(); err != nil {
-			return r.sum, &Interrupted{Msg: fmt.Sprintf("interrupted between trials (%s in this run); the next dogrun run continues with the rest",
+			return &Interrupted{Msg: fmt.Sprintf("interrupted between trials (%s in this run); the next dogrun run continues with the rest",
 				english.Count(r.sum.Trained, "trial")+" trained"), Cause: err}
 		}
 		if err := r.reclaimDead(ctx); err != nil {
-			return r.sum, err
+			return err
 		}
-		claimed, err := r.opt.Store.Claim(ctx, r.expID, hashes, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+		claimed, err := r.opt.Store.Claim(ctx, r.expID, r.notFailedHere(hashes), r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
 		if err != nil {
-			return r.sum, err
+			return err
 		}
 		if claimed == nil {
-			break
+			return nil
 		}
-		t := byHash[claimed.Hash]
+		t := r.byHash[claimed.Hash]
 		eta := ""
 		if finished > 0 {
 			left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
 			eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
 		}
 		// Trials are numbered from 1 in their file's order, as status shows them.
-		label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
+		label := fmt.Sprintf("trial %d/%d", t.Index+1, len(r.plan.Trials))
 		what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
 		fmt.Fprintf(r.opt.Log, "%s %s %s%s\n", label, what, t.Hash[:12], eta)
 		err = r.safely(ctx, claimed, t, label)
@@ -221,22 +288,34 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 		case ctx.Err() != nil:
 			// Interrupted, not failed: hand the trial back for the next run.
 			_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
-			return r.sum, &Interrupted{Msg: fmt.Sprintf("interrupted: %s %s was handed back unfinished, and the next dogrun run does it again (%s in this run)",
+			return &Interrupted{Msg: fmt.Sprintf("interrupted: %s %s was handed back unfinished, and the next dogrun run does it again (%s in this run)",
 				label, what, english.Count(r.sum.Trained, "trial")+" trained"), Cause: ctx.Err()}
 		default:
 			r.sum.Failed++
 			// Not again in this run: a NaN loss fails the same way twice in a row.
 			// The next run (or another worker) retries it while attempts are left.
-			hashes = without(hashes, claimed.Hash)
+			if r.failedHere == nil {
+				r.failedHere = map[string]bool{}
+			}
+			r.failedHere[claimed.Hash] = true
 			fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 			if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
-				return r.sum, errors.Join(err, ferr)
+				return errors.Join(err, ferr)
 			}
 		}
 	}
-	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
-		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
-	return r.sum, nil
+}
+
+// notFailedHere is hashes without the trials that failed in this run; never
+// nil, as a nil list would mean "every trial" to Store.Claim.
+func (r *run) notFailedHere(hashes []string) []string {
+	out := make([]string, 0, len(hashes))
+	for _, h := range hashes {
+		if !r.failedHere[h] {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Describe names a trial for people: its variant, seed and fold.

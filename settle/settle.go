@@ -37,11 +37,11 @@ type Comparison struct {
 	Variant, Reference string // their variant keys
 	Value              string // the compared field's value
 	Stratum            string // the other swept settings; "" when only By is swept
-	// Seeds are the seeds done under both, a prefix of the design's order
+	// Paired are the seeds done under both, a prefix of the design's order
 	// (a seed counts once all its folds are done), and Diffs the variant's
 	// metric minus the reference's on each, averaged over folds.
-	Seeds []int64
-	Diffs []float64
+	Paired []int64
+	Diffs  []float64
 	stats.Settled
 }
 
@@ -56,9 +56,15 @@ func (c Comparison) Last() *stats.SettleLook {
 	return &c.Looks[len(c.Looks)-1]
 }
 
-// Skewed reports a sample skewness beyond about 1 in size, where one side's
-// error rate can be twice the declared one (docs/settle.md).
-func (c Comparison) Skewed() bool { return math.Abs(c.Skew) > 1 }
+// Skewed reports a sample skewness beyond 1 in size, where one side's error
+// rate can be twice the declared one (docs/settle.md), and beyond twice its
+// standard error under normal differences, which few seeds easily reach by
+// chance (1.0 at 4 seeds, 0.47 at 24).
+func (c Comparison) Skewed() bool {
+	n := float64(len(c.Diffs[:c.Seeds]))
+	se := math.Sqrt(6 * n * (n - 1) / ((n - 2) * (n + 1) * (n + 3)))
+	return math.Abs(c.Skew) > max(1, 2*se)
+}
 
 // State is where a settled experiment stands.
 type State struct {
@@ -88,7 +94,7 @@ func Evaluate(d results.SettleDesign, e *schemas.Experiment, trials []results.Tr
 			if !okA || !okB {
 				break
 			}
-			c.Seeds, c.Diffs = append(c.Seeds, seed), append(c.Diffs, a-b)
+			c.Paired, c.Diffs = append(c.Paired, seed), append(c.Diffs, a-b)
 		}
 		c.Settled = plan.Settle(c.Diffs)
 		st.Comparisons = append(st.Comparisons, c)
@@ -277,4 +283,24 @@ func (s *State) Summary(c Comparison) string {
 		line += fmt.Sprintf("; skewness %.2f: a one-sided verdict may err more often than declared", c.Skew)
 	}
 	return line
+}
+
+// Changes lists how design b differs from a, as "margin 0.01 -> 0.02".
+func Changes(a, b results.SettleDesign) []string {
+	var out []string
+	diff := func(name string, x, y any) {
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			out = append(out, fmt.Sprintf("%s %v -> %v", name, x, y))
+		}
+	}
+	diff("by", a.By, b.By)
+	diff("reference", a.Reference, b.Reference)
+	diff("metric", a.Metric, b.Metric)
+	diff("margin", a.Margin, b.Margin)
+	diff("alpha", a.Alpha, b.Alpha)
+	diff("round", a.Round, b.Round)
+	diff("max_seeds", a.MaxSeeds, b.MaxSeeds)
+	diff("spending", a.Spending, b.Spending)
+	diff("seed order", a.Seeds, b.Seeds)
+	return out
 }

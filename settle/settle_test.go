@@ -84,7 +84,7 @@ func TestEvaluatePairsSeedsInOrder(t *testing.T) {
 	}
 	var got []string
 	for _, c := range st.Comparisons {
-		got = append(got, fmt.Sprintf("%s | %v | %d looks | %s", st.Label(c), c.Seeds, len(c.Looks), c.Decision))
+		got = append(got, fmt.Sprintf("%s | %v | %d looks | %s", st.Label(c), c.Paired, len(c.Looks), c.Decision))
 	}
 	want := []string{
 		"head.dropout=0.25 vs 0 (train.lr=0.001) | [9 1 2 3 4 5] | 1 looks | better",
