@@ -189,6 +189,9 @@ func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
 	if d.GradCAM != nil {
 		figs = append(figs, d.GradCAM.figures()...)
 	}
+	if d.Settle != nil {
+		figs = append(figs, d.Settle.figures()...)
+	}
 	if err := writeFigures(dir, figs); err != nil {
 		return "", "", err
 	}

@@ -7,6 +7,7 @@
 package settle
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -77,7 +78,7 @@ type State struct {
 // Evaluate computes each comparison's path from e's sweep and the stored
 // trials with their test metrics, under design d.
 func Evaluate(d results.SettleDesign, e *schemas.Experiment, trials []results.Trial, m map[int64]results.TrialMetrics) (*State, error) {
-	comps, err := comparisons(d, e)
+	comps, err := Comparisons(d, e)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +103,9 @@ func Evaluate(d results.SettleDesign, e *schemas.Experiment, trials []results.Tr
 	return st, nil
 }
 
-// comparisons pairs each variant with the reference variant of its stratum.
-func comparisons(d results.SettleDesign, e *schemas.Experiment) ([]Comparison, error) {
+// Comparisons pairs each variant of e with the reference variant of its
+// stratum, with nothing paired yet.
+func Comparisons(d results.SettleDesign, e *schemas.Experiment) ([]Comparison, error) {
 	c := *e
 	c.Settle, c.Seeds = schemas.Settle{}, []int64{1}
 	variants, err := c.Trials()
@@ -303,4 +305,46 @@ func Changes(a, b results.SettleDesign) []string {
 	diff("spending", a.Spending, b.Spending)
 	diff("seed order", a.Seeds, b.Seeds)
 	return out
+}
+
+// Load computes the stored experiment's state under the design it
+// declared, from the experiment file it stored; nil when it declared none.
+func Load(ctx context.Context, st *results.Store, exp results.Experiment) (*State, error) {
+	d, found, err := st.SettleDesign(ctx, exp.ID)
+	if err != nil || !found {
+		return nil, err
+	}
+	cfg, err := schemas.Decode(exp.File, []byte(exp.ConfigYAML))
+	if err != nil {
+		return nil, fmt.Errorf("settle: the stored experiment file no longer decodes: %w", err)
+	}
+	trials, err := st.Trials(ctx, exp.ID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.TestMetrics(ctx, exp.ID)
+	if err != nil {
+		return nil, err
+	}
+	return Evaluate(d, cfg, trials, m)
+}
+
+// SeedList shows a seed order, runs of three or more consecutive seeds as
+// a-b: "1-48", "7, 2, 1, 3-46".
+func SeedList(seeds []int64) string {
+	var parts []string
+	for i := 0; i < len(seeds); {
+		j := i
+		for j+1 < len(seeds) && seeds[j+1] == seeds[j]+1 {
+			j++
+		}
+		if j > i+1 {
+			parts = append(parts, fmt.Sprintf("%d-%d", seeds[i], seeds[j]))
+			i = j + 1
+			continue
+		}
+		parts = append(parts, fmt.Sprint(seeds[i]))
+		i++
+	}
+	return strings.Join(parts, ", ")
 }

@@ -24,7 +24,7 @@ var badDir = filepath.Join("testdata", "bad")
 // TestBadExperimentFiles: each broken file gets the same named error from
 // validate and from run, and run stops before it creates anything.
 func TestBadExperimentFiles(t *testing.T) {
-	for _, name := range []string{"malformed", "unknown_keys", "wrong_types", "empty_sweep", "empty", "nan_lr", "alias_bomb"} {
+	for _, name := range []string{"malformed", "unknown_keys", "wrong_types", "empty_sweep", "empty", "nan_lr", "alias_bomb", "settle"} {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join(badDir, name+".yaml")
 			_, _, err := dogrun(t, "validate", file)

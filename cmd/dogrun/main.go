@@ -68,6 +68,7 @@ Usage:
 Commands:
   validate   check experiment files and show the trials they expand to
   run        run every trial of an experiment that is not done yet
+  settle     run seeds round by round until a comparison is decided
   status     show experiments, or the trials of one
   report     write the Markdown and HTML report of an experiment
   compare    statistical verdicts between the values of a sweep axis
@@ -92,6 +93,7 @@ func commands(stdout, stderr io.Writer) map[string]command {
 	return map[string]command{
 		"validate":  &validateCommand{stdout: stdout, stderr: stderr},
 		"run":       &runCommand{stdout: stdout, stderr: stderr},
+		"settle":    &settleCommand{stdout: stdout, stderr: stderr},
 		"status":    &statusCommand{stdout: stdout, stderr: stderr},
 		"report":    &reportCommand{stdout: stdout, stderr: stderr},
 		"compare":   &compareCommand{stdout: stdout, stderr: stderr},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,18 +22,16 @@ Registers every trial of the experiment in the results database (creating it
 when there is none), then extracts the missing backbone features, trains and
 evaluates each trial not done yet. Finished trials are skipped, so an
 interrupted run continues where it stopped: Ctrl-C hands the trial in
-progress back, and the next run does it again.
+progress back, and the next run does it again. A file with a settle block
+runs its seeds round by round until its comparisons are decided, as dogrun
+settle does.
 
 `
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("run", runUsage, c.stderr)
-	var store storeFlags
-	store.register(fs)
-	threads := fs.Int("threads", 0, "ONNX Runtime threads (0 = one per CPU)")
-	batch := fs.Int("batch", 8, "images per backbone call")
-	stale := fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long\n"+
-		"(a dead worker of this host is taken over at once)")
+	var rf runFlags
+	rf.register(fs)
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -45,6 +44,27 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return rf.run(ctx, c.stdout, exp, false)
+}
+
+// runFlags are the flags of the commands that run trials.
+type runFlags struct {
+	store   storeFlags
+	threads *int
+	batch   *int
+	stale   *time.Duration
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	f.store.register(fs)
+	f.threads = fs.Int("threads", 0, "ONNX Runtime threads (0 = one per CPU)")
+	f.batch = fs.Int("batch", 8, "images per backbone call")
+	f.stale = fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long\n"+
+		"(a dead worker of this host is taken over at once)")
+}
+
+// run runs exp's trials, logging to w.
+func (f *runFlags) run(ctx context.Context, w io.Writer, exp *schemas.Experiment, redesign bool) error {
 	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		return err
@@ -52,11 +72,11 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	// A new database is made only once the photos are known to be usable; an
 	// existing one is checked (and upgraded) before they are read.
 	opts := runner.Options{
-		OpenStore: store.create, RunsDir: store.runsDir, CacheDir: cacheDir,
-		Threads: *threads, Batch: *batch, Log: c.stdout, StaleAfter: *stale,
+		OpenStore: f.store.create, RunsDir: f.store.runsDir, CacheDir: cacheDir,
+		Threads: *f.threads, Batch: *f.batch, Log: w, StaleAfter: *f.stale, Redesign: redesign,
 	}
-	if _, err := os.Stat(store.path()); err == nil {
-		if opts.Store, err = store.create(); err != nil {
+	if _, err := os.Stat(f.store.path()); err == nil {
+		if opts.Store, err = f.store.create(); err != nil {
 			return err
 		}
 		defer opts.Store.Close()
