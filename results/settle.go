@@ -17,7 +17,8 @@ type SettleDesign struct {
 	Margin, Alpha         float64
 	Round, MaxSeeds       int
 	Spending              string
-	Seeds                 []int64 // the seed order, MaxSeeds long
+	Seeds                 []int64     // the seed order, MaxSeeds long
+	Comparisons           [][2]string // variant and reference keys; alpha is split among them
 
 	DeclaredAt time.Time
 	// SeenBefore is how many paired seeds were stored already when the
@@ -30,7 +31,7 @@ type SettleDesign struct {
 func (d SettleDesign) Same(o SettleDesign) bool {
 	return d.By == o.By && d.Reference == o.Reference && d.Metric == o.Metric &&
 		d.Margin == o.Margin && d.Alpha == o.Alpha && d.Round == o.Round && d.MaxSeeds == o.MaxSeeds &&
-		d.Spending == o.Spending && slices.Equal(d.Seeds, o.Seeds)
+		d.Spending == o.Spending && slices.Equal(d.Seeds, o.Seeds) && slices.Equal(d.Comparisons, o.Comparisons)
 }
 
 // DeclareSettle stores d as the experiment's design unless it has one, and
@@ -39,6 +40,10 @@ func (d SettleDesign) Same(o SettleDesign) bool {
 // DeclaredAt is set to now for a design written.
 func (s *Store) DeclareSettle(ctx context.Context, experimentID int64, d SettleDesign, replace bool) (SettleDesign, error) {
 	seeds, err := json.Marshal(d.Seeds)
+	if err != nil {
+		return SettleDesign{}, err
+	}
+	comps, err := json.Marshal(d.Comparisons)
 	if err != nil {
 		return SettleDesign{}, err
 	}
@@ -55,16 +60,17 @@ func (s *Store) DeclareSettle(ctx context.Context, experimentID int64, d SettleD
 		d.DeclaredAt = s.now().UTC()
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO settle_designs (experiment_id, by_field, reference_value, metric, margin, alpha,
-				round_seeds, max_seeds, spending, seeds_json, declared_at, seen_before)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				round_seeds, max_seeds, spending, seeds_json, comparisons_json, declared_at, seen_before)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (experiment_id) DO UPDATE SET
 				by_field = excluded.by_field, reference_value = excluded.reference_value,
 				metric = excluded.metric, margin = excluded.margin, alpha = excluded.alpha,
 				round_seeds = excluded.round_seeds, max_seeds = excluded.max_seeds,
 				spending = excluded.spending, seeds_json = excluded.seeds_json,
+				comparisons_json = excluded.comparisons_json,
 				declared_at = excluded.declared_at, seen_before = excluded.seen_before`,
 			experimentID, d.By, d.Reference, d.Metric, d.Margin, d.Alpha,
-			d.Round, d.MaxSeeds, d.Spending, string(seeds), ts(d.DeclaredAt), d.SeenBefore)
+			d.Round, d.MaxSeeds, d.Spending, string(seeds), string(comps), ts(d.DeclaredAt), d.SeenBefore)
 		stored = d
 		return err
 	})
@@ -90,13 +96,13 @@ type querier interface {
 
 func settleDesign(ctx context.Context, q querier, experimentID int64) (SettleDesign, bool, error) {
 	var d SettleDesign
-	var seeds string
+	var seeds, comps string
 	err := q.QueryRowContext(ctx, `
 		SELECT by_field, reference_value, metric, margin, alpha, round_seeds, max_seeds, spending,
-			seeds_json, declared_at, seen_before
+			seeds_json, comparisons_json, declared_at, seen_before
 		FROM settle_designs WHERE experiment_id = ?`, experimentID).Scan(
 		&d.By, &d.Reference, &d.Metric, &d.Margin, &d.Alpha, &d.Round, &d.MaxSeeds, &d.Spending,
-		&seeds, timeScanner{&d.DeclaredAt}, &d.SeenBefore)
+		&seeds, &comps, timeScanner{&d.DeclaredAt}, &d.SeenBefore)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SettleDesign{}, false, nil
 	}
@@ -105,6 +111,9 @@ func settleDesign(ctx context.Context, q querier, experimentID int64) (SettleDes
 	}
 	if err := json.Unmarshal([]byte(seeds), &d.Seeds); err != nil {
 		return SettleDesign{}, false, fmt.Errorf("seed order %q: %w", seeds, err)
+	}
+	if err := json.Unmarshal([]byte(comps), &d.Comparisons); err != nil {
+		return SettleDesign{}, false, fmt.Errorf("comparisons %q: %w", comps, err)
 	}
 	return d, true, nil
 }

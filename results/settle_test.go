@@ -18,7 +18,8 @@ func TestDeclareSettle(t *testing.T) {
 		t.Fatalf("a design before any was declared: %v %v", found, err)
 	}
 	d := SettleDesign{By: "head.dropout", Reference: "0", Metric: "top1", Margin: 0.01, Alpha: 0.05,
-		Round: 4, MaxSeeds: 8, Spending: "obrien-fleming", Seeds: []int64{1, 2, 3, 4, 5, 6, 7, 8}, SeenBefore: 2}
+		Round: 4, MaxSeeds: 8, Spending: "obrien-fleming", Seeds: []int64{1, 2, 3, 4, 5, 6, 7, 8}, SeenBefore: 2,
+		Comparisons: [][2]string{{"head.dropout=0.5", "head.dropout=0"}}}
 	got, err := s.DeclareSettle(ctx, id, d, false)
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +47,11 @@ func TestDeclareSettle(t *testing.T) {
 	again.Seeds = []int64{2, 1, 3, 4, 5, 6, 7, 8}
 	if stored.Same(again) {
 		t.Error("a different seed order is the same design")
+	}
+	again = stored
+	again.Comparisons = append(again.Comparisons, [2]string{"head.dropout=0.25", "head.dropout=0"})
+	if stored.Same(again) {
+		t.Error("another comparison sharing alpha is the same design")
 	}
 }
 

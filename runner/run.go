@@ -148,6 +148,11 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return r.sum, err
 	}
+	if exp.Settle.Declared() {
+		if err := r.checkDesign(ctx); err != nil {
+			return r.sum, err
+		}
+	}
 	r.expID, err = r.opt.Store.PutExperiment(ctx, results.Experiment{
 		Name: exp.Name, File: absPath(exp.File), ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
 	})

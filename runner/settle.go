@@ -123,24 +123,54 @@ func (r *run) settleState(ctx context.Context, design results.SettleDesign) (*se
 	return settle.Evaluate(design, r.plan.Experiment, trials, m)
 }
 
-// declare stores the design before it is first used, or checks it against
-// the one declared before: a design changed after outcomes were seen no
-// longer holds its error rates, so that takes Options.Redesign.
+// checkDesign refuses, before anything is stored, a design other than the
+// one the experiment's stored outcomes were looked at under: that voids its
+// error rates, so it takes Options.Redesign.
+func (r *run) checkDesign(ctx context.Context) error {
+	exp := r.plan.Experiment
+	stored, err := r.opt.Store.Experiment(ctx, exp.Name)
+	if errors.Is(err, results.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	declared, found, err := r.opt.Store.SettleDesign(ctx, stored.ID)
+	if err != nil || !found || r.opt.Redesign {
+		return err
+	}
+	design, err := settle.Design(exp)
+	if err != nil || declared.Same(design) {
+		return err
+	}
+	trials, err := r.opt.Store.Trials(ctx, stored.ID)
+	if err != nil {
+		return err
+	}
+	m, err := r.opt.Store.TestMetrics(ctx, stored.ID)
+	if err != nil {
+		return err
+	}
+	st, err := settle.Evaluate(design, exp, trials, m)
+	if err != nil || st.Seen() == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: experiment %s declared its design on %s and has %s paired since; this file or the command line changes %s, which voids the declared error rates. dogrun settle -redesign replaces the design all the same (the report then says after how many seeds), or a new experiment name starts afresh",
+		ErrDesignChanged, exp.Name, declared.DeclaredAt.Format(time.DateOnly), english.Count(st.Seen(), "seed"), strings.Join(settle.Changes(declared, design), ", "))
+}
+
+// declare stores the design unless the experiment has it, replacing
+// another that checkDesign let pass.
 func (r *run) declare(ctx context.Context, design results.SettleDesign, seen int) error {
 	design.SeenBefore = seen
 	stored, err := r.opt.Store.DeclareSettle(ctx, r.expID, design, false)
 	if err != nil || stored.Same(design) {
 		return err
 	}
-	change := strings.Join(settle.Changes(stored, design), ", ")
-	if !r.opt.Redesign && seen > 0 {
-		return fmt.Errorf("%w: experiment %s declared its design on %s and %s paired under it since; this file or the command line changes %s, which voids the declared error rates. dogrun settle -redesign replaces the design all the same (the report then says after how many seeds), or a new experiment name starts afresh",
-			ErrDesignChanged, r.plan.Experiment.Name, stored.DeclaredAt.Format(time.DateOnly), english.Count(seen, "seed"), change)
-	}
 	if _, err := r.opt.Store.DeclareSettle(ctx, r.expID, design, true); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.opt.Log, "note: settle design replaced (%s) with %s paired\n", change, english.Count(seen, "seed"))
+	fmt.Fprintf(r.opt.Log, "note: settle design replaced (%s) with %s paired\n", strings.Join(settle.Changes(stored, design), ", "), english.Count(seen, "seed"))
 	return nil
 }
 

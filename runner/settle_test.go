@@ -224,6 +224,17 @@ func TestSettleDesignIsFixed(t *testing.T) {
 	if !errors.Is(err, ErrDesignChanged) || !strings.Contains(err.Error(), "changes margin 0.01 -> 0.02, which voids the declared error rates") {
 		t.Fatalf("changed margin: %v", err)
 	}
+	// Fewer comparisons would each get a larger share of alpha.
+	fewer := strings.Replace(settleYAML, "[0.0, 0.5, 0.25]", "[0.0, 0.5]", 1)
+	_, err = settleRun(t, fewer, data, st, "w2", io.Discard).all(context.Background())
+	if !errors.Is(err, ErrDesignChanged) || !strings.Contains(err.Error(), "changes comparisons [[head.dropout=0.5 head.dropout=0] [head.dropout=0.25 head.dropout=0]] -> [[head.dropout=0.5 head.dropout=0]]") {
+		t.Fatalf("fewer comparisons: %v", err)
+	}
+	// A refused file is not stored either.
+	exp, err := st.Experiment(context.Background(), "settling")
+	if err != nil || !strings.Contains(exp.ConfigYAML, "margin: 0.01") || !strings.Contains(exp.ConfigYAML, "[0.0, 0.5, 0.25]") {
+		t.Errorf("the refused file replaced the stored one: %v\n%s", err, exp.ConfigYAML)
+	}
 	r = settleRun(t, changed, data, st, "w2", io.Discard)
 	r.opt.Redesign = true
 	if _, err := r.all(context.Background()); err != nil {

@@ -266,7 +266,7 @@ func TestExamplesDecode(t *testing.T) {
 		}
 		counts[filepath.Base(f)] = len(trials)
 	}
-	for name, want := range map[string]int{"quickstart.yaml": 4, "dropout.yaml": 24, "leaky.yaml": 12} {
+	for name, want := range map[string]int{"quickstart.yaml": 4, "dropout.yaml": 24, "leaky.yaml": 12, "dropout-settle.yaml": 144} {
 		if counts[name] != want {
 			t.Errorf("%s: %d trials, want %d", name, counts[name], want)
 		}

@@ -28,8 +28,16 @@ func Design(e *schemas.Experiment) (results.SettleDesign, error) {
 	if err != nil {
 		return results.SettleDesign{}, e.ErrorAt("settle.by", err.Error())
 	}
-	return results.SettleDesign{By: s.By, Reference: labels[ref], Metric: s.Metric, Margin: s.Margin, Alpha: s.Alpha,
-		Round: s.Round, MaxSeeds: s.MaxSeeds, Spending: s.Spending, Seeds: e.SettleSeeds()}, nil
+	d := results.SettleDesign{By: s.By, Reference: labels[ref], Metric: s.Metric, Margin: s.Margin, Alpha: s.Alpha,
+		Round: s.Round, MaxSeeds: s.MaxSeeds, Spending: s.Spending, Seeds: e.SettleSeeds()}
+	comps, err := Comparisons(d, e)
+	if err != nil {
+		return results.SettleDesign{}, err
+	}
+	for _, c := range comps {
+		d.Comparisons = append(d.Comparisons, [2]string{c.Variant, c.Reference})
+	}
+	return d, nil
 }
 
 // Comparison is one value of the compared field against the reference,
@@ -304,6 +312,7 @@ func Changes(a, b results.SettleDesign) []string {
 	diff("max_seeds", a.MaxSeeds, b.MaxSeeds)
 	diff("spending", a.Spending, b.Spending)
 	diff("seed order", a.Seeds, b.Seeds)
+	diff("comparisons", a.Comparisons, b.Comparisons)
 	return out
 }
 

@@ -51,7 +51,13 @@ func TestDesign(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := results.SettleDesign{By: "head.dropout", Reference: "0", Metric: "top1", Margin: 0.01, Alpha: 0.05,
-		Round: 2, MaxSeeds: 8, Spending: "pocock", Seeds: []int64{9, 1, 2, 3, 4, 5, 6, 7}}
+		Round: 2, MaxSeeds: 8, Spending: "pocock", Seeds: []int64{9, 1, 2, 3, 4, 5, 6, 7},
+		Comparisons: [][2]string{
+			{"head.dropout=0.25, train.lr=0.001", "head.dropout=0, train.lr=0.001"},
+			{"head.dropout=0.5, train.lr=0.001", "head.dropout=0, train.lr=0.001"},
+			{"head.dropout=0.25, train.lr=0.01", "head.dropout=0, train.lr=0.01"},
+			{"head.dropout=0.5, train.lr=0.01", "head.dropout=0, train.lr=0.01"},
+		}}
 	if diff := cmp.Diff(want, d); diff != "" {
 		t.Errorf("design (-want +got):\n%s", diff)
 	}
