@@ -8,6 +8,10 @@
 // gradient of the class logit with respect to A. Channel weights are the
 // spatial means of that gradient, and the heatmap is ReLU(sum_k w_k A_k).
 // Every explanation checks that the replayed features match ONNX Runtime's.
+//
+// When that map is zero everywhere (no location of the map raises the
+// class's score), Explain falls back to occlusion sensitivity (Zeiler and
+// Fergus, 2014): where covering the photo lowers the class's probability.
 package gradcam
 
 import (
@@ -39,15 +43,36 @@ type Explainer struct {
 	exec  *mlctx.Exec
 }
 
+// What a Result's heatmap shows.
+const (
+	MethodGradCAM = "grad-cam"
+	// MethodOcclusion: the Grad-CAM map was empty, and Heat is the drop of
+	// the class's probability when a square of the photo is greyed out.
+	MethodOcclusion = "occlusion"
+)
+
 // Result is one explanation.
 type Result struct {
 	Class int       // the explained class: the predicted one unless chosen
 	Pred  int       // the predicted class
 	Probs []float32 // class probabilities
-	// Heat is the Grad-CAM map, H x W row-major at the feature map's
-	// resolution, not normalised (ReLU keeps it >= 0).
-	Heat []float32
-	W, H int
+	// Heat is the map Method names, H x W row-major, not normalised, >= 0:
+	// the Grad-CAM map at the feature map's resolution, or the occlusion
+	// map on an OcclusionGrid x OcclusionGrid grid.
+	Heat   []float32
+	W, H   int
+	Method string
+}
+
+// Empty reports whether Heat is zero everywhere: nothing in the photo raises
+// the class's score, by either method.
+func (r *Result) Empty() bool {
+	for _, v := range r.Heat {
+		if v > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Open prepares Grad-CAM for head, trained on spec's cut, whose class i is
@@ -141,13 +166,22 @@ func (e *Explainer) Explain(img image.Image, class int) (*Result, error) {
 	if class >= len(e.Classes) {
 		return nil, fmt.Errorf("gradcam: class %d of %d", class, len(e.Classes))
 	}
-	in := make([]float32, 3*e.Spec.InputSize*e.Spec.InputSize)
-	e.Spec.Fill(in, dataset.Render(img, dataset.ViewParams{}, e.Spec.InputSize))
+	view := dataset.Render(img, dataset.ViewParams{}, e.Spec.InputSize)
+	in := make([]float32, e.Spec.InputLen())
+	e.Spec.Fill(in, view)
 	ts, err := e.probe.Run(in, 1)
 	if err != nil {
 		return nil, err
 	}
-	return e.explainMap(ts[0], ts[1].Data, class)
+	r, err := e.explainMap(ts[0], ts[1].Data, class)
+	if err != nil || !r.Empty() {
+		return r, err
+	}
+	if r.Heat, err = e.occlude(view, r.Class); err != nil {
+		return nil, err
+	}
+	r.W, r.H, r.Method = OcclusionGrid, OcclusionGrid, MethodOcclusion
+	return r, nil
 }
 
 // explainMap runs the GoMLX half on the map a and checks its features against
@@ -166,7 +200,7 @@ func (e *Explainer) explainMap(a backbone.Tensor, want []float32, class int) (*R
 		return nil, fmt.Errorf("gradcam: backbone %s: the ops after %s, replayed in GoMLX, %w", e.Spec.Name, e.Map, err)
 	}
 	logits := tensors.MustCopyFlatData[float32](out[1])
-	r := &Result{Class: int(tensors.MustCopyFlatData[int32](out[2])[0]), Probs: softmax(logits), H: dims[2], W: dims[3]}
+	r := &Result{Class: int(tensors.MustCopyFlatData[int32](out[2])[0]), Probs: softmax(logits), H: dims[2], W: dims[3], Method: MethodGradCAM}
 	r.Pred = metrics.Argmax(logits)
 	r.Heat = heat(a.Data, tensors.MustCopyFlatData[float32](out[3]), dims[1], dims[2]*dims[3])
 	return r, nil

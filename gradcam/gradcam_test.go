@@ -2,8 +2,9 @@ package gradcam
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -51,25 +52,7 @@ func setHead(t *testing.T, h *train.Head, values map[string][]float32) *train.He
 	if err := h.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	js, err := os.ReadFile(filepath.Join(dir, "head.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct{ Variables []struct{ Name string } }
-	if err := json.Unmarshal(js, &m); err != nil {
-		t.Fatal(err)
-	}
-	var bin []byte
-	for _, v := range m.Variables {
-		vals, ok := values[v.Name]
-		if !ok {
-			t.Fatalf("no values for %s", v.Name)
-		}
-		for _, f := range vals {
-			bin = binary.LittleEndian.AppendUint32(bin, math.Float32bits(f))
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "weights.bin"), bin, 0o644); err != nil {
+	if err := gradcamtest.SetWeights(dir, values); err != nil {
 		t.Fatal(err)
 	}
 	loaded, err := train.Load(dir)
@@ -321,11 +304,105 @@ func TestKerasFlattenedTop(t *testing.T) {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(rng.IntN(256))
 	}
-	r, err := e.Explain(img, -1)
+	// The Grad-CAM half alone: with this random head its map may be empty,
+	// and Explain would then show occlusion instead.
+	in := make([]float32, spec.InputLen())
+	spec.Fill(in, img)
+	ts, err := e.probe.Run(in, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.explainMap(ts[0], ts[1].Data, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.W != 2 || r.H != 2 {
 		t.Errorf("heatmap %dx%d, want 2x2", r.W, r.H)
+	}
+}
+
+// TestEmptyMapFallsBackToOcclusion: with logits -red and +red, the gradient
+// of class 0 with respect to the map is negative on the red channel and zero
+// on the green one, so ReLU(sum_k w_k A_k) is zero everywhere. Explain must
+// then show occlusion sensitivity: greying a square of the green half
+// (red 0 -> 128/255) raises red, lowering class 0's probability; greying the
+// red half raises it, which is no evidence.
+func TestEmptyMapFallsBackToOcclusion(t *testing.T) {
+	const side = 16
+	spec, cut := userBackbone(t, gradcamtest.RedGreen(1, side))
+	h := fit(t, train.Config{LR: 0.01, BatchSize: 2, Epochs: 1, Seed: 1}, train.Data{X: []float32{1, 0, 0, 1}, Y: []int32{0, 1}, Dim: 2}, 2)
+	h = setHead(t, h, map[string][]float32{"/logits/weights": {-1, 1, 0, 0}, "/logits/biases": {0, 0}})
+	e := open(t, spec, cut, h, "a", "b")
+	img := halves(side)
+	r, err := e.Explain(img, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Method != MethodOcclusion || r.W != OcclusionGrid || r.H != OcclusionGrid || r.Empty() {
+		t.Fatalf("explained by %s on a %dx%d map (empty %v), want a non-empty %dx%d occlusion map", r.Method, r.W, r.H, r.Empty(), OcclusionGrid, OcclusionGrid)
+	}
+	sigmoid := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+	// Red is 0.5 on average; a 4x4 grey square on green adds 16*(128/255)/256.
+	drop := sigmoid(-1) - sigmoid(-2*(0.5+16*128.0/255/(side*side)))
+	for y := 0; y < OcclusionGrid; y++ {
+		for x := 0; x < OcclusionGrid; x++ {
+			v := float64(r.Heat[y*OcclusionGrid+x])
+			switch {
+			case x <= 2 && v != 0:
+				t.Errorf("cell (%d, %d) on the red half: heat %g, want 0", x, y, v)
+			case x >= 5 && math.Abs(v-drop) > 1e-5:
+				t.Errorf("cell (%d, %d) on the green half: heat %g, want the drop %g", x, y, v, drop)
+			}
+		}
+	}
+	// The overlay blends the hottest colour into the green half at alpha 0.5
+	// and the coldest into the red half at 0.2.
+	o := Overlay(img, r)
+	blend := func(photo, heat color.RGBA, a float64) color.RGBA {
+		mix := func(p, h uint8) uint8 { return uint8(math.Round((1-a)*float64(p) + a*float64(h))) }
+		return color.RGBA{mix(photo.R, heat.R), mix(photo.G, heat.G), mix(photo.B, heat.B), 255}
+	}
+	for _, tc := range []struct {
+		x    int
+		want color.RGBA
+	}{{side - 2, blend(img.RGBAAt(side-2, 8), jet(1), 0.5)}, {1, blend(img.RGBAAt(1, 8), jet(0), 0.2)}} {
+		if got := o.RGBAAt(tc.x, 8); got != tc.want {
+			t.Errorf("overlay at x=%d: %v, want %v (photo %v)", tc.x, got, tc.want, img.RGBAAt(tc.x, 8))
+		}
+	}
+
+	// Class 1's Grad-CAM map is A_red/256: no fallback.
+	if r, err = e.Explain(img, 1); err != nil || r.Method != MethodGradCAM || r.Empty() {
+		t.Errorf("class 1: %v, err %v; want a non-empty Grad-CAM map", r, err)
+	}
+}
+
+// halves is a side x side photo, red on the left half, green on the right.
+func halves(side int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, side, side))
+	for y := 0; y < side; y++ {
+		for x := 0; x < side; x++ {
+			c := color.RGBA{255, 0, 0, 255}
+			if x >= side/2 {
+				c = color.RGBA{0, 255, 0, 255}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+// TestRenderVersion pins how a tile is drawn to RenderVersion: reports reuse
+// stored tiles of the same version, so a change in the drawing needs a new
+// version (then record its fingerprint here).
+func TestRenderVersion(t *testing.T) {
+	r := &Result{Heat: []float32{0, 1, 2, 3, 0.5, 0, 0, 1, 2}, W: 3, H: 3}
+	sum := sha256.New()
+	sum.Write(Overlay(halves(10), r).Pix)
+	fmt.Fprint(sum, OcclusionGrid, occlusionGrey)
+	got := hex.EncodeToString(sum.Sum(nil))
+	pinned := map[int]string{2: "27858ea29fd55c62c1169b3e5e9a5944d9700d9b5b3d63de03e4c1f06f6a0bf3"}
+	if pinned[RenderVersion] != got {
+		t.Errorf("tiles of version %d draw as %s, pinned %q: bump RenderVersion when the drawing changes, and pin the new fingerprint", RenderVersion, got, pinned[RenderVersion])
 	}
 }

@@ -84,7 +84,7 @@ func ClassScores(title, metric string, classes []ClassScore, f Format, widthPx, 
 			}
 			classAxis.Tick.Marker = plot.ConstantTicks(ticks)
 			rowH := c.Size().Y * 0.75 / vg.Length(n)
-			classAxis.Tick.Label.Font.Size = max(3, min(classAxis.Tick.Label.Font.Size, rowH*0.8))
+			classAxis.Tick.Label.Font.Size = max(minText, min(classAxis.Tick.Label.Font.Size, rowH*0.8))
 			classAxis.Tick.Length = 0
 			classAxis.Label.Text = "class"
 		} else {

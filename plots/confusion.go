@@ -98,8 +98,7 @@ func confusionHeatmap(title string, counts [][]int, classNames []string, f Forma
 		// Estimate the cell size to pick a tick font that does not overlap.
 		cell := c.Size().Y * 0.7 / vg.Length(n)
 		if n <= MaxLabelledClasses {
-			tickSize := min(vg.Length(8.5*scale), cell*0.85)
-			tickSize = max(tickSize, 3)
+			tickSize := max(minText, min(vg.Length(9.5*scale), cell*0.85))
 			xt := make([]plot.Tick, n)
 			yt := make([]plot.Tick, n)
 			for i, name := range names {
@@ -127,11 +126,11 @@ func confusionHeatmap(title string, counts [][]int, classNames []string, f Forma
 			p.Y.Label.Text = "true class"
 		}
 		if n <= MaxCellTextClasses {
-			p.Add(cellText{counts: counts, frac: frac, pal: pal, size: min(vg.Length(9*scale), cell*0.35)})
+			p.Add(cellText{counts: counts, frac: frac, pal: pal, size: max(minText, min(vg.Length(9.5*scale), cell*0.35))})
 		}
 
 		// Reserve a strip on the right for the colour bar and its labels.
-		barSty := textStyle(vg.Length(8 * scale))
+		barSty := textStyle(vg.Length(9.5 * scale))
 		barW := vg.Length(12 * scale)
 		gap := vg.Length(10 * scale)
 		labelW := barSty.Width("0.00") + vg.Length(6*scale)

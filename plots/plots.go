@@ -43,6 +43,15 @@ const dpi = 96
 // pxLen converts pixels to canvas length.
 func pxLen(px int) vg.Length { return vg.Length(px) * vg.Inch / dpi }
 
+// MinTextPx is the smallest text a figure draws, in pixels of the figure:
+// shown at its own size, or shrunk to no less than 11/12 of it, every label
+// is at least 11 px high. Text that would need to be smaller to fit is cut
+// or left out instead.
+const MinTextPx = 12
+
+// minText is MinTextPx as a font size.
+var minText = pxLen(MinTextPx)
+
 // fontCache is private so that nothing else mutating plot.DefaultFont or
 // font.DefaultCache changes our output (the golden test depends on it).
 var fontCache = font.NewCache(liberation.Collection())
@@ -130,10 +139,10 @@ func render(f Format, widthPx, heightPx int, drawFn func(c draw.Canvas) error) (
 	return buf.Bytes(), nil
 }
 
-// fontScale grows text with the figure so large exports stay legible.
+// fontScale grows text with figures wider than 1000 px, so large exports
+// stay legible; narrower ones keep the sizes that a page shows them at.
 func fontScale(c draw.Canvas) float64 {
-	s := float64(min(c.Size().X, c.Size().Y)) / 300
-	return math.Max(0.8, math.Min(s, 1.8))
+	return math.Max(1, math.Min(float64(c.Size().X/pxLen(1000)), 1.8))
 }
 
 func textStyle(size vg.Length) text.Style {
@@ -148,18 +157,18 @@ func textStyle(size vg.Length) text.Style {
 func newPlot(scale float64) *plot.Plot {
 	p := plot.New()
 	p.TextHandler = textHandler
-	p.Title.TextStyle = textStyle(vg.Length(11 * scale))
+	p.Title.TextStyle = textStyle(vg.Length(12 * scale))
 	p.Title.TextStyle.XAlign = draw.XCenter
 	p.Title.TextStyle.YAlign = draw.YTop
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
 		xa, ya := a.Label.TextStyle.XAlign, a.Label.TextStyle.YAlign
-		a.Label.TextStyle = textStyle(vg.Length(10 * scale))
+		a.Label.TextStyle = textStyle(vg.Length(10.5 * scale))
 		a.Label.TextStyle.XAlign, a.Label.TextStyle.YAlign = xa, ya
 		xa, ya = a.Tick.Label.XAlign, a.Tick.Label.YAlign
-		a.Tick.Label = textStyle(vg.Length(8.5 * scale))
+		a.Tick.Label = textStyle(vg.Length(9.5 * scale))
 		a.Tick.Label.XAlign, a.Tick.Label.YAlign = xa, ya
 	}
-	p.Legend.TextStyle = textStyle(vg.Length(9 * scale))
+	p.Legend.TextStyle = textStyle(vg.Length(9.5 * scale))
 	return p
 }
 
@@ -173,7 +182,7 @@ func drawTitle(c draw.Canvas, title string, scale float64) draw.Canvas {
 	avail := c.Size().X - 2*pad
 	size := vg.Length(13 * scale)
 	sty := textStyle(size)
-	for sty.Width(title) > avail && size > 7 {
+	for sty.Width(title) > avail && size*0.9 >= minText {
 		size *= 0.9
 		sty = textStyle(size)
 	}
@@ -223,7 +232,7 @@ type legendStrip struct {
 func newLegendStrip(scale float64, items ...legendItem) legendStrip {
 	return legendStrip{
 		items: items,
-		sty:   textStyle(vg.Length(9 * scale)),
+		sty:   textStyle(vg.Length(9.5 * scale)),
 		thumb: vg.Length(22 * scale),
 		gap:   vg.Length(14 * scale),
 	}

@@ -104,7 +104,7 @@ func VariantComparison(title, metric string, variants []VariantPoints, f Format,
 		p.Y.Tick.Length = 0
 		p.Y.Width = 0
 		rowH := c.Size().Y * 0.7 / vg.Length(n)
-		p.Y.Tick.Label.Font.Size = max(3, min(p.Y.Tick.Label.Font.Size, rowH*0.6))
+		p.Y.Tick.Label.Font.Size = max(minText, min(p.Y.Tick.Label.Font.Size, rowH*0.6))
 		p.Add(gridLines{x: true, y: true})
 
 		dotSty := draw.GlyphStyle{Color: colDots, Radius: vg.Length(2.8 * scale), Shape: draw.CircleGlyph{}}

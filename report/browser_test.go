@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/plots"
 )
 
 // artifactsDir keeps the browser test's screenshots for people (and CI) to
@@ -63,13 +64,25 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// probeScript records, once the page has loaded, how many images it has,
-// which did not load (no pixels), and the page's size, into a hidden element
-// that --dump-dom then prints. A deliberately broken control image proves
-// that the probe can tell.
+// probeScript opens every collapsed section, then records how many images
+// the page has, which did not load (no pixels), the page's size, the
+// smallest computed font size of any element holding text, and the smallest
+// ratio of a chart's shown width to its own, into a hidden element that
+// --dump-dom then prints. A deliberately broken control image proves that
+// the probe can tell.
 const probeScript = `<img id="dogrun-probe-control" alt="control" style="display:none" src="data:image/png;base64,AAAA">
 <script>
 window.addEventListener("load", function () {
+  document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  var minFont = Infinity, minFontText = "";
+  document.querySelectorAll("body *").forEach(function (el) {
+    var text = Array.prototype.some.call(el.childNodes, function (n) { return n.nodeType === 3 && n.textContent.trim() !== ""; });
+    if (!text || el.tagName === "SCRIPT" || el.tagName === "STYLE") { return; }
+    var px = parseFloat(getComputedStyle(el).fontSize);
+    if (px < minFont) { minFont = px; minFontText = el.tagName + ": " + el.textContent.trim().slice(0, 40); }
+  });
+  var charts = document.querySelectorAll("img.chart"), minChartScale = Infinity;
+  charts.forEach(function (i) { minChartScale = Math.min(minChartScale, i.getBoundingClientRect().width / i.naturalWidth); });
   var ctl = document.getElementById("dogrun-probe-control");
   var imgs = Array.prototype.slice.call(document.images).filter(function (i) { return i !== ctl; });
   var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
@@ -80,6 +93,7 @@ window.addEventListener("load", function () {
   probe.style.display = "none";
   probe.textContent = JSON.stringify({images: imgs.length, broken: broken,
     controlBroken: !(ctl.complete && ctl.naturalWidth > 0),
+    minFontPx: minFont, minFontText: minFontText, charts: charts.length, minChartScale: minChartScale,
     width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight});
   document.body.appendChild(probe);
 });
@@ -92,7 +106,14 @@ type probeResult struct {
 	Broken        []string
 	ControlBroken bool
 	Width, Height int
+	MinFontPx     float64
+	MinFontText   string
+	Charts        int
+	MinChartScale float64
 }
+
+// minTextPx is the smallest text a reader should have to read, in CSS px.
+const minTextPx = 11
 
 // openInBrowser opens page in headless chromium (through a copy carrying
 // the probe, beside it so relative links resolve), saves a screenshot of
@@ -209,5 +230,14 @@ func TestReportOpensInBrowser(t *testing.T) {
 		if r.Width > browserWidth {
 			t.Errorf("%s is %dpx wide in a %dpx window: something overflows", page, r.Width, browserWidth)
 		}
+		if r.MinFontPx < minTextPx {
+			t.Errorf("%s: text of %gpx (%q), want at least %dpx", page, r.MinFontPx, r.MinFontText, minTextPx)
+		}
+		// A chart's smallest text is plots.MinTextPx at its own size.
+		if r.Charts == 0 || r.MinChartScale*plots.MinTextPx < minTextPx {
+			t.Errorf("%s: of %d charts one is shown at %.2f of its size, so its smallest text is %.1fpx, want at least %dpx",
+				page, r.Charts, r.MinChartScale, r.MinChartScale*plots.MinTextPx, minTextPx)
+		}
+		t.Logf("%s: smallest text %gpx (%q); smallest chart text %.1fpx", filepath.Base(page), r.MinFontPx, r.MinFontText, r.MinChartScale*plots.MinTextPx)
 	}
 }

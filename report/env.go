@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/results"
 )
 
@@ -51,7 +52,7 @@ func (d *Data) environment() []EnvRow {
 	}
 	note, warn := "clean working tree", false
 	if dirty > 0 {
-		note, warn = fmt.Sprintf("%d of %d trials ran with uncommitted changes: the commit alone does not identify their code", dirty, len(done)), true
+		note, warn = fmt.Sprintf("%d of %s ran with uncommitted changes: the commit alone does not identify their code", dirty, english.Count(len(done), "trial")), true
 	}
 	add("Git commit", commits, note, warn)
 
@@ -99,7 +100,7 @@ func (d *Data) environment() []EnvRow {
 	}
 	if first != nil && last != nil {
 		add("Ran", first.UTC().Format(time.RFC3339)+" to "+last.UTC().Format(time.RFC3339),
-			fmt.Sprintf("%s of training and testing over %d trials", roundSeconds(busy), len(done)), false)
+			fmt.Sprintf("%s of training and testing over %s", roundSeconds(busy), english.Count(len(done), "trial")), false)
 	}
 	return rows
 }
@@ -124,7 +125,7 @@ func (d *Data) determinism(done []results.Trial) (string, bool) {
 	var mixed []string
 	for _, v := range order {
 		if len(byVariant[v]) > 1 {
-			mixed = append(mixed, fmt.Sprintf("%s (%d commits)", v, len(byVariant[v])))
+			mixed = append(mixed, fmt.Sprintf("%s (%s)", v, english.Count(len(byVariant[v]), "commit")))
 		}
 	}
 	if len(mixed) > 0 {
@@ -141,10 +142,18 @@ func (d *Data) determinism(done []results.Trial) (string, bool) {
 	}
 	for c := range all {
 		if strings.HasSuffix(c, " (dirty)") {
-			return base + fmt.Sprintf(" All %d finished trials ran on one commit, but with uncommitted changes, so their code may still have differed.", len(done)), true
+			return base + fmt.Sprintf(" %s on one commit, but with uncommitted changes, so their code may still have differed.", allFinished(len(done))), true
 		}
 	}
-	return base + fmt.Sprintf(" All %d finished trials ran on one commit.", len(done)), false
+	return base + fmt.Sprintf(" %s on one commit.", allFinished(len(done))), false
+}
+
+// allFinished is "All 3 finished trials ran", or "The one finished trial ran".
+func allFinished(n int) string {
+	if n == 1 {
+		return "The one finished trial ran"
+	}
+	return fmt.Sprintf("All %d finished trials ran", n)
 }
 
 // tally lists the distinct values of key over trials, with counts when
@@ -168,7 +177,7 @@ func tally(ts []results.Trial, key func(results.Trial) string) string {
 	slices.SortStableFunc(order, func(a, b string) int { return counts[b] - counts[a] })
 	parts := make([]string, len(order))
 	for i, k := range order {
-		parts[i] = fmt.Sprintf("%s (%d trials)", k, counts[k])
+		parts[i] = fmt.Sprintf("%s (%s)", k, english.Count(counts[k], "trial"))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/plots"
 	"github.com/dogrun/dogrun/results"
@@ -16,15 +17,23 @@ const (
 	chartW, chartH = 900, 420
 	heatmapSmall   = 760 // up to plots.MaxLabelledClasses classes
 	heatmapLarge   = 900
-	maxFigureH     = 4000
+	// heatmapRowPx is the least height of a named row: room for a class
+	// name of plots.MinTextPx.
+	heatmapRowPx = 24
+	maxFigureH   = 4000
 )
 
-func (d *Data) mainView(th *thumbs, now time.Time) (*view, error) {
+func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error) {
 	v := &view{Data: d, Generated: now.UTC().Format(time.RFC3339), Env: d.environment(), Rows: d.rows(),
 		VariantLinks: map[string][]trialLink{}, TensorBoardDir: "trials"}
 	for _, t := range d.Trials {
 		v.VariantLinks[t.VariantKey] = append(v.VariantLinks[t.VariantKey],
 			trialLink{Seed: t.Seed, Dir: trialDir(t), Done: t.Status == results.StatusDone})
+	}
+	if d.Settle != nil {
+		if err := d.Settle.draw(pics); err != nil {
+			return nil, err
+		}
 	}
 	var done []Variant
 	for _, vr := range d.Variants {
@@ -37,13 +46,16 @@ func (d *Data) mainView(th *thumbs, now time.Time) (*view, error) {
 	}
 	v.Top = &done[0]
 
-	f, err := variantsFigure(done)
+	f, err := variantsFigure(pics, done)
 	if err != nil {
 		return nil, err
 	}
 	v.Comparison = append(v.Comparison, f)
 	for _, ax := range sweepAxes(done) {
-		png, err := plots.SweepAxis("Test accuracy vs "+ax.Path, ax.Path, "test accuracy", ax.Values, ax.Positions, ax.Series, plots.PNG, chartW, chartH)
+		name, title := "axis_"+fileSafe(ax.Path)+".png", "Test accuracy vs "+ax.Path
+		png, err := pics.draw(name, []any{title, ax, chartW, chartH}, func() ([]byte, error) {
+			return plots.SweepAxis(title, ax.Path, "test accuracy", ax.Values, ax.Positions, ax.Series, plots.PNG, chartW, chartH)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("chart of %s: %w", ax.Path, err)
 		}
@@ -51,22 +63,21 @@ func (d *Data) mainView(th *thumbs, now time.Time) (*view, error) {
 		if len(ax.Series) > 1 {
 			caption += "; one colour per combination of the other swept settings"
 		}
-		v.Comparison = append(v.Comparison, figure{Name: "axis_" + fileSafe(ax.Path) + ".png", Caption: caption + ".", PNG: png})
+		v.Comparison = append(v.Comparison, figure{Name: name, Caption: caption + ".", PNG: png})
 	}
-	if f, ok, err := d.curvesFigure(done); err != nil {
+	if f, ok, err := d.curvesFigure(pics, done); err != nil {
 		return nil, err
 	} else if ok {
 		v.Comparison = append(v.Comparison, f)
 	}
 
 	if d.Best != nil && len(d.BestEpochs) > 0 {
-		png, err := plots.LearningCurve(fmt.Sprintf("Best trial %d (%s, seed %d)", d.Best.Index, d.Best.VariantKey, d.Best.Seed),
-			epochPoints(d.BestEpochs), d.Best.BestEpoch, earlyStop(*d.Best), plots.PNG, wideW, wideH)
+		f, err := learningCurveFigure(pics, "", fmt.Sprintf("Best trial %d (%s, seed %d)", trialNumber(*d.Best), d.Best.VariantKey, d.Best.Seed), *d.Best, d.BestEpochs)
 		if err != nil {
-			return nil, fmt.Errorf("learning curve: %w", err)
+			return nil, err
 		}
-		v.BestCurve = &figure{Name: "learning_curve.png", PNG: png,
-			Caption: "Learning curve of the best trial: loss and accuracy per epoch; its checkpoint is the best epoch."}
+		f.Caption = "Learning curve of the best trial: loss and accuracy per epoch; its checkpoint is the best epoch."
+		v.BestCurve = &f
 	}
 
 	// The top variant over all its seeds, not its luckiest seed.
@@ -88,7 +99,7 @@ func (d *Data) mainView(th *thumbs, now time.Time) (*view, error) {
 		source = "the one finished seed of " + v.Top.Key
 	}
 	rows := classRows(reps)
-	if v.ClassF1, err = classF1Figure("class_f1.png", "Per-class F1 of "+v.Top.Key+" (best variant)", rows, len(reps) > 1); err != nil {
+	if v.ClassF1, err = classF1Figure(pics, "", "Per-class F1 of "+v.Top.Key+" (best variant)", rows, len(reps) > 1); err != nil {
 		return nil, err
 	}
 	v.WorstClasses = worstClasses(rows, 10, th)
@@ -100,7 +111,7 @@ func (d *Data) mainView(th *thumbs, now time.Time) (*view, error) {
 	if len(reps) > 1 {
 		title = fmt.Sprintf("Confusion of %s, %d seeds summed", v.Top.Key, len(reps))
 	}
-	if v.Confusion, err = confusionFigure("confusion.png", title,
+	if v.Confusion, err = confusionFigure(pics, "", title,
 		sumConfusion(confs), classes, len(reps), source, th); err != nil {
 		return nil, err
 	}
@@ -123,7 +134,20 @@ func epochPoints(eps []results.Epoch) []plots.EpochPoint {
 	return pts
 }
 
-func variantsFigure(done []Variant) (figure, error) {
+// learningCurveFigure draws trial t's learning curve into dir (relative to
+// the report's folder, "" or ending in /).
+func learningCurveFigure(pics *pictures, dir, title string, t results.Trial, eps []results.Epoch) (figure, error) {
+	pts, best, stop := epochPoints(eps), t.BestEpoch, earlyStop(t)
+	png, err := pics.draw(dir+"learning_curve.png", []any{title, pts, best, stop, wideW, wideH}, func() ([]byte, error) {
+		return plots.LearningCurve(title, pts, best, stop, plots.PNG, wideW, wideH)
+	})
+	if err != nil {
+		return figure{}, fmt.Errorf("learning curve: %w", err)
+	}
+	return figure{Name: "learning_curve.png", PNG: png}, nil
+}
+
+func variantsFigure(pics *pictures, done []Variant) (figure, error) {
 	pts := make([]plots.VariantPoints, 0, len(done))
 	for _, v := range done {
 		lo, hi := math.Max(0, v.Accuracy.Lo), math.Min(1, v.Accuracy.Hi)
@@ -133,7 +157,10 @@ func variantsFigure(done []Variant) (figure, error) {
 		pts = append(pts, plots.VariantPoints{Label: v.Key, Values: v.Values, Mean: v.Accuracy.Mean, Lo: lo, Hi: hi})
 	}
 	h := min(maxFigureH, max(300, 140+60*len(pts)))
-	png, err := plots.VariantComparison("Test accuracy per variant (dots: seeds; bar: 95% interval)", "test accuracy", pts, plots.PNG, chartW, h)
+	const title = "Test accuracy per variant (dots: seeds; bar: 95% interval)"
+	png, err := pics.draw("variants.png", []any{title, pts, chartW, h}, func() ([]byte, error) {
+		return plots.VariantComparison(title, "test accuracy", pts, plots.PNG, chartW, h)
+	})
 	if err != nil {
 		return figure{}, fmt.Errorf("variant chart: %w", err)
 	}
@@ -143,7 +170,7 @@ func variantsFigure(done []Variant) (figure, error) {
 
 // curvesFigure overlays the variants' validation curves; ok is false when no
 // variant has stored epochs.
-func (d *Data) curvesFigure(done []Variant) (figure, bool, error) {
+func (d *Data) curvesFigure(pics *pictures, done []Variant) (figure, bool, error) {
 	var hs []plots.VariantHistory
 	for _, v := range done {
 		h := plots.VariantHistory{Label: v.Key}
@@ -159,7 +186,10 @@ func (d *Data) curvesFigure(done []Variant) (figure, bool, error) {
 	if len(hs) == 0 {
 		return figure{}, false, nil
 	}
-	png, err := plots.VariantCurves("Validation curves per variant (line: mean over seeds; band: lowest to highest seed)", hs, plots.PNG, wideW, wideH)
+	const title = "Validation curves per variant (line: mean over seeds; band: lowest to highest seed)"
+	png, err := pics.draw("curves.png", []any{title, hs, wideW, wideH}, func() ([]byte, error) {
+		return plots.VariantCurves(title, hs, plots.PNG, wideW, wideH)
+	})
 	if err != nil {
 		return figure{}, false, fmt.Errorf("validation curves: %w", err)
 	}
@@ -167,7 +197,9 @@ func (d *Data) curvesFigure(done []Variant) (figure, bool, error) {
 		Caption: "Validation loss and accuracy per epoch for every variant. A cross marks where a seed stopped; after it the mean is over the seeds still training."}, true, nil
 }
 
-func classF1Figure(name, title string, rows []ClassRow, spread bool) (*figure, error) {
+// classF1Figure draws class_f1.png into dir (relative to the report's
+// folder, "" or ending in /).
+func classF1Figure(pics *pictures, dir, title string, rows []ClassRow, spread bool) (*figure, error) {
 	scores := make([]plots.ClassScore, len(rows))
 	for i, r := range rows {
 		scores[i] = plots.ClassScore{Name: r.Class, Value: r.F1, Lo: math.NaN(), Hi: math.NaN()}
@@ -179,7 +211,9 @@ func classF1Figure(name, title string, rows []ClassRow, spread bool) (*figure, e
 	if len(rows) <= plots.MaxLabelledClasses {
 		w, h = chartW, min(maxFigureH, max(260, 110+18*len(rows)))
 	}
-	png, err := plots.ClassScores(title, "F1", scores, plots.PNG, w, h)
+	png, err := pics.draw(dir+"class_f1.png", []any{title, scores, w, h}, func() ([]byte, error) {
+		return plots.ClassScores(title, "F1", scores, plots.PNG, w, h)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("per-class F1: %w", err)
 	}
@@ -187,20 +221,25 @@ func classF1Figure(name, title string, rows []ClassRow, spread bool) (*figure, e
 	if spread {
 		caption = "F1 of every dog on the test photos, averaged over seeds, best first; whiskers span the lowest to the highest seed; the dashed line is the mean over dogs."
 	}
-	return &figure{Name: name, PNG: png, Caption: caption}, nil
+	return &figure{Name: "class_f1.png", PNG: png, Caption: caption}, nil
 }
 
-func confusionFigure(name, title string, counts [][]int, classes []string, seeds int, source string, th *thumbs) (*confusionBlock, error) {
-	size := heatmapSmall
+// confusionFigure draws confusion.png into dir (relative to the report's
+// folder, "" or ending in /).
+func confusionFigure(pics *pictures, dir, title string, counts [][]int, classes []string, seeds int, source string, th *thumbs) (*confusionBlock, error) {
+	size := max(heatmapSmall, heatmapRowPx*len(classes))
 	if len(classes) > plots.MaxLabelledClasses {
 		size = heatmapLarge
 	}
-	png, err := plots.ConfusionHeatmap(fmt.Sprintf("%s (%d dogs, row-normalised)", title, len(classes)), counts, classes, plots.PNG, size)
+	title = fmt.Sprintf("%s (%s, row-normalised)", title, english.Count(len(classes), "dog"))
+	png, err := pics.draw(dir+"confusion.png", []any{title, counts, classes, size}, func() ([]byte, error) {
+		return plots.ConfusionHeatmap(title, counts, classes, plots.PNG, size)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("confusion matrix: %w", err)
 	}
 	return &confusionBlock{
-		Figure: figure{Name: name, PNG: png,
+		Figure: figure{Name: "confusion.png", PNG: png,
 			Caption: "Rows: the true dog, columns: the predicted dog; each row shows where that dog's test photos went. Grey rows have no test photos."},
 		Pairs:   confusedPairs(counts, classes, th, maxConfusedPairs),
 		Classes: len(classes),

@@ -23,7 +23,12 @@ type CAM struct {
 	Photo      string // relative to the dataset folder
 	True, Pred string
 	Prob       float64 // the predicted dog's probability
+	File       string  // the overlay, relative to the report's folder
 	PNG        []byte
+	// Occluded: the Grad-CAM map was empty (nothing in it raises the dog's
+	// score), and the overlay shows occlusion sensitivity instead; Empty:
+	// that found nothing either, and the overlay is the photo unmarked.
+	Occluded, Empty bool
 }
 
 func (g *GradCAM) figures() []figure {
@@ -33,8 +38,14 @@ func (g *GradCAM) figures() []figure {
 		if c.True != c.Pred {
 			verdict = "wrong: dog " + c.True
 		}
-		out[i] = figure{Name: fmt.Sprintf("gradcam_%d.png", i+1), PNG: c.PNG,
-			Caption: fmt.Sprintf("%s: predicted dog %s (%.2f), %s", c.Photo, c.Pred, c.Prob, verdict)}
+		caption := fmt.Sprintf("%s: predicted dog %s (%.2f), %s", c.Photo, c.Pred, c.Prob, verdict)
+		switch {
+		case c.Empty:
+			caption += ". Grad-CAM map empty, and greying out no part of the photo lowers the score: photo unmarked"
+		case c.Occluded:
+			caption += ". Grad-CAM map empty (no positive evidence); shown: occlusion sensitivity"
+		}
+		out[i] = figure{Name: c.File, PNG: c.PNG, Caption: caption}
 	}
 	return out
 }
@@ -45,11 +56,13 @@ func (g *GradCAM) intro() string {
 	}
 	return fmt.Sprintf("Grad-CAM heatmaps of trial %d (%s, seed %d) on test photos it got right and wrong: "+
 		"red marks the regions that raise the predicted dog's score most. "+
+		"Where Grad-CAM finds no such region (its map is zero everywhere), the caption says so and the tile shows occlusion sensitivity instead: "+
+		"red marks where greying out a square of the photo lowers the dog's probability most. "+
 		"`dogrun gradcam -trial %s PHOTO` draws one for any photo.",
-		g.Trial.Index, g.Trial.VariantKey, g.Trial.Seed, shortHash(g.Trial.Hash))
+		trialNumber(g.Trial), g.Trial.VariantKey, g.Trial.Seed, shortHash(g.Trial.Hash))
 }
 
-// Markdown shows the overlays, written beside report.md as gradcam_N.png.
+// Markdown shows the overlays, files the caller keeps beside report.md.
 func (g *GradCAM) Markdown() string {
 	var b strings.Builder
 	b.WriteString("## Where the best trial looks\n\n" + g.intro() + "\n")

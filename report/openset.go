@@ -7,6 +7,7 @@ import (
 	htmltemplate "html/template"
 	"strings"
 
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/openset"
 	"github.com/dogrun/dogrun/results"
@@ -106,9 +107,9 @@ func (d *Data) gatherOpenSet(ctx context.Context, st *results.Store) error {
 // Intro says what was held out and what the columns mean.
 func (c *OpenSetCard) Intro() []string {
 	return []string{
-		fmt.Sprintf("%d dogs were never trained on. All %d photos of %s calibrated each trial's rejection rule on validation to a false-accept rate of %g; all %d photos of %s measured it on test, beside the %d test photos of the known dogs.",
-			len(c.UnknownVal)+len(c.UnknownTest), c.ValPhotos, strings.Join(c.UnknownVal, ", "), c.TargetFAR,
-			c.TestPhotos, strings.Join(c.UnknownTest, ", "), c.KnownTest),
+		fmt.Sprintf("%s never trained on. All %s of %s calibrated each trial's rejection rule on validation to a false-accept rate of %g; all %s of %s measured it on test, beside the %s of the known dogs.",
+			english.Count(len(c.UnknownVal)+len(c.UnknownTest), "dog was|dogs were"), english.Count(c.ValPhotos, "photo"), strings.Join(c.UnknownVal, ", "), c.TargetFAR,
+			english.Count(c.TestPhotos, "photo"), strings.Join(c.UnknownTest, ", "), english.Count(c.KnownTest, "test photo")),
 		"A rule answers \"unknown\" unless the photo's score is above its threshold: max_softmax scores the head's largest probability, centroid_cosine the cosine of the backbone features to the nearest known dog's mean. Each trial keeps the rule with the better open-set accuracy on validation; dogrun predict applies it.",
 		"FAR: share of the unseen dogs' test photos named as a known dog. Open-set accuracy: share of all test photos answered right (a known dog by its name, an unseen dog by \"unknown\"). Known rejected: share of the known dogs' test photos answered \"unknown\". Intervals are 95% Student-t over seeds, cut to [0, 1].",
 	}

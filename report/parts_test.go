@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -23,7 +24,7 @@ func TestConfusedPairsRanking(t *testing.T) {
 		{0, 0, 1, 1}, // c: 2 photos, 1 taken for d (50%)
 		{0, 0, 0, 0}, // d: no test photos
 	}
-	pairs := confusedPairs(confusion, classes, newThumbs("", nil), 10)
+	pairs := confusedPairs(confusion, classes, newThumbs("", nil, nil), 10)
 	type row struct {
 		A, B           string
 		AB, BA         int
@@ -42,18 +43,18 @@ func TestConfusedPairsRanking(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("pairs (-want +got):\n%s", d)
 	}
-	if got := confusedPairs(confusion, classes, newThumbs("", nil), 1); len(got) != 1 || got[0].A.Class != "a" {
+	if got := confusedPairs(confusion, classes, newThumbs("", nil, nil), 1); len(got) != 1 || got[0].A.Class != "a" {
 		t.Errorf("limit 1: %+v", got)
 	}
 	diag := [][]int{{3, 0}, {0, 2}}
-	if got := confusedPairs(diag, classes[:2], newThumbs("", nil), 10); len(got) != 0 {
+	if got := confusedPairs(diag, classes[:2], newThumbs("", nil, nil), 10); len(got) != 0 {
 		t.Errorf("a perfect matrix has confused pairs: %+v", got)
 	}
 }
 
 func TestConfusedPairsReadsTheWorseDirectionFirst(t *testing.T) {
 	// b is taken for a far more often than the reverse.
-	pairs := confusedPairs([][]int{{9, 1}, {3, 1}}, []string{"a", "b"}, newThumbs("", nil), 10)
+	pairs := confusedPairs([][]int{{9, 1}, {3, 1}}, []string{"a", "b"}, newThumbs("", nil, nil), 10)
 	if len(pairs) != 1 || pairs[0].A.Class != "b" || pairs[0].AB != 3 || pairs[0].SupportA != 4 {
 		t.Errorf("got %+v, want b first (3 of 4 taken for a)", pairs[0])
 	}
@@ -73,7 +74,7 @@ func TestSumConfusionAndClassRows(t *testing.T) {
 	if a.Class != "a" || math.Abs(a.F1-0.6) > 1e-12 || a.F1Lo != 0.5 || a.F1Hi != 0.7 || a.Precision != 0.75 || a.Support != 2 {
 		t.Errorf("class a: %+v", a)
 	}
-	worst := worstClasses(rows, 1, newThumbs("", nil))
+	worst := worstClasses(rows, 1, newThumbs("", nil, nil))
 	if len(worst) != 1 || worst[0].Class != "a" || worst[0].Thumb == nil || worst[0].Thumb.Missing == "" {
 		t.Errorf("worst: %+v", worst)
 	}
@@ -177,7 +178,7 @@ func TestEnvironmentWarnsAboutDirtyTrees(t *testing.T) {
 	for _, r := range d.environment() {
 		env[r.Key] = r
 	}
-	if r := env["Go"]; r.Value != "go1.26.8 (1 trials); go1.26.9 (1 trials)" {
+	if r := env["Go"]; r.Value != "go1.26.8 (1 trial); go1.26.9 (1 trial)" {
 		t.Errorf("Go row %+v (failed trials must not count)", r)
 	}
 	if r := env["Git commit"]; !r.Warn || !strings.Contains(r.Note, "1 of 2 trials ran with uncommitted changes") {
@@ -186,7 +187,7 @@ func TestEnvironmentWarnsAboutDirtyTrees(t *testing.T) {
 	if r := env["Dataset folder"]; r.Value != "unknown" || !r.Warn {
 		t.Errorf("dataset row %+v", r)
 	}
-	if r := env["Machines"]; r.Value != "h1 (1 trials); h2 (1 trials)" {
+	if r := env["Machines"]; r.Value != "h1 (1 trial); h2 (1 trial)" {
 		t.Errorf("machines row %+v", r)
 	}
 }
@@ -204,7 +205,8 @@ func TestThumbs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "a_b", "broken.jpg"), []byte("not a photo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	th := newThumbs(root, map[string]string{"a b": "a b/1.png", "a_b": "a_b/broken.jpg", "gone": "gone/1.png"})
+	report := t.TempDir()
+	th := newThumbs(root, map[string]string{"a b": "a b/1.png", "a_b": "a_b/broken.jpg", "gone": "gone/1.png"}, openPictures(report))
 
 	ab := th.get("a b")
 	if ab.Missing != "" || ab.File != "thumbs/a_b.jpg" {
@@ -226,10 +228,13 @@ func TestThumbs(t *testing.T) {
 	if th.get("a b") != ab {
 		t.Errorf("thumbnail loaded twice")
 	}
-	if n := len(th.all()); n != 4 {
+	if n := len(th.byName); n != 4 {
 		t.Errorf("%d thumbnails cached, want 4", n)
 	}
-	if g := newThumbs("", nil).get("x"); g.Missing == "" {
+	if b, err := os.ReadFile(filepath.Join(report, "thumbs", "a_b.jpg")); err != nil || !bytes.Equal(b, ab.JPEG) {
+		t.Errorf("thumbs/a_b.jpg beside the report: %v", err)
+	}
+	if g := newThumbs("", nil, nil).get("x"); g.Missing == "" {
 		t.Errorf("no dataset folder, yet a thumbnail")
 	}
 }

@@ -78,11 +78,7 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 	if err != nil {
 		return nil, err
 	}
-	trials, err := st.Trials(ctx, exp.ID)
-	if err != nil {
-		return nil, err
-	}
-	m, err := st.TestMetrics(ctx, exp.ID)
+	trials, m, err := trialsAndMetrics(ctx, st, exp)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +146,16 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 		return nil, err
 	}
 	return d, nil
+}
+
+// trialsAndMetrics reads exp's trials and the test metrics of those done.
+func trialsAndMetrics(ctx context.Context, st *results.Store, exp results.Experiment) ([]results.Trial, map[int64]results.TrialMetrics, error) {
+	trials, err := st.Trials(ctx, exp.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := st.TestMetrics(ctx, exp.ID)
+	return trials, m, err
 }
 
 // Rank groups trials by variant and orders the variants by mean test accuracy.

@@ -117,10 +117,24 @@ func TestWriteProducesSelfContainedHTMLAndMarkdown(t *testing.T) {
 	}
 	// Variants, validation curves, best curve, class F1, heatmap; no axis
 	// chart, as the stored variants name no swept setting.
-	imgs := regexp.MustCompile(`<img src="([^"]*)"`).FindAllStringSubmatch(string(htmlText), -1)
+	main, trials, _ := strings.Cut(string(htmlText), `<section id="trials">`)
+	imgRE := regexp.MustCompile(`<img class="chart" src="([^"]*)"`)
+	imgs := imgRE.FindAllStringSubmatch(main, -1)
 	if len(imgs) != 5 {
-		t.Fatalf("HTML has %d images, want 5", len(imgs))
+		t.Fatalf("HTML has %d charts before the trials, want 5", len(imgs))
 	}
+	// Every trial's page is in the one file, with its pictures, and the
+	// trial table links to it there.
+	for _, tr := range d.Trials {
+		id := fmt.Sprintf("trial-%d", tr.Index+1)
+		if !strings.Contains(trials, `<details class="trial" id="`+id+`">`) || !strings.Contains(trials, `href="#`+id+`"`) {
+			t.Errorf("report.html does not carry the page of %s", id)
+		}
+	}
+	if n := len(imgRE.FindAllStringSubmatch(trials, -1)); n != 3*len(d.Metrics) {
+		t.Errorf("the embedded trial pages have %d charts, want 3 for each of %d done trials", n, len(d.Metrics))
+	}
+	imgs = append(imgs, imgRE.FindAllStringSubmatch(trials, -1)...)
 	for _, m := range imgs {
 		if !strings.HasPrefix(m[1], "data:image/png;base64,") {
 			t.Errorf("HTML image %.40q is not embedded", m[1])
@@ -142,5 +156,45 @@ func TestGatherUnknownExperiment(t *testing.T) {
 	_, err := Gather(context.Background(), storeWith(t), "nope")
 	if err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("got %v, want an error naming the experiment", err)
+	}
+}
+
+// TestEmbedKeepsReportMailable: report.html carries trial pages while their
+// pictures fit embedBudget; it links to the others' files and says that
+// it does not carry them.
+func TestEmbedKeepsReportMailable(t *testing.T) {
+	big := &figure{PNG: make([]byte, embedBudget/2+1)}
+	var pages []*trialView
+	v := &view{Data: &Data{}, VariantLinks: map[string][]trialLink{}}
+	for i := range 3 {
+		tr := results.Trial{Hash: fmt.Sprintf("%02x%062d", i, i), Index: i, Seed: int64(i), VariantKey: "x=1", Status: results.StatusDone}
+		v.Trials = append(v.Trials, tr)
+		v.Rows = append(v.Rows, trialRow{Number: i + 1, Dir: trialDir(tr)})
+		v.VariantLinks["x=1"] = append(v.VariantLinks["x=1"], trialLink{Seed: tr.Seed, Dir: trialDir(tr)})
+		pages = append(pages, &trialView{Trial: tr, Row: v.Rows[i], Curve: big})
+	}
+	v.embed(pages)
+	if len(v.Embedded) != 1 || v.Separate != 2 {
+		t.Fatalf("embedded %d pages, %d separate; want 1 and 2", len(v.Embedded), v.Separate)
+	}
+	for i, tr := range v.Trials {
+		want := trialDir(tr) + "/index.html"
+		if i == 0 {
+			want = "#trial-1"
+		}
+		if v.Rows[i].Href != want || v.VariantLinks["x=1"][i].Href != want {
+			t.Errorf("trial %d links to %q and %q, want %q", i+1, v.Rows[i].Href, v.VariantLinks["x=1"][i].Href, want)
+		}
+	}
+	p, err := mainPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := p.html.Execute(&b, v); err != nil {
+		t.Fatal(err)
+	}
+	if want := "the first 1 are in this file, below the table; the other 2 are <strong>separate files</strong>"; !strings.Contains(b.String(), want) {
+		t.Errorf("report.html does not say %q", want)
 	}
 }

@@ -44,29 +44,17 @@ func (d *Data) gatherSettle(ctx context.Context, st *results.Store) error {
 	if err != nil || s == nil {
 		return err
 	}
-	d.Settle, err = BuildSettleCard(s, d.Trials)
-	return err
+	d.Settle = BuildSettleCard(s, d.Trials)
+	return nil
 }
 
-// BuildSettleCard draws each comparison's path and counts the trials the
-// looks used among trials.
-func BuildSettleCard(s *settle.State, trials []results.Trial) (*SettleCard, error) {
+// BuildSettleCard gathers each comparison's path and counts the trials the
+// looks used among trials; draw then charts the paths.
+func BuildSettleCard(s *settle.State, trials []results.Trial) *SettleCard {
 	c := &SettleCard{State: s}
 	used := map[string]int{} // variant key -> seeds used
-	for i, cmp := range s.Comparisons {
-		if len(cmp.Looks) == 0 {
-			c.Paths = append(c.Paths, SettlePath{Comparison: cmp})
-			continue
-		}
-		png, err := plots.SequentialPath(s.Label(cmp), "difference in "+metricName(s.Design.Metric), pathLooks(cmp, s.Design.Margin),
-			s.Design.Margin, s.Design.MaxSeeds, s.Level(), plots.PNG, chartW, chartH)
-		if err != nil {
-			return nil, fmt.Errorf("settle chart of %s: %w", s.Label(cmp), err)
-		}
-		c.Paths = append(c.Paths, SettlePath{Comparison: cmp, Figure: figure{
-			Name: fmt.Sprintf("settle_%d.png", i+1), PNG: png,
-			Caption: fmt.Sprintf("%s, look by look: the mean paired difference with its %s repeated interval; better or worse once the mean passes the red boundary, equivalent once it stays within the green one, both computed at each look.", s.Label(cmp), levelText(s.Level())),
-		}})
+	for _, cmp := range s.Comparisons {
+		c.Paths = append(c.Paths, SettlePath{Comparison: cmp})
 		n := len(cmp.Diffs) // open: the seeds paired so far
 		if cmp.Decision != stats.Continue {
 			n = cmp.Seeds
@@ -93,7 +81,31 @@ func BuildSettleCard(s *settle.State, trials []results.Trial) (*SettleCard, erro
 		}
 	}
 	c.Busy = roundSeconds(busy)
-	return c, nil
+	return c
+}
+
+// draw charts each path that has a look, as settle_N.png in the report's
+// folder.
+func (c *SettleCard) draw(pics *pictures) error {
+	s := c.State
+	for i := range c.Paths {
+		p := &c.Paths[i]
+		if len(p.Looks) == 0 {
+			continue
+		}
+		label, metric := s.Label(p.Comparison), "difference in "+metricName(s.Design.Metric)
+		looks := pathLooks(p.Comparison, s.Design.Margin)
+		name := fmt.Sprintf("settle_%d.png", i+1)
+		png, err := pics.draw(name, []any{label, metric, looks, s.Design.Margin, s.Design.MaxSeeds, s.Level(), chartW, chartH}, func() ([]byte, error) {
+			return plots.SequentialPath(label, metric, looks, s.Design.Margin, s.Design.MaxSeeds, s.Level(), plots.PNG, chartW, chartH)
+		})
+		if err != nil {
+			return fmt.Errorf("settle chart of %s: %w", label, err)
+		}
+		p.Figure = figure{Name: name, PNG: png,
+			Caption: fmt.Sprintf("%s, look by look: the mean paired difference with its %s repeated interval; better or worse once the mean passes the red boundary, equivalent once it stays within the green one, both computed at each look.", label, levelText(s.Level()))}
+	}
+	return nil
 }
 
 // pathLooks turns looks into the chart's terms: boundaries on the mean.
@@ -114,16 +126,6 @@ func metricName(metric string) string {
 }
 
 func levelText(level float64) string { return fmt.Sprintf("%.4g%%", 100*level) }
-
-func (c *SettleCard) figures() []figure {
-	var out []figure
-	for _, p := range c.Paths {
-		if p.Figure.PNG != nil {
-			out = append(out, p.Figure)
-		}
-	}
-	return out
-}
 
 // Title names the section.
 func (c *SettleCard) Title() string {
@@ -269,7 +271,7 @@ var settleHTML = htmltemplate.Must(htmltemplate.New("settle").Parse(`<h2>{{.Titl
 {{range .Intro}}<p>{{.}}</p>
 {{end}}{{template "table" .Summary}}
 {{range .Paths}}<h3>{{.Label}}</h3>
-{{if .NoLook}}<p>{{.NoLook}}</p>{{else}}<figure><img src="{{.Figure.DataURI}}" alt="{{.Figure.Caption}}"><figcaption>{{.Figure.Caption}}</figcaption></figure>
+{{if .NoLook}}<p>{{.NoLook}}</p>{{else}}<figure><img class="chart" src="{{.Figure.DataURI}}" alt="{{.Figure.Caption}}"><figcaption>{{.Figure.Caption}}</figcaption></figure>
 {{template "table" .Table}}{{end}}
 {{end}}
 {{- define "table"}}<table class="settle">

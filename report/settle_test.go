@@ -72,7 +72,7 @@ func TestSettleSection(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "settle_1.png")); err != nil {
 		t.Error(err)
 	}
-	if !strings.Contains(htmlText, `<section id="settle"><h2>Settled: head.dropout against 0</h2>`) || !strings.Contains(htmlText, `<img src="data:image/png;base64,`) {
+	if !strings.Contains(htmlText, `<section id="settle"><h2>Settled: head.dropout against 0</h2>`) || !strings.Contains(htmlText, `<img class="chart" src="data:image/png;base64,`) {
 		t.Error("report.html lacks the settle section with its chart")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/results"
 )
 
@@ -178,10 +179,10 @@ func (c *SplitCard) Summary() []string {
 	if c.Photos > 0 {
 		grouping := "Near-duplicates were not grouped (split.group: none): burst shots and re-crops of one photo may be on both sides."
 		if c.Method != "none" {
-			grouping = fmt.Sprintf("Near-duplicates found by %s (threshold %g): %d groups holding %d photos (the largest %d) were each kept on one side of every split.",
-				c.Method, c.Threshold, c.Groups, c.GroupedPhotos, c.LargestGroup)
+			grouping = fmt.Sprintf("Near-duplicates found by %s (threshold %g): %s holding %s (the largest %d) were each kept on one side of every split.",
+				c.Method, c.Threshold, english.Count(c.Groups, "group"), english.Count(c.GroupedPhotos, "photo"), c.LargestGroup)
 		}
-		out = append(out, fmt.Sprintf("%d photos of %d classes.", c.Photos, c.Classes), grouping)
+		out = append(out, fmt.Sprintf("%s of %s.", english.Count(c.Photos, "photo"), english.Count(c.Classes, "class|classes")), grouping)
 		protocol := "One holdout split, stratified by class."
 		if c.KFold == 0 && len(c.Parts) > 1 {
 			protocol = fmt.Sprintf("Each of %d seeds draws its own dogs and holdout split, stratified by class (dataset.resample); counts are the first draw's, parts are per draw.", len(c.Parts))
@@ -190,19 +191,19 @@ func (c *SplitCard) Summary() []string {
 			protocol = fmt.Sprintf("%d folds, stratified by class; every photo is tested once per seed.", c.KFold)
 		}
 		if c.Views > 0 {
-			protocol += fmt.Sprintf(" Training photos get %d augmented copies each, after the split.", c.Views)
+			protocol += fmt.Sprintf(" Training photos get %s each, after the split.", english.Count(c.Views, "augmented copy|augmented copies"))
 		}
 		out = append(out, protocol)
 	}
 	if len(c.Dropped) > 0 {
-		out = append(out, fmt.Sprintf("%d classes left out: %s.", len(c.Dropped), strings.Join(c.Dropped, ", ")))
+		out = append(out, fmt.Sprintf("%s left out: %s.", english.Count(len(c.Dropped), "class|classes"), strings.Join(c.Dropped, ", ")))
 	}
 	for _, p := range c.Cross {
 		out = append(out, fmt.Sprintf("Warning: %s and %s are the same photo filed under two dogs.", p.A, p.B))
 	}
 	if l := c.Leaky; l != nil {
-		out = append(out, fmt.Sprintf("LEAKY protocol (augment first, then split) for the trials marked leaky: %d of its %d test rows have a copy of the same photo in training, so its accuracy is inflated. It is shown only for comparison.",
-			l.CopiesInTraining, l.TestRows))
+		out = append(out, fmt.Sprintf("LEAKY protocol (augment first, then split) for the trials marked leaky: %d of its %s have a copy of the same photo in training, so its accuracy is inflated. It is shown only for comparison.",
+			l.CopiesInTraining, english.Count(l.TestRows, "test row")))
 	}
 	return out
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -38,17 +37,20 @@ func (t *Thumb) DataURI() htmltemplate.URL {
 	return htmltemplate.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(t.JPEG))
 }
 
-// thumbs loads and caches one thumbnail per class on first use.
+// thumbs loads and caches one thumbnail per class on first use, and writes
+// it beside the Markdown (through pics: a photo that did not change is not
+// scaled again).
 type thumbs struct {
 	root   string            // dataset folder; "" when unknown
 	photos map[string]string // class -> photo path relative to root
+	pics   *pictures
 	mu     sync.Mutex
 	byName map[string]*Thumb
 	files  map[string]string // file name -> class, to keep names unique
 }
 
-func newThumbs(root string, photos map[string]string) *thumbs {
-	return &thumbs{root: root, photos: photos, byName: map[string]*Thumb{}, files: map[string]string{}}
+func newThumbs(root string, photos map[string]string, pics *pictures) *thumbs {
+	return &thumbs{root: root, photos: photos, pics: pics, byName: map[string]*Thumb{}, files: map[string]string{}}
 }
 
 // get returns the thumbnail of class, loading it the first time.
@@ -59,22 +61,9 @@ func (ts *thumbs) get(class string) *Thumb {
 		return t
 	}
 	t := &Thumb{Class: class, File: "thumbs/" + ts.fileName(class)}
-	t.JPEG, t.Missing = ts.load(class)
+	t.JPEG, t.Missing = ts.load(class, t.File)
 	ts.byName[class] = t
 	return t
-}
-
-// all returns the loaded thumbnails in class order, for writing beside the
-// Markdown.
-func (ts *thumbs) all() []*Thumb {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	out := make([]*Thumb, 0, len(ts.byName))
-	for _, t := range ts.byName {
-		out = append(out, t)
-	}
-	slices.SortFunc(out, func(a, b *Thumb) int { return dataset.CompareClassNames(a.Class, b.Class) })
-	return out
 }
 
 // fileName turns a class folder name into a safe, unique file name.
@@ -97,7 +86,7 @@ func (ts *thumbs) fileName(class string) string {
 	return name
 }
 
-func (ts *thumbs) load(class string) ([]byte, string) {
+func (ts *thumbs) load(class, file string) ([]byte, string) {
 	if ts.root == "" {
 		return nil, "dataset folder unknown"
 	}
@@ -118,15 +107,24 @@ func (ts *thumbs) load(class string) ([]byte, string) {
 			return nil, "photo not found"
 		}
 	}
-	img, err := dataset.Decode(filepath.Join(ts.root, filepath.FromSlash(p)))
+	path := filepath.Join(ts.root, filepath.FromSlash(p))
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, "photo not found"
 	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, scaleDown(img, thumbPixels), &jpeg.Options{Quality: 82}); err != nil {
-		return nil, "photo not readable"
+	b, err := ts.pics.draw(file, []any{"thumbnail", sha(raw), thumbPixels}, func() ([]byte, error) {
+		img, err := dataset.Decode(path)
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		err = jpeg.Encode(&buf, scaleDown(img, thumbPixels), &jpeg.Options{Quality: 82})
+		return buf.Bytes(), err
+	})
+	if err != nil {
+		return nil, "photo not found"
 	}
-	return buf.Bytes(), ""
+	return b, ""
 }
 
 // scaleDown fits img into a size×size box, keeping its aspect ratio.

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/dogrun/dogrun/metrics"
-	"github.com/dogrun/dogrun/plots"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/tensorboard"
 )
@@ -26,14 +25,17 @@ type trialView struct {
 	WorstClasses []ClassRow
 	Confusion    *confusionBlock
 	Config       string   // resolved config, indented JSON
-	TensorBoard  []string // event files, relative to the page
+	TensorBoard  []string // event files, relative to LogDir
+	LogDir       string   // the trial's folder, relative to the page showing it
 	Up           string   // from the page to the main report's folder
 }
 
-// writeTrialPage writes index.md and index.html (and the pictures the
-// Markdown needs) into the trial's folder.
-func (d *Data) writeTrialPage(dir string, t results.Trial, row trialRow, th *thumbs, generated string) error {
-	tv := &trialView{Experiment: d.Experiment.Name, Generated: generated, Trial: t, Row: row, Up: "../../",
+// trialPage draws the pictures of trial t's page into its folder under
+// root (pictures know root) and returns what its templates show.
+func (d *Data) trialPage(root string, pics *pictures, t results.Trial, row trialRow, th *thumbs, generated string) (*trialView, error) {
+	rel := trialDir(t) + "/"
+	dir := filepath.Join(root, filepath.FromSlash(rel))
+	tv := &trialView{Experiment: d.Experiment.Name, Generated: generated, Trial: t, Row: row, Up: "../../", LogDir: ".",
 		Env: d.trialEnvironment(t)}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, []byte(t.ConfigJSON), "", "  ") == nil {
@@ -52,43 +54,57 @@ func (d *Data) writeTrialPage(dir string, t results.Trial, row trialRow, th *thu
 	}
 
 	if eps := d.Epochs[t.ID]; len(eps) > 0 {
-		png, err := plots.LearningCurve(fmt.Sprintf("Trial %d (%s, seed %d)", t.Index, t.VariantKey, t.Seed),
-			epochPoints(eps), t.BestEpoch, earlyStop(t), plots.PNG, wideW, wideH)
+		f, err := learningCurveFigure(pics, rel, fmt.Sprintf("Trial %d (%s, seed %d)", trialNumber(t), t.VariantKey, t.Seed), t, eps)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		tv.Curve = &figure{Name: "learning_curve.png", PNG: png,
-			Caption: "Loss and accuracy per epoch on the training and validation photos; the checkpoint is the best epoch."}
+		f.Caption = "Loss and accuracy per epoch on the training and validation photos; the checkpoint is the best epoch."
+		tv.Curve = &f
 	}
 	if rep, ok := d.Reports[t.ID]; ok && len(rep.PerClass) > 0 {
 		rows := classRows([]metrics.Report{rep})
 		var err error
-		if tv.ClassF1, err = classF1Figure("class_f1.png", fmt.Sprintf("Per-class F1 of trial %d", t.Index), rows, false); err != nil {
-			return err
+		if tv.ClassF1, err = classF1Figure(pics, rel, fmt.Sprintf("Per-class F1 of trial %d", trialNumber(t)), rows, false); err != nil {
+			return nil, err
 		}
 		tv.WorstClasses = worstClasses(rows, 10, th)
-		if tv.Confusion, err = confusionFigure("confusion.png", fmt.Sprintf("Confusion of trial %d", t.Index),
+		if tv.Confusion, err = confusionFigure(pics, rel, fmt.Sprintf("Confusion of trial %d", trialNumber(t)),
 			rep.Confusion, classNames(rep), 1, "this trial", th); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return tv, nil
+}
 
+// write writes the trial's index.md and index.html into its folder.
+func (tv *trialView) write(root string) error {
+	dir := filepath.Join(root, filepath.FromSlash(trialDir(tv.Trial)))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	var figs []figure
+	return render(filepath.Join(dir, "index.md"), filepath.Join(dir, "index.html"), trialPage, tv)
+}
+
+// embedded is the view shown inside report.html, whose folder is the
+// report's.
+func (tv *trialView) embedded() *trialView {
+	e := *tv
+	e.LogDir = trialDir(tv.Trial)
+	return &e
+}
+
+// pictureBytes is how much tv's pictures add to a page that embeds them.
+func (tv *trialView) pictureBytes() int {
+	n := 0
 	for _, f := range []*figure{tv.Curve, tv.ClassF1} {
 		if f != nil {
-			figs = append(figs, *f)
+			n += len(f.PNG)
 		}
 	}
 	if tv.Confusion != nil {
-		figs = append(figs, tv.Confusion.Figure)
+		n += len(tv.Confusion.Figure.PNG)
 	}
-	if err := writeFigures(dir, figs); err != nil {
-		return err
-	}
-	return render(filepath.Join(dir, "index.md"), filepath.Join(dir, "index.html"), trialPage, tv)
+	return n
 }
 
 // trialEnvironment is the environment block of one trial.

@@ -1,12 +1,10 @@
 package report
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"math"
 	"sort"
 	"strconv"
@@ -36,7 +34,27 @@ type Verdicts struct {
 	Metric     string // top1 or top5: what counts as a correct test photo
 	Alpha      float64
 	Rows       []VerdictRow
-	Notes      []string
+	Notes      VerdictNotes
+}
+
+// VerdictNotes are what a reader must know to read the verdicts right, as
+// values; the table words them.
+type VerdictNotes struct {
+	TooFew          *TooFewReplicates // nil when a comparison can reach Alpha
+	SingleReplicate int               // rows with one replicate: no test across replicates
+	Need            int               // the fewest paired replicates with which the tests made can reach Alpha
+	Leaky           bool              // some rows use the leaky protocol
+	Comparisons     int               // Holm's correction runs over this many
+	Where           []string          // only trials with these settings
+	Top5            bool              // a photo counts as right when its dog is in the top 5
+}
+
+// TooFewReplicates: with Replicates paired replicates and Comparisons
+// comparisons, the smallest Holm-adjusted p is BestP > Alpha; Need would do.
+type TooFewReplicates struct {
+	Replicates, Comparisons int
+	BestP                   float64
+	Need                    int
 }
 
 // VerdictRow is one value of the compared axis (within one combination of the
@@ -84,12 +102,51 @@ func (d *Data) gatherSections(ctx context.Context, st *results.Store) error {
 	return nil
 }
 
-type verdictTrial struct {
-	t       results.Trial
-	value   string
-	stratum string
-	leaky   bool
-	acc     float64
+// VerdictTrial is what the verdicts read of one trial: its place in the
+// sweep and, when it is done, its test outcomes.
+type VerdictTrial struct {
+	Number      int // counted from 1, for messages
+	VariantKey  string
+	VariantJSON string // the swept settings, in axis order
+	Seed        int64
+	Fold        int
+	Leaky       bool // trained and tested with the leaky protocol
+	Done        bool
+	Accuracy    float64
+	Top5        float64
+	Photos      []PhotoOutcome // in test order
+}
+
+// PhotoOutcome is whether a trial got one test photo right.
+type PhotoOutcome struct {
+	Photo      string
+	Top1, Top5 bool
+}
+
+// LoadVerdictTrials reads what CompareTrials needs of exp's trials from
+// the store.
+func LoadVerdictTrials(ctx context.Context, st *results.Store, exp results.Experiment) ([]VerdictTrial, error) {
+	trials, m, err := trialsAndMetrics(ctx, st, exp)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]VerdictTrial, len(trials))
+	for i, t := range trials {
+		vt := VerdictTrial{Number: trialNumber(t), VariantKey: t.VariantKey, VariantJSON: t.VariantJSON,
+			Seed: t.Seed, Fold: t.Fold, Leaky: isLeaky(t.ConfigJSON)}
+		if tm, ok := m[t.ID]; ok {
+			vt.Done, vt.Accuracy, vt.Top5 = true, tm.Accuracy, tm.Top5
+			preds, err := st.Predictions(ctx, t.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range preds {
+				vt.Photos = append(vt.Photos, PhotoOutcome{Photo: p.Photo, Top1: p.Pred == p.True, Top5: inTop5(p)})
+			}
+		}
+		out[i] = vt
+	}
+	return out, nil
 }
 
 // ComputeVerdicts compares the done trials of exp along the sweep axis by
@@ -112,54 +169,82 @@ type VerdictOptions struct {
 	Metric    string   // "top1" ("" too) or "top5"
 }
 
-// ComputeVerdictsWith compares the done trials of exp as opt says. Holm's
-// correction runs over the comparisons made, so narrowing them with Where and
-// Values to those planned beforehand keeps the verdicts reachable.
+// ComputeVerdictsWith compares the done trials of exp as opt says: it loads
+// them (LoadVerdictTrials) and compares them (CompareTrials).
 func ComputeVerdictsWith(ctx context.Context, st *results.Store, exp results.Experiment, opt VerdictOptions) (*Verdicts, error) {
-	by, reference := opt.By, opt.Reference
-	correct := func(p results.Prediction) bool { return p.Pred == p.True }
+	trials, err := LoadVerdictTrials(ctx, st, exp)
+	if err != nil {
+		return nil, err
+	}
+	return CompareTrials(exp.Name, trials, opt)
+}
+
+// verdictTrial is a done trial placed on the compared axis.
+type verdictTrial struct {
+	VerdictTrial
+	value   string
+	stratum string
+	acc     float64
+}
+
+// CompareTrials compares the done trials of an experiment as opt says, on
+// nothing but its arguments. Holm's correction runs over the comparisons
+// made, so narrowing them with Where and Values to those planned beforehand
+// keeps the verdicts reachable.
+func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions) (*Verdicts, error) {
+	correct := func(o PhotoOutcome) bool { return o.Top1 }
 	switch opt.Metric {
 	case "", "top1":
 		opt.Metric = "top1"
 	case "top5":
-		correct = inTop5
+		correct = func(o PhotoOutcome) bool { return o.Top5 }
 	default:
 		return nil, fmt.Errorf("metric %q: want top1 or top5", opt.Metric)
-	}
-	trials, err := st.Trials(ctx, exp.ID)
-	if err != nil {
-		return nil, err
-	}
-	m, err := st.TestMetrics(ctx, exp.ID)
-	if err != nil {
-		return nil, err
 	}
 	axes, err := verdictAxes(trials)
 	if err != nil {
 		return nil, err
 	}
 	if len(axes) == 0 {
-		return nil, fmt.Errorf("experiment %s: %w", exp.Name, ErrNoSweep)
+		return nil, fmt.Errorf("experiment %s: %w", experiment, ErrNoSweep)
 	}
+	by := opt.By
 	if by == "" {
 		by = axes[0]
 	}
 	if by != ByVariant && !contains(axes, by) {
-		return nil, fmt.Errorf("%s is not a sweep axis of experiment %s (axes: %s, or %s)", by, exp.Name, strings.Join(axes, ", "), ByVariant)
+		return nil, fmt.Errorf("%s is not a sweep axis of experiment %s (axes: %s, or %s)", by, experiment, strings.Join(axes, ", "), ByVariant)
 	}
 	where, err := parseWhere(opt.Where, axes)
 	if err != nil {
 		return nil, err
 	}
-	v := &Verdicts{Experiment: exp.Name, By: by, Metric: opt.Metric, Alpha: stats.Alpha}
-	var rows []verdictTrial
-	var values []string // in sweep order
+	rows, values := placeTrials(trials, by, where, opt.Metric)
+	if len(values) == 0 {
+		return nil, fmt.Errorf("no trial of experiment %s has %s", experiment, strings.Join(opt.Where, "; "))
+	}
+	ref, values, err := pickValues(by, values, opt.Reference, opt.Values)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verdicts{Experiment: experiment, By: by, Reference: ref, Metric: opt.Metric, Alpha: stats.Alpha,
+		Notes: VerdictNotes{Where: opt.Where, Top5: opt.Metric == "top5"}}
+	if err := v.compare(rows, values, correct); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// placeTrials places the trials that have every where setting on the axis
+// by: the done ones with their accuracy under metric, and the axis's values
+// in sweep order, those of trials not done yet included.
+func placeTrials(trials []VerdictTrial, by string, where []setting, metric string) (rows []verdictTrial, values []string) {
 	for _, t := range trials {
 		settings, _ := parseVariant(t.VariantJSON)
 		if !matches(settings, where) {
 			continue
 		}
-		vt := verdictTrial{t: t, leaky: isLeaky(t.ConfigJSON)}
+		vt := verdictTrial{VerdictTrial: t}
 		var other []string
 		for _, s := range settings {
 			if s.Path == by {
@@ -175,19 +260,21 @@ func ComputeVerdictsWith(ctx context.Context, st *results.Store, exp results.Exp
 		if !contains(values, vt.value) {
 			values = append(values, vt.value)
 		}
-		tm, ok := m[t.ID]
-		if !ok {
+		if !t.Done {
 			continue
 		}
-		vt.acc = tm.Accuracy
-		if opt.Metric == "top5" {
-			vt.acc = tm.Top5
+		vt.acc = t.Accuracy
+		if metric == "top5" {
+			vt.acc = t.Top5
 		}
 		rows = append(rows, vt)
 	}
-	if len(values) == 0 {
-		return nil, fmt.Errorf("no trial of experiment %s has %s", exp.Name, strings.Join(opt.Where, "; "))
-	}
+	return rows, values
+}
+
+// pickValues finds the reference value (typed by a person; "" = the first)
+// and the values compared with it (nil = all), reference first.
+func pickValues(by string, values []string, reference string, want []string) (string, []string, error) {
 	if reference == "" {
 		reference = values[0]
 	}
@@ -198,40 +285,36 @@ func ComputeVerdictsWith(ctx context.Context, st *results.Store, exp results.Exp
 		}
 	}
 	if ref == "" {
-		return nil, fmt.Errorf("%s=%s is not in the sweep (values: %s)", by, reference, strings.Join(values, ", "))
+		return "", nil, fmt.Errorf("%s=%s is not in the sweep (values: %s)", by, reference, strings.Join(values, ", "))
 	}
-	v.Reference = ref
-	if opt.Values != nil {
-		kept := []string{ref}
-		for _, want := range opt.Values {
-			found := false
-			for _, val := range values {
-				if sameLabel(val, want) && !contains(kept, val) {
-					kept, found = append(kept, val), true
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("%s=%s is not in the sweep (values: %s)", by, want, strings.Join(values, "; "))
+	if want == nil {
+		return ref, values, nil
+	}
+	kept := []string{ref}
+	for _, w := range want {
+		found := false
+		for _, val := range values {
+			if sameLabel(val, w) && !contains(kept, val) {
+				kept, found = append(kept, val), true
 			}
 		}
-		values = kept
+		if !found {
+			return "", nil, fmt.Errorf("%s=%s is not in the sweep (values: %s)", by, w, strings.Join(values, "; "))
+		}
 	}
+	return ref, kept, nil
+}
 
-	// Strata in order of first appearance, values in sweep order.
+// compare fills v's rows: per stratum (in order of first appearance) and
+// value (in the order of values), the value's replicates against the
+// reference's; then Holm's correction over the tests made, the verdicts
+// and the notes.
+func (v *Verdicts) compare(rows []verdictTrial, values []string, correct func(PhotoOutcome) bool) error {
 	var strata []string
 	for _, r := range rows {
 		if !contains(strata, r.stratum) {
 			strata = append(strata, r.stratum)
 		}
-	}
-	predCache := map[int64][]results.Prediction{}
-	preds := func(id int64) ([]results.Prediction, error) {
-		if p, ok := predCache[id]; ok {
-			return p, nil
-		}
-		p, err := st.Predictions(ctx, id)
-		predCache[id] = p
-		return p, err
 	}
 	var pvals []float64
 	var tested []int // row index of each p-value
@@ -245,35 +328,38 @@ func ComputeVerdictsWith(ctx context.Context, st *results.Store, exp results.Exp
 			if byValue[r.value] == nil {
 				byValue[r.value] = map[replicate]verdictTrial{}
 			}
-			byValue[r.value][replicate{r.t.Seed, r.t.Fold}] = r
+			byValue[r.value][replicate{r.Seed, r.Fold}] = r
 		}
-		refTrials := byValue[ref]
 		for _, val := range values {
 			reps := byValue[val]
 			if len(reps) == 0 {
 				continue
 			}
-			row := VerdictRow{Value: val, Stratum: stratum, Reference: val == ref, Dz: math.NaN(), PHolm: math.NaN()}
+			row := VerdictRow{Value: val, Stratum: stratum, Reference: val == v.Reference, Dz: math.NaN(), PHolm: math.NaN()}
 			var accs []float64
 			for _, k := range sortedReplicates(reps) {
 				accs = append(accs, reps[k].acc)
-				row.Variant = reps[k].t.VariantKey
-				row.Leaky = reps[k].leaky
+				row.Variant = reps[k].VariantKey
+				row.Leaky = reps[k].Leaky
 			}
 			row.Accuracy = stats.Mean(stats.Values(accs))
-			minReplicates = min(minReplicates, len(accs))
+			v.Notes.Leaky = v.Notes.Leaky || row.Leaky
 			if row.Reference {
 				row.Verdict = "reference"
 				v.Rows = append(v.Rows, row)
 				continue
 			}
-			if err := compareRow(&row, reps, refTrials, preds, correct); err != nil {
-				return nil, err
+			if err := compareRow(&row, reps, byValue[v.Reference], correct); err != nil {
+				return err
 			}
 			v.Rows = append(v.Rows, row)
-			if row.Wilcoxon != nil {
+			switch {
+			case row.Wilcoxon != nil:
 				pvals = append(pvals, row.Wilcoxon.P)
 				tested = append(tested, len(v.Rows)-1)
+				minReplicates = min(minReplicates, row.Pairs)
+			case row.Pairs == 1:
+				v.Notes.SingleReplicate++
 			}
 		}
 	}
@@ -281,36 +367,19 @@ func ComputeVerdictsWith(ctx context.Context, st *results.Store, exp results.Exp
 		v.Rows[tested[k]].PHolm = p
 	}
 	for i := range v.Rows {
-		r := &v.Rows[i]
-		if r.Reference {
-			continue
+		if r := &v.Rows[i]; !r.Reference {
+			r.Verdict = verdictText(r, v.Alpha, len(pvals))
 		}
-		r.Verdict = verdictText(r, v.Alpha, len(pvals))
 	}
+	m := len(pvals)
+	v.Notes.Comparisons = m
+	v.Notes.Need = minPairs(max(1, m), v.Alpha)
 	// The smallest Holm-adjusted p that n pairs allow is m * 2/2^n (all
 	// differences on one side, m comparisons): say when it cannot pass alpha.
-	if m := len(pvals); m > 0 && minReplicates != math.MaxInt {
-		if best := float64(m) * math.Ldexp(2, -minReplicates); best > v.Alpha {
-			v.Notes = append(v.Notes, fmt.Sprintf("Too few replicates for a verdict: with %d paired replicates and %d comparisons the smallest possible Holm-adjusted p is %.3g > %g, so \"no significant difference\" here only means too few seeds (use at least %d).",
-				minReplicates, m, best, v.Alpha, minPairs(m, v.Alpha)))
-		}
+	if best := float64(m) * math.Ldexp(2, -minReplicates); m > 0 && best > v.Alpha {
+		v.Notes.TooFew = &TooFewReplicates{Replicates: minReplicates, Comparisons: m, BestP: best, Need: minPairs(m, v.Alpha)}
 	}
-	for _, r := range v.Rows {
-		if r.Leaky {
-			v.Notes = append(v.Notes, "Rows marked LEAKY use the seed's protocol (augment, then split): augmented copies of training photos are in their test set, so their accuracy is inflated and their test photos differ from the others'; only the across-seed comparison applies to them.")
-			break
-		}
-	}
-	if len(pvals) > 1 {
-		v.Notes = append(v.Notes, fmt.Sprintf("Holm's correction is over the %d comparisons with the reference.", len(pvals)))
-	}
-	if len(opt.Where) > 0 {
-		v.Notes = append(v.Notes, "Only trials with "+strings.Join(opt.Where, "; ")+".")
-	}
-	if opt.Metric == "top5" {
-		v.Notes = append(v.Notes, "Accuracy here is top-5 accuracy: a test photo counts as right when its dog is among the five best-scored; McNemar and the bootstrap pair photos on that.")
-	}
-	return v, nil
+	return nil
 }
 
 // parseWhere reads "path=value" filters on sweep axes.
@@ -390,8 +459,8 @@ func sortedReplicates[T any](m map[replicate]T) []replicate {
 }
 
 // compareRow fills row's comparison with the reference on the replicates
-// both have.
-func compareRow(row *VerdictRow, reps, refReps map[replicate]verdictTrial, preds func(int64) ([]results.Prediction, error), correct func(results.Prediction) bool) error {
+// both have. A single replicate gets no Wilcoxon test: its p could only be 1.
+func compareRow(row *VerdictRow, reps, refReps map[replicate]verdictTrial, correct func(PhotoOutcome) bool) error {
 	var xs, ys []float64
 	units := map[string]*stats.PairedUnit{}
 	var names []string
@@ -403,16 +472,8 @@ func compareRow(row *VerdictRow, reps, refReps map[replicate]verdictTrial, preds
 		}
 		a := reps[k]
 		xs, ys = append(xs, a.acc), append(ys, r.acc)
-		pa, err := preds(a.t.ID)
-		if err != nil {
-			return err
-		}
-		pb, err := preds(r.t.ID)
-		if err != nil {
-			return err
-		}
-		ca, cb, common := alignPredictions(pa, pb, correct)
-		if common*2 < max(len(pa), len(pb)) {
+		ca, cb, common := alignPhotos(a.Photos, r.Photos, correct)
+		if common*2 < max(len(a.Photos), len(r.Photos)) {
 			paired = false // different test sets: the leaky protocol
 			continue
 		}
@@ -449,12 +510,14 @@ func compareRow(row *VerdictRow, reps, refReps map[replicate]verdictTrial, preds
 		row.MeanDiff += xs[i] - ys[i]
 	}
 	row.MeanDiff /= float64(len(xs))
-	w, err := stats.Wilcoxon(stats.Values(xs), stats.Values(ys))
-	if err != nil {
-		return err
+	if row.Pairs > 1 {
+		w, err := stats.Wilcoxon(stats.Values(xs), stats.Values(ys))
+		if err != nil {
+			return err
+		}
+		row.Wilcoxon = &w
+		row.Dz = stats.CohenDz(stats.Values(xs), stats.Values(ys))
 	}
-	row.Wilcoxon = &w
-	row.Dz = stats.CohenDz(stats.Values(xs), stats.Values(ys))
 	if paired && len(names) > 0 {
 		sort.Strings(names)
 		list := make([]stats.PairedUnit, len(names))
@@ -477,9 +540,9 @@ type aligned struct {
 	correct []bool
 }
 
-// alignPredictions pairs two trials' predictions by photo, in a's order,
-// with whether each is correct.
-func alignPredictions(a, b []results.Prediction, correct func(results.Prediction) bool) (aligned, aligned, int) {
+// alignPhotos pairs two trials' outcomes by photo, in a's order, with
+// whether each is correct.
+func alignPhotos(a, b []PhotoOutcome, correct func(PhotoOutcome) bool) (aligned, aligned, int) {
 	idx := map[string]int{}
 	for i, p := range b {
 		idx[p.Photo] = i
@@ -500,6 +563,8 @@ func alignPredictions(a, b []results.Prediction, correct func(results.Prediction
 
 func verdictText(r *VerdictRow, alpha float64, comparisons int) string {
 	switch {
+	case r.Wilcoxon == nil && r.Pairs == 1:
+		return "no verdict: one seed is too few for a test across seeds"
 	case r.Wilcoxon == nil:
 		if r.Verdict != "" {
 			return r.Verdict
@@ -517,12 +582,12 @@ func verdictText(r *VerdictRow, alpha float64, comparisons int) string {
 	return "no significant difference"
 }
 
-func verdictAxes(trials []results.Trial) ([]string, error) {
+func verdictAxes(trials []VerdictTrial) ([]string, error) {
 	var axes []string
 	for _, t := range trials {
 		ss, ok := parseVariant(t.VariantJSON)
 		if !ok && t.VariantJSON != "" {
-			return nil, fmt.Errorf("trial %d: bad variant %q", t.Index, t.VariantJSON)
+			return nil, fmt.Errorf("trial %d: bad variant %q", t.Number, t.VariantJSON)
 		}
 		for _, s := range ss {
 			if !contains(axes, s.Path) {
@@ -560,132 +625,4 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-// Table is the verdict table as rows of cells, the same for every format.
-func (v *Verdicts) Table() (header []string, rows [][]string) {
-	acc := "accuracy"
-	if v.Metric == "top5" {
-		acc = "top-5 accuracy"
-	}
-	header = []string{"variant", "n", acc + " mean [95% CI]", "Δ vs " + v.By + "=" + v.Reference + " [95% bootstrap]",
-		"McNemar p (per replicate)", "Wilcoxon p", "Holm p", "effect r / d_z", "verdict"}
-	for _, r := range v.Rows {
-		name := r.Variant
-		if r.Leaky {
-			name += " (LEAKY)"
-		}
-		cells := []string{name, strconv.Itoa(r.Accuracy.N), estimateText(r.Accuracy)}
-		if r.Reference {
-			cells = append(cells, "reference", "", "", "", "", "reference")
-			rows = append(rows, cells)
-			continue
-		}
-		diff := fmt.Sprintf("%+.3f (paired mean)", r.MeanDiff)
-		if r.Diff != nil {
-			diff = fmt.Sprintf("%+.3f [%+.3f, %+.3f]", r.Diff.Estimate, r.Diff.Lo, r.Diff.Hi)
-		}
-		if r.Pairs == 0 {
-			diff = "–"
-		}
-		mc := "–"
-		if len(r.McNemar) > 0 {
-			ps := make([]float64, len(r.McNemar))
-			for i, m := range r.McNemar {
-				ps[i] = m.P
-			}
-			sort.Float64s(ps)
-			mc = fmt.Sprintf("median %s, %d/%d < %g", pText(ps[len(ps)/2]), r.McNemarSig, len(ps), v.Alpha)
-		}
-		wp, hp, eff := "–", "–", "–"
-		if r.Wilcoxon != nil {
-			wp = pText(r.Wilcoxon.P)
-			hp = pText(r.PHolm)
-			eff = floatText(r.Wilcoxon.Effect) + " / " + floatText(r.Dz)
-		}
-		cells = append(cells, diff, mc, wp, hp, eff, r.Verdict)
-		rows = append(rows, cells)
-	}
-	return header, rows
-}
-
-func estimateText(e stats.Estimate) string {
-	switch {
-	case e.N == 0:
-		return "–"
-	case e.N == 1 || math.IsNaN(e.Lo):
-		return fmt.Sprintf("%.3f", e.Mean)
-	}
-	return fmt.Sprintf("%.3f ± %.3f [%.3f, %.3f]", e.Mean, (e.Hi-e.Lo)/2, math.Max(0, e.Lo), math.Min(1, e.Hi))
-}
-
-func pText(p float64) string {
-	switch {
-	case math.IsNaN(p):
-		return "–"
-	case p < 0.001:
-		return "<0.001"
-	}
-	return fmt.Sprintf("%.3f", p)
-}
-
-func floatText(x float64) string {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return "–"
-	}
-	return fmt.Sprintf("%+.2f", x)
-}
-
-const verdictIntro = "Each variant is compared with the reference on the same test photos. " +
-	"Δ is the accuracy difference with a paired bootstrap interval over test photos; McNemar's exact test is run per replicate (seed × fold); " +
-	"the Wilcoxon signed-rank test compares the replicates' accuracies, with Holm's correction over all comparisons; " +
-	"effects are the rank-biserial correlation r and Cohen's d_z. A verdict needs Holm p ≤ %g."
-
-// Markdown renders the verdicts as a report section.
-func (v *Verdicts) Markdown() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "## Verdicts: %s\n\n", v.By)
-	fmt.Fprintf(&b, verdictIntro+"\n\n", v.Alpha)
-	header, rows := v.Table()
-	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
-	for i := range header {
-		if i == 1 {
-			b.WriteString("---:|")
-		} else {
-			b.WriteString("---|")
-		}
-	}
-	b.WriteString("\n")
-	for _, r := range rows {
-		for i := range r {
-			r[i] = strings.ReplaceAll(r[i], "|", "\\|")
-		}
-		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
-	}
-	for _, n := range v.Notes {
-		b.WriteString("\n" + n + "\n")
-	}
-	return b.String()
-}
-
-var verdictHTML = htmltemplate.Must(htmltemplate.New("verdicts").Parse(`<h2>Verdicts: {{.V.By}}</h2>
-<p>{{.Intro}}</p>
-<table class="verdicts">
-<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
-{{- range .Rows}}
-<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
-{{- end}}
-</table>
-{{range .V.Notes}}<p class="note">{{.}}</p>
-{{end}}`))
-
-// HTML renders the verdicts as a report section.
-func (v *Verdicts) HTML() htmltemplate.HTML {
-	header, rows := v.Table()
-	var b bytes.Buffer
-	err := verdictHTML.Execute(&b, map[string]any{"V": v, "Intro": fmt.Sprintf(verdictIntro, v.Alpha), "Header": header, "Rows": rows})
-	if err != nil {
-		return htmltemplate.HTML("<p>verdicts: " + htmltemplate.HTMLEscapeString(err.Error()) + "</p>")
-	}
-	return htmltemplate.HTML(b.String())
 }

@@ -170,8 +170,8 @@ func TestVerdictsKnownValues(t *testing.T) {
 		t.Errorf("0.5 verdict %q", better.Verdict)
 	}
 	// 6 pairs and 2 comparisons: the best possible Holm p is 2 * 2/2^6.
-	if !strings.Contains(strings.Join(v.Notes, " "), "smallest possible Holm-adjusted p is 0.0625 > 0.05") {
-		t.Errorf("notes: %q", v.Notes)
+	if !strings.Contains(strings.Join(v.Table().Notes, " "), "with 6 paired replicates and 2 comparisons the smallest possible Holm-adjusted p is 0.0625 > 0.05") {
+		t.Errorf("notes: %q", v.Table().Notes)
 	}
 
 	// Alone with the reference, Holm leaves 0.03125: better.
@@ -183,8 +183,8 @@ func TestVerdictsKnownValues(t *testing.T) {
 	if got := v2.Rows[1]; got.Verdict != "better" || got.PHolm != 0.03125 {
 		t.Errorf("two variants: verdict %q, Holm p %v", got.Verdict, got.PHolm)
 	}
-	if len(v2.Notes) != 0 {
-		t.Errorf("6 pairs, 1 comparison: notes %q", v2.Notes)
+	if notes := v2.Table().Notes; len(notes) != 0 {
+		t.Errorf("6 pairs, 1 comparison: notes %q", notes)
 	}
 	// With 0.5 as the reference, 0 is worse.
 	v3, err := ComputeVerdicts(context.Background(), st2, exp2, "head.dropout", "0.5")

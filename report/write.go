@@ -73,16 +73,25 @@ type view struct {
 	VariantLinks   map[string][]trialLink
 	Rows           []trialRow
 	TensorBoardDir string
+	// Embedded are the trial pages report.html carries, as collapsed
+	// sections; Separate counts those it only links to, past embedBudget.
+	Embedded []*trialView
+	Separate int
 }
+
+// embedBudget bounds the bytes of pictures of the trial pages report.html
+// embeds, so that the one file stays small enough to mail.
+const embedBudget = 8 << 20
 
 type trialLink struct {
 	Seed int64
 	Dir  string // trials/<hash16>, relative to the report
 	Done bool
+	Href string // where report.html shows the trial: its section, or its page
 }
 
 type trialRow struct {
-	Index                   int
+	Number                  int // counted from 1
 	Variant                 string
 	Seed                    int64
 	Status                  string
@@ -90,12 +99,13 @@ type trialRow struct {
 	BestEpoch, StoppedEpoch int
 	Duration, Hash, Error   string
 	Dir                     string // trials/<hash16>
+	Href                    string // see trialLink
 }
 
 func (d *Data) rows() []trialRow {
 	out := make([]trialRow, len(d.Trials))
 	for i, t := range d.Trials {
-		r := trialRow{Index: t.Index, Variant: t.VariantKey, Seed: t.Seed, Status: string(t.Status),
+		r := trialRow{Number: trialNumber(t), Variant: t.VariantKey, Seed: t.Seed, Status: string(t.Status),
 			Accuracy: "–", Top5: "–", MacroF1: "–", BestEpoch: t.BestEpoch, StoppedEpoch: t.StoppedEpoch,
 			Hash: t.Hash[:min(12, len(t.Hash))], Error: oneLine(t.Error), Dir: trialDir(t)}
 		if m, ok := d.Metrics[t.ID]; ok {
@@ -107,6 +117,29 @@ func (d *Data) rows() []trialRow {
 		out[i] = r
 	}
 	return out
+}
+
+// embed puts the trial pages into report.html, in trial order, while their
+// pictures fit embedBudget, and points the report's trial links at them.
+func (v *view) embed(pages []*trialView) {
+	used := 0
+	href := map[string]string{}
+	for i, tv := range pages {
+		r := &v.Rows[i]
+		r.Href = r.Dir + "/index.html"
+		if used += tv.pictureBytes(); used <= embedBudget {
+			v.Embedded = append(v.Embedded, tv.embedded())
+			r.Href = fmt.Sprintf("#trial-%d", r.Number)
+		} else {
+			v.Separate++
+		}
+		href[r.Dir] = r.Href
+	}
+	for _, links := range v.VariantLinks {
+		for i := range links {
+			links[i].Href = href[links[i].Dir]
+		}
+	}
 }
 
 // trialDir is a trial's folder relative to the report: the same folder the
@@ -169,37 +202,17 @@ var funcs = template.FuncMap{
 // beside it) and the self-contained report.html, plus for every trial
 // trials/<hash16>/index.md and index.html. It returns the two main paths.
 func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
-	th := newThumbs(d.DatasetDir, d.ClassPhotos)
-	v, err := d.mainView(th, now)
-	if err != nil {
-		return "", "", err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
-	figs := append([]figure(nil), v.Comparison...)
-	for _, f := range []*figure{v.BestCurve, v.ClassF1} {
-		if f != nil {
-			figs = append(figs, *f)
-		}
-	}
-	if v.Confusion != nil {
-		figs = append(figs, v.Confusion.Figure)
-	}
-	if d.GradCAM != nil {
-		figs = append(figs, d.GradCAM.figures()...)
-	}
-	if d.Settle != nil {
-		figs = append(figs, d.Settle.figures()...)
-	}
-	if err := writeFigures(dir, figs); err != nil {
-		return "", "", err
-	}
-	md, html = filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html")
-	if err := render(md, html, mainPage, v); err != nil {
+	pics := openPictures(dir)
+	th := newThumbs(d.DatasetDir, d.ClassPhotos, pics)
+	v, err := d.mainView(th, pics, now)
+	if err != nil {
 		return "", "", err
 	}
 	// Trial pages are independent, and drawing them is most of the work.
+	pages := make([]*trialView, len(d.Trials))
 	errs := make([]error, len(d.Trials))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -208,37 +221,29 @@ func Write(d *Data, dir string, now time.Time) (md, html string, err error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := d.writeTrialPage(filepath.Join(dir, filepath.FromSlash(trialDir(t))), t, v.Rows[i], th, v.Generated); err != nil {
-				errs[i] = fmt.Errorf("trial %d page: %w", t.Index, err)
+			tv, err := d.trialPage(dir, pics, t, v.Rows[i], th, v.Generated)
+			if err == nil {
+				err = tv.write(dir)
 			}
+			if err != nil {
+				errs[i] = fmt.Errorf("trial %d page: %w", trialNumber(t), err)
+			}
+			pages[i] = tv
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return "", "", err
 	}
-	// Thumbnails last: every page has asked for its own by now.
-	if err := os.MkdirAll(filepath.Join(dir, "thumbs"), 0o755); err != nil {
+	v.embed(pages)
+	md, html = filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html")
+	if err := render(md, html, mainPage, v); err != nil {
 		return "", "", err
 	}
-	for _, t := range th.all() {
-		if t.Missing != "" {
-			continue
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(t.File)), t.JPEG, 0o644); err != nil {
-			return "", "", err
-		}
+	if err := pics.save(); err != nil {
+		return "", "", err
 	}
 	return md, html, nil
-}
-
-func writeFigures(dir string, figs []figure) error {
-	for _, f := range figs {
-		if err := os.WriteFile(filepath.Join(dir, f.Name), f.PNG, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // page is a parsed Markdown and HTML template pair, each with the shared
@@ -301,3 +306,6 @@ func (d *Data) StatusCounts() string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// trialNumber is a trial as people count them, from 1; Index counts from 0.
+func trialNumber(t results.Trial) int { return t.Index + 1 }

@@ -22,8 +22,8 @@ func writeSweep(t *testing.T) (dir string, d *Data) {
 	if d.DatasetDir != fx.dataDir {
 		t.Fatalf("dataset folder %q, want %q (resolved against the experiment file)", d.DatasetDir, fx.dataDir)
 	}
-	d.GradCAM = stubGradCAM(t, d) // the caller draws them; stand-ins show the section
 	dir = t.TempDir()
+	d.GradCAM = stubGradCAM(t, d, dir) // the caller draws them; stand-ins show the section
 	if _, _, err := Write(d, dir, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}

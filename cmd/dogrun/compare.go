@@ -82,15 +82,15 @@ func splitList(s string) []string {
 func printVerdicts(w io.Writer, v *report.Verdicts) error {
 	fmt.Fprintf(w, "%s: %s compared with %s=%s (alpha %g)\n\n", v.Experiment, v.By, v.By, v.Reference, v.Alpha)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header, rows := v.Table()
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, r := range rows {
+	t := v.Table()
+	fmt.Fprintln(tw, strings.Join(t.Header, "\t"))
+	for _, r := range t.Rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, n := range v.Notes {
+	for _, n := range t.Notes {
 		fmt.Fprintf(w, "\n%s\n", n)
 	}
 	fmt.Fprintln(w)

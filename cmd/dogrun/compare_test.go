@@ -19,10 +19,10 @@ import (
 	"github.com/dogrun/dogrun/results"
 )
 
-// storeDropout writes a finished experiment "dropout" to runs/dogrun.db: on
-// 20 test photos, dropout 0 gets photos 0-9 right in seeds 1-6, 0.25 swaps
+// storeDropout writes a finished experiment name to runs/dogrun.db: on 20
+// test photos, dropout 0 gets photos 0-9 right in seeds 1..seeds, 0.25 swaps
 // photo 0 for photo 10, and 0.5 also gets photos 10..10+seed-1 right.
-func storeDropout(t *testing.T, runs string) {
+func storeDropout(t *testing.T, runs, name string, seeds int) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := results.Open(filepath.Join(runs, "dogrun.db"))
@@ -30,7 +30,7 @@ func storeDropout(t *testing.T, runs string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	id, err := st.PutExperiment(ctx, results.Experiment{Name: "dropout", File: "dropout.yaml"})
+	id, err := st.PutExperiment(ctx, results.Experiment{Name: name, File: name + ".yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func storeDropout(t *testing.T, runs string) {
 	var specs []spec
 	var trials []results.Trial
 	for _, v := range []string{"0", "0.25", "0.5"} {
-		for seed := 1; seed <= 6; seed++ {
+		for seed := 1; seed <= seeds; seed++ {
 			trials = append(trials, results.Trial{Hash: fmt.Sprintf("%064d", len(specs)), Index: len(specs), Seed: int64(seed),
 				VariantKey: "head.dropout=" + v, VariantJSON: `{"head.dropout":` + v + `}`, ConfigJSON: `{}`})
 			specs = append(specs, spec{v, seed})
@@ -89,7 +89,7 @@ func storeDropout(t *testing.T, runs string) {
 
 func TestCompare(t *testing.T) {
 	runs := t.TempDir()
-	storeDropout(t, runs)
+	storeDropout(t, runs, "dropout", 6)
 	out, _, err := dogrun(t, "compare", "dropout", "-runs", runs, "-by", "head.dropout", "-reference", "0")
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +126,14 @@ func TestCompare(t *testing.T) {
 	if _, stderr, err := dogrun(t, "compare"); !strings.Contains(stderr, "Usage: dogrun compare") || exitCode(err) != 2 {
 		t.Errorf("compare without EXPERIMENT: %v\n%s", err, stderr)
 	}
+
+	// One seed: no Wilcoxon test, and the table says why.
+	storeDropout(t, runs, "once", 1)
+	out, _, err = dogrun(t, "compare", "once", "-runs", runs, "-no-report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "compare_one_seed", out)
 }
 
 // TestDedupe copies real photos into a folder with edited copies of some

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"image"
 	"image/png"
@@ -11,9 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/gradcam"
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/report"
 	"github.com/dogrun/dogrun/results"
@@ -28,7 +31,10 @@ Shows where a done trial looks in a photo, as the seed's grad_CAM.py did:
 the Grad-CAM heatmap of the predicted dog (or of -class) over the photo, as
 a PNG. ID is the trial's hash or a prefix of it, as dogrun status and the
 report show it. Prints the predicted dog and the explained one with their
-probabilities.
+probabilities. When the Grad-CAM map is empty (nothing in the feature map
+raises the dog's score) it says so and draws occlusion sensitivity instead:
+where greying out a square of the photo lowers the dog's probability (49
+backbone passes, a second or two).
 
 ONNX Runtime computes the backbone's last convolutional feature map; GoMLX
 replays the few layers from there to the trial's features, applies its head
@@ -92,9 +98,39 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "predicted %s (%.3f)\nheatmap of %s (%.3f), %dx%d map %s of %s\nwrote %s\n",
-		e.Classes[r.Pred], r.Probs[r.Pred], e.Classes[r.Class], r.Probs[r.Class], r.W, r.H, e.Map, e.Spec.Name, path)
+	fmt.Fprintf(c.stdout, "predicted %s (%.3f)\n%swrote %s\n", e.Classes[r.Pred], r.Probs[r.Pred], explained(e, r), path)
 	return nil
+}
+
+// explained says what the overlay of r shows, and that Grad-CAM found
+// nothing when it fell back to occlusion.
+func explained(e *gradcam.Explainer, r *gradcam.Result) string {
+	class := fmt.Sprintf("%s (%.3f)", e.Classes[r.Class], r.Probs[r.Class])
+	if r.Method == gradcam.MethodGradCAM {
+		return fmt.Sprintf("heatmap of %s, %dx%d map %s of %s\n", class, r.W, r.H, e.Map, e.Spec.Name)
+	}
+	s := fmt.Sprintf("grad-cam: the map of %s is empty: nothing in map %s of %s raises its score\n", class, e.Map, e.Spec.Name)
+	if r.Empty() {
+		return s + "occlusion: greying out no part of the photo lowers its probability either; the PNG is the photo, unmarked\n"
+	}
+	return s + fmt.Sprintf("shown instead: occlusion sensitivity, %dx%d grid: where greying out the photo lowers its probability\n", r.W, r.H)
+}
+
+// drawTile explains the class predicted for p on the photo at path.
+func drawTile(e *gradcam.Explainer, path string, p results.Prediction, trial string) (gradcam.Tile, error) {
+	img, err := dataset.Decode(path)
+	if err != nil {
+		return gradcam.Tile{}, err
+	}
+	r, err := e.Explain(img, p.Pred)
+	if err != nil {
+		return gradcam.Tile{}, err
+	}
+	b, err := encodePNG(gradcam.Overlay(img, r))
+	if err != nil {
+		return gradcam.Tile{}, err
+	}
+	return e.NewTile(r, b, p.Photo, trial), nil
 }
 
 // openExplainer loads trial t's backbone and checkpoint for Grad-CAM, as
@@ -131,27 +167,40 @@ const reportCAMs = 6
 
 // addGradCAM puts Grad-CAM overlays of the best trial's test photos into the
 // report, or, when they cannot be drawn, the reason, and says which on w.
-func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.Data) {
+// Overlays drawn for an earlier report in dir are reused.
+func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.Data, dir string) {
 	if d.Best == nil {
 		return
 	}
 	g := &report.GradCAM{Trial: *d.Best}
 	d.GradCAM = g
-	if err := explainTests(ctx, st, d, g); err != nil {
+	drawn, err := explainTests(ctx, st, d, g, dir)
+	if err != nil {
 		g.CAMs, g.Note = nil, err.Error()
 		fmt.Fprintf(w, "grad-cam: none: %v\n", err)
 		return
 	}
-	fmt.Fprintf(w, "grad-cam: %d test photos of trial %d\n", len(g.CAMs), d.Best.Index)
+	occluded := 0
+	for _, c := range g.CAMs {
+		if c.Occluded {
+			occluded++
+		}
+	}
+	fmt.Fprintf(w, "grad-cam: %s of trial %d (%d drawn, %d reused)\n", english.Count(len(g.CAMs), "test photo"), d.Best.Index+1, drawn, len(g.CAMs)-drawn)
+	if occluded > 0 {
+		fmt.Fprintf(w, "grad-cam: empty Grad-CAM map (nothing in it raises the dog's score) on %s: shown by occlusion sensitivity instead\n", english.Count(occluded, "photo"))
+	}
 }
 
-func explainTests(ctx context.Context, st *results.Store, d *report.Data, g *report.GradCAM) error {
+// explainTests fills g with overlays of test photos of the best trial, kept
+// in dir/gradcam, and returns how many it had to draw.
+func explainTests(ctx context.Context, st *results.Store, d *report.Data, g *report.GradCAM, dir string) (drawn int, err error) {
 	if d.DatasetDir == "" {
-		return fmt.Errorf("the experiment file no longer names the photos")
+		return 0, fmt.Errorf("the experiment file no longer names the photos")
 	}
 	all, err := st.Predictions(ctx, d.Best.ID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// A leaky trial also tests augmented copies, which are not files.
 	var preds []results.Prediction
@@ -179,25 +228,41 @@ func explainTests(ctx context.Context, st *results.Store, d *report.Data, g *rep
 	right, wrong := pick(true), pick(false)
 	nWrong := min(len(wrong), max(reportCAMs/2, reportCAMs-len(right)))
 	chosen := append(right[:min(len(right), reportCAMs-nWrong)], wrong[:nWrong]...)
-	e, err := openExplainer(ctx, st, d.Experiment, *d.Best, 0)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
+
+	tiles := &gradcam.Tiles{Dir: filepath.Join(dir, "gradcam")}
+	var e *gradcam.Explainer // opened for the first tile not stored
+	defer func() {
+		if e != nil {
+			e.Close()
+		}
+	}()
 	for _, p := range chosen {
-		img, err := dataset.Decode(filepath.Join(d.DatasetDir, filepath.FromSlash(p.Photo)))
+		path := filepath.Join(d.DatasetDir, filepath.FromSlash(p.Photo))
+		raw, err := os.ReadFile(path)
 		if err != nil {
-			return err
+			return drawn, err
 		}
-		r, err := e.Explain(img, -1)
-		if err != nil {
-			return err
+		key := gradcam.TileKey{Trial: d.Best.Hash, Backbone: d.Best.BackboneSHA256, Photo: fmt.Sprintf("%x", sha256.Sum256(raw)), Class: p.Pred}
+		if f := d.Best.FinishedAt; f != nil {
+			key.Finished = f.UTC().Format(time.RFC3339Nano)
 		}
-		b, err := encodePNG(gradcam.Overlay(img, r))
-		if err != nil {
-			return err
+		tile, ok := tiles.Get(key)
+		if !ok || tile.Pred < 0 || tile.Pred >= len(d.Classes) {
+			if e == nil {
+				if e, err = openExplainer(ctx, st, d.Experiment, *d.Best, 0); err != nil {
+					return drawn, err
+				}
+			}
+			if tile, err = drawTile(e, path, p, d.Best.Hash); err != nil {
+				return drawn, err
+			}
+			if err := tiles.Put(key, tile); err != nil {
+				return drawn, err
+			}
+			drawn++
 		}
-		g.CAMs = append(g.CAMs, report.CAM{Photo: p.Photo, True: d.Classes[p.True], Pred: e.Classes[r.Pred], Prob: float64(r.Probs[r.Pred]), PNG: b})
+		g.CAMs = append(g.CAMs, report.CAM{Photo: p.Photo, True: d.Classes[p.True], Pred: d.Classes[tile.Pred], Prob: tile.Prob,
+			File: tiles.Path(key), PNG: tile.PNG, Occluded: tile.Method == gradcam.MethodOcclusion, Empty: tile.Empty})
 	}
-	return nil
+	return drawn, tiles.Prune()
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,8 +59,11 @@ func writePNG(t *testing.T, path string, img image.Image) {
 }
 
 // TestGradCAM trains a trial on a net of one's own whose feature map is a
-// photo's red and green channels, on reddish and greenish photos, then draws
-// Grad-CAM overlays with the command and in the report.
+// photo's red and green channels, on reddish and greenish photos, gives its
+// one-layer head the logits -red for "green" and +red for "red", then draws
+// Grad-CAM overlays with the command and in the report. The map of "green"
+// is empty (no location raises -red), so its overlay shows occlusion
+// sensitivity: greying the green half raises red, lowering "green".
 func TestGradCAM(t *testing.T) {
 	dir := t.TempDir()
 	m := onnx.Model{Producer: "dogrun-test", Graph: gradcamtest.RedGreen(-1, 16)}
@@ -88,7 +92,7 @@ func TestGradCAM(t *testing.T) {
 	exp := filepath.Join(dir, "redgreen.yaml")
 	yaml := "name: redgreen\ndataset: {path: photos, min_images_per_class: 5, test: 0.3, val: 0.2}\nsplit: {group: none}\n" +
 		"backbone: {name: onnx, file: redgreen.onnx, scale: [0.015625, 0.015625, 0.015625]}\n" +
-		"head: {hidden: [8]}\naugmentation: {views: 0}\ntrain: {lr: 0.01, batch_size: 4, epochs: 30, early_stopping: {patience: 0}}\nseeds: [1]\n"
+		"head: {hidden: []}\naugmentation: {views: 0}\ntrain: {lr: 0.01, batch_size: 4, epochs: 30, early_stopping: {patience: 0}}\nseeds: [1]\n"
 	if err := os.WriteFile(exp, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +100,12 @@ func TestGradCAM(t *testing.T) {
 	if out, _, err := dogrun(t, "run", exp, "-runs", runs); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	hash := doneTrials(t, runs, "redgreen")[0].Hash[:8]
+	trial := doneTrials(t, runs, "redgreen")[0]
+	hash := trial.Hash[:8]
+	// Classes in folder order: green, red; features: red, green.
+	if err := gradcamtest.SetWeights(trial.CheckpointPath, map[string][]float32{"/logits/weights": {-1, 1, 0, 0}, "/logits/biases": {0, 0}}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Left half red, right half green: the heatmap of "red" is hot on the left.
 	half := image.NewRGBA(image.Rect(0, 0, 32, 32))
@@ -146,22 +155,40 @@ func TestGradCAM(t *testing.T) {
 		t.Errorf("gradcam without -trial: %v\n%s", err, stderr)
 	}
 
-	out, _, err := dogrun(t, "report", "redgreen", "-runs", runs)
-	if err != nil {
-		t.Fatal(err)
+	// The report draws its tiles once, then reuses them; a tile no longer
+	// shown goes.
+	stale := filepath.Join(runs, "redgreen", "gradcam", "0123456789abcdef0123.png")
+	for i, want := range []string{"(6 drawn, 0 reused)", "(0 drawn, 6 reused)"} {
+		out, _, err := dogrun(t, "report", "redgreen", "-runs", runs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "grad-cam: 6 test photos of trial 1 "+want) ||
+			!strings.Contains(out, "grad-cam: empty Grad-CAM map (nothing in it raises the dog's score) on 3 photos: shown by occlusion sensitivity instead") {
+			t.Errorf("report %d output:\n%s", i+1, out)
+		}
+		if i == 0 {
+			writePNG(t, stale, half)
+		}
 	}
-	if !strings.Contains(out, "grad-cam: 6 test photos of trial 0") {
-		t.Errorf("report output:\n%s", out)
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a tile no longer shown is still there")
 	}
 	md, err := os.ReadFile(filepath.Join(runs, "redgreen", "report.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(md), "## Where the best trial looks") || !strings.Contains(string(md), "](gradcam_6.png)") {
-		t.Errorf("report.md lacks the Grad-CAM overlays:\n%s", md)
+	tiles := regexp.MustCompile(`!\[(green/[^]]*)\]\((gradcam/[0-9a-f]{20}\.png)\)`).FindAllStringSubmatch(string(md), -1)
+	if !strings.Contains(string(md), "## Where the best trial looks") || len(tiles) != 3 {
+		t.Fatalf("report.md lacks the 3 Grad-CAM overlays of green photos:\n%s", md)
 	}
-	if _, err := dataset.Decode(filepath.Join(runs, "redgreen", "gradcam_6.png")); err != nil {
-		t.Error(err)
+	for _, m := range tiles {
+		if !strings.HasSuffix(m[1], "Grad-CAM map empty (no positive evidence); shown: occlusion sensitivity") {
+			t.Errorf("caption %q does not say the Grad-CAM map is empty", m[1])
+		}
+		if _, err := dataset.Decode(filepath.Join(runs, "redgreen", m[2])); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

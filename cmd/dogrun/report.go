@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/report"
 	"github.com/dogrun/dogrun/results"
 )
@@ -20,8 +21,10 @@ report.html: the environment the trials ran in, variants ranked by mean test
 accuracy with 95% intervals over seeds, a chart per swept setting, validation
 curves per variant, per-dog F1, a confusion heatmap with the most confused
 dogs shown as photos, Grad-CAM overlays of the best trial on test photos it
-got right and wrong (see dogrun gradcam), and every trial. Each trial also
-gets a page pair, trials/<hash>/index.md and index.html.
+got right and wrong (see dogrun gradcam), and every trial, whose pages
+report.html also carries as collapsed sections. Each trial also gets a page
+pair, trials/<hash>/index.md and index.html. Charts and Grad-CAM overlays
+that did not change since the last report there are reused, not redrawn.
 
 `
 
@@ -43,9 +46,9 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	fmt.Fprintf(c.stdout, "%s: %d trials (%s)\n", names[0], len(d.Trials), d.StatusCounts())
+	fmt.Fprintf(c.stdout, "%s: %s (%s)\n", names[0], english.Count(len(d.Trials), "trial"), d.StatusCounts())
 	for i, v := range d.Variants {
-		fmt.Fprintf(c.stdout, "  %d. %-40s accuracy %s (%d/%d seeds)\n", i+1, v.Key, report.Interval(v.Accuracy), v.Done, len(v.Trials))
+		fmt.Fprintf(c.stdout, "  %d. %-40s accuracy %s (%d/%d %s)\n", i+1, v.Key, report.Interval(v.Accuracy), v.Done, len(v.Trials), english.Noun(len(v.Trials), "seed"))
 	}
 	return writeReport(ctx, c.stdout, st, store, *out, d)
 }
@@ -66,12 +69,13 @@ func gather(ctx context.Context, store storeFlags, name string) (*results.Store,
 }
 
 // writeReport writes d's report into out, by default <runs>/<experiment>, and
-// says where. It draws the Grad-CAM overlays of the best trial first.
+// says where. It draws the Grad-CAM overlays of the best trial first, or
+// reuses those drawn for an earlier report there.
 func writeReport(ctx context.Context, w io.Writer, st *results.Store, store storeFlags, out string, d *report.Data) error {
-	addGradCAM(ctx, w, st, d)
 	if out == "" {
 		out = filepath.Join(store.runsDir, d.Experiment.Name)
 	}
+	addGradCAM(ctx, w, st, d, out)
 	md, html, err := report.Write(d, out, time.Now())
 	if err != nil {
 		return err
