@@ -55,7 +55,7 @@ func TestSettleSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mdText, htmlText := readText(t, md), readText(t, html)
+	mdText, htmlText := readFile(t, md), readFile(t, html)
 	for _, s := range []string{
 		"## Settled: head.dropout against 0",
 		"in the order 1-4",
@@ -75,13 +75,4 @@ func TestSettleSection(t *testing.T) {
 	if !strings.Contains(htmlText, `<section id="settle"><h2>Settled: head.dropout against 0</h2>`) || !strings.Contains(htmlText, `<img class="chart" src="data:image/png;base64,`) {
 		t.Error("report.html lacks the settle section with its chart")
 	}
-}
-
-func readText(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -76,10 +76,19 @@ func (f *settleFlags) register(fs *flag.FlagSet) {
 // apply overrides exp's settle block with the flags given, or makes one
 // from them, and checks the result as the file's own would be.
 func (f *settleFlags) apply(fs *flag.FlagSet, exp *schemas.Experiment) error {
+	set := map[string]func(s *schemas.Settle){
+		"by":        func(s *schemas.Settle) { s.By = *f.by },
+		"reference": func(s *schemas.Settle) { s.Reference = schemas.Label(*f.reference) },
+		"metric":    func(s *schemas.Settle) { s.Metric = *f.metric },
+		"margin":    func(s *schemas.Settle) { s.Margin = *f.margin },
+		"alpha":     func(s *schemas.Settle) { s.Alpha = *f.alpha },
+		"round":     func(s *schemas.Settle) { s.Round = *f.round },
+		"max-seeds": func(s *schemas.Settle) { s.MaxSeeds = *f.maxSeeds },
+		"spending":  func(s *schemas.Settle) { s.Spending = *f.spending },
+	}
 	var given []string
 	fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "by", "reference", "metric", "margin", "alpha", "round", "max-seeds", "spending":
+		if _, ok := set[fl.Name]; ok {
 			given = append(given, "-"+fl.Name)
 		}
 	})
@@ -89,28 +98,12 @@ func (f *settleFlags) apply(fs *flag.FlagSet, exp *schemas.Experiment) error {
 		}
 		return nil
 	}
-	s := &exp.Settle
-	if *s == (schemas.Settle{}) {
-		*s = schemas.DefaultSettle()
+	if exp.Settle == (schemas.Settle{}) {
+		exp.Settle = schemas.DefaultSettle()
 	}
 	fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "by":
-			s.By = *f.by
-		case "reference":
-			s.Reference = schemas.Label(*f.reference)
-		case "metric":
-			s.Metric = *f.metric
-		case "margin":
-			s.Margin = *f.margin
-		case "alpha":
-			s.Alpha = *f.alpha
-		case "round":
-			s.Round = *f.round
-		case "max-seeds":
-			s.MaxSeeds = *f.maxSeeds
-		case "spending":
-			s.Spending = *f.spending
+		if apply, ok := set[fl.Name]; ok {
+			apply(&exp.Settle)
 		}
 	})
 	if err := exp.Validate(); err != nil {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dogrun/dogrun/internal/needs"
 )
 
 // TestSettleFlags: the flags set the fields of the settle block and are
@@ -138,10 +136,5 @@ func TestSettleKillAndRestart(t *testing.T) {
 // TestValidateDropoutSettle validates the shipped settle of the Dropout
 // question against the shared photos: its design, and its first round.
 func TestValidateDropoutSettle(t *testing.T) {
-	file := shippedExperiment(t, "dropout-settle.yaml")
-	out, _, err := dogrun(t, "validate", file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "validate_dropout_settle", strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
+	validateShipped(t, "dropout-settle.yaml", "validate_dropout_settle")
 }
