@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/results"
 )
 
@@ -35,7 +36,7 @@ seeds: [1]
 	if err != nil {
 		t.Fatal(err)
 	}
-	cacheDir := t.TempDir()
+	cacheDir := backbonetest.FreshCache(t) // features are written below; the run checks the models are fetched
 	part := plan.Trials[0].Parts[0]
 	cache, err := backbone.OpenCache(cacheDir, part.Spec, part.Cut)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -50,6 +51,9 @@ type Options struct {
 	Poll time.Duration
 
 	wait bool // set by Work: wait for trials running under other workers
+	// Redesign lets a settled experiment replace the design its stored
+	// outcomes were looked at under (see ErrDesignChanged).
+	Redesign bool
 }
 
 // Summary counts what a run did.
@@ -189,11 +193,16 @@ type run struct {
 	sum     Summary
 	build   BuildInfo
 	waiting sync.Once // othersRunning says so once
+	// counted are the trials counted in sum.Planned; failedHere those that
+	// failed in this run, not claimed again by it.
+	counted, failedHere map[string]bool
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
-	// r.trial) and the heartbeat clock (else a time.Ticker).
+	// r.trial), the heartbeat clock (else a time.Ticker) and the pause of a
+	// worker waiting for others (else a timer).
 	trialSteps func(ctx context.Context, claimed *results.Trial, t Trial, label string) error
 	ticker     func(every time.Duration) (ticks <-chan time.Time, stop func())
+	wait       func(ctx context.Context, d time.Duration) error
 }
 
 func (r *run) close() {
@@ -209,16 +218,22 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 	if err := r.register(ctx); err != nil {
 		return r.sum, err
 	}
-	return r.sum, r.work(ctx)
+	return r.sum, r.proceed(ctx)
 }
 
-// register stores the experiment, its trials (those already stored keep
-// their rows and results) and its splits.
+// register stores the experiment, its splits and, unless it is settled
+// round by round, its trials (those already stored keep their rows and
+// results).
 func (r *run) register(ctx context.Context) error {
 	exp := r.plan.Experiment
 	yaml, err := os.ReadFile(exp.File)
 	if err != nil {
 		return err
+	}
+	if exp.Settle.Declared() {
+		if err := r.checkDesign(ctx); err != nil {
+			return err
+		}
 	}
 	r.expID, err = r.opt.Store.PutExperiment(ctx, results.Experiment{
 		Name: exp.Name, File: absPath(exp.File), ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
@@ -226,8 +241,34 @@ func (r *run) register(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rows := make([]results.Trial, len(r.plan.Trials))
+	r.sum.ExperimentID = r.expID
+	splits, err := r.plan.StoredSplits()
+	if err != nil {
+		return err
+	}
+	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
+		return err
+	}
+	if exp.Settle.Declared() {
+		return nil // each round registers its own trials
+	}
+	return r.registerTrials(ctx, r.plan.Trials, r.planHashes())
+}
+
+// planHashes are the hashes of every planned trial.
+func (r *run) planHashes() []string {
+	hashes := make([]string, len(r.plan.Trials))
 	for i, t := range r.plan.Trials {
+		hashes[i] = t.Hash
+	}
+	return hashes
+}
+
+// registerTrials stores trials; those in current stay current, the rest are
+// superseded.
+func (r *run) registerTrials(ctx context.Context, trials []Trial, current []string) error {
+	rows := make([]results.Trial, len(trials))
+	for i, t := range trials {
 		cfg, err := t.Config.CanonicalJSON()
 		if err != nil {
 			return err
@@ -235,47 +276,80 @@ func (r *run) register(ctx context.Context) error {
 		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
 			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
 	}
-	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
-		return err
-	}
-	splits, err := r.plan.StoredSplits()
-	if err != nil {
-		return err
-	}
-	return r.opt.Store.PutSplits(ctx, r.expID, splits)
+	_, err := r.opt.Store.RegisterTrialsOf(ctx, r.expID, rows, current)
+	return err
 }
 
-// work runs the registered experiment's trials that this worker can claim,
-// until none is left (with Options.Wait, until none is running elsewhere
-// either).
-func (r *run) work(ctx context.Context) error {
-	exp := r.plan.Experiment
-	stored, err := r.opt.Store.Trials(ctx, r.expID)
-	if err != nil {
-		return err
-	}
-	r.sum.ExperimentID = r.expID
-	r.sum.Planned = len(r.plan.Trials)
-	for _, s := range stored {
-		if _, ok := r.byHash[s.Hash]; ok && s.Status == results.StatusDone {
-			r.sum.AlreadyDone++
-		}
-	}
-	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s, %s (train %d, val %d, test %d)\n",
-		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, english.Count(len(r.plan.Data.Classes), "class|classes"),
-		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
-	r.build = ReadBuildInfo(filepath.Dir(exp.File))
-
+// proceed runs the registered experiment: round by round when it is
+// settled, else every trial this worker can claim.
+func (r *run) proceed(ctx context.Context) error {
+	r.build = ReadBuildInfo(filepath.Dir(r.plan.Experiment.File))
 	started := time.Now()
-	if err := r.reclaimDead(ctx, true); err != nil {
-		return err
+	var err error
+	if r.plan.Experiment.Settle.Declared() {
+		err = r.settle(ctx)
+	} else {
+		err = r.sweep(ctx)
 	}
-	if err := r.trials(ctx, started); err != nil {
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
 		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
 	return nil
+}
+
+// sweep runs the experiment's trials that this worker can claim, until none
+// is left (with Options.Wait, until none is running elsewhere either).
+func (r *run) sweep(ctx context.Context) error {
+	if err := r.countDone(ctx, r.planHashes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
+		r.plan.Experiment.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
+	return r.work(ctx)
+}
+
+// countDone adds the trials of hashes not counted before to Planned, and
+// those of them done already to AlreadyDone.
+func (r *run) countDone(ctx context.Context, hashes []string) error {
+	stored, err := r.opt.Store.Trials(ctx, r.expID)
+	if err != nil {
+		return err
+	}
+	status := map[string]results.TrialStatus{}
+	for _, s := range stored {
+		status[s.Hash] = s.Status
+	}
+	if r.counted == nil {
+		r.counted = map[string]bool{}
+	}
+	for _, h := range hashes {
+		if r.counted[h] {
+			continue
+		}
+		r.counted[h] = true
+		r.sum.Planned++
+		if status[h] == results.StatusDone {
+			r.sum.AlreadyDone++
+		}
+	}
+	return nil
+}
+
+// describeData is the classes and photos the trials share.
+func (r *run) describeData() string {
+	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
+		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+}
+
+// work claims and runs the registered trials this worker can claim, after
+// handing back those of dead workers of this host.
+func (r *run) work(ctx context.Context) error {
+	if err := r.reclaimDead(ctx, true); err != nil {
+		return err
+	}
+	return r.trials(ctx, time.Now())
 }
 
 // trials runs the experiment's trials that the store lets this worker claim,
@@ -294,7 +368,6 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 	var (
 		mu         sync.Mutex
 		finished   int
-		failedHere []string // not claimed again by this worker
 		handedBack []Trial
 		fatal      error
 		wg         sync.WaitGroup
@@ -316,10 +389,13 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 				}
 				return
 			}
+			// The claim holds mu: a trial that failed here is stored as failed
+			// (claimable while attempts are left) only under mu, so no claim
+			// can see it failed but not yet in failedHere.
 			mu.Lock()
-			skip := slices.Clone(failedHere)
-			mu.Unlock()
+			skip := slices.Collect(maps.Keys(r.failedHere)) // not claimed again by this worker
 			claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
+			mu.Unlock()
 			if err == nil && claimed == nil {
 				var again bool
 				if again, err = r.othersRunning(ctx); err == nil && again {
@@ -341,7 +417,7 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 				return
 			}
 			// Trials are numbered from 1 in their file's order, as status shows them.
-			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
+			label := fmt.Sprintf("trial %d/%d", t.Index+1, len(r.plan.Trials))
 			what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
 			mu.Lock()
 			eta := ""
@@ -368,7 +444,10 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 				r.sum.Failed++
 				// Not again in this run: a NaN loss fails the same way twice in a row.
 				// The next run (or another worker) retries it while attempts are left.
-				failedHere = append(failedHere, claimed.Hash)
+				if r.failedHere == nil {
+					r.failedHere = map[string]bool{}
+				}
+				r.failedHere[claimed.Hash] = true
 				fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 				if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 					mu.Unlock()
@@ -391,7 +470,7 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 		slices.SortFunc(handedBack, func(a, b Trial) int { return a.Index - b.Index })
 		names := make([]string, len(handedBack))
 		for i, t := range handedBack {
-			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.sum.Planned, Describe(t.VariantKey(), t.Seed, t.Fold))
+			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, len(r.plan.Trials), Describe(t.VariantKey(), t.Seed, t.Fold))
 		}
 		verb := "was handed back unfinished, and the next dogrun run does it again"
 		if len(names) > 1 {

@@ -117,7 +117,8 @@ func workOn(ctx context.Context, target string, opt Options) (Summary, error) {
 		err = r.attach(ctx, stored)
 	}
 	if err == nil {
-		err = r.work(ctx)
+		r.sum.ExperimentID = r.expID
+		err = r.proceed(ctx)
 	}
 	return r.sum, err
 }
