@@ -1,14 +1,20 @@
 // Package dedupe finds near-duplicate photos: identical files, burst shots,
-// re-crops, flips, re-encodes and brightness changes of one shot. Near-duplicate
-// groups are the unit of an honest train/test split (see dataset.GroupedSplit).
+// re-crops, re-alignments, flips, re-encodes and brightness changes of one
+// shot. Near-duplicate groups are the unit of an honest train/test split (see
+// dataset.GroupedSplit).
 //
-// Two methods:
-//   - MethodPHash (the default): a 64-bit DCT perceptual hash, compared
-//     flip-invariantly by Hamming distance. Calibrated on labelled pairs built
-//     from the DogFaceNet photos (see Calibrate and README.md).
+// Three methods:
+//   - MethodAlign (the default): local features matched under one rotation,
+//     scale and shift, and the photos registered by it and correlated (see
+//     align.go). It finds burst shots that the dataset's eye alignment has
+//     turned and rescaled. Calibrated on pairs of real photos labelled by eye
+//     (labelled/) and on edited copies (see Calibrate and docs/dedupe.md).
+//   - MethodPHash: a 64-bit DCT perceptual hash searched over re-crops and
+//     compared flip-invariantly by Hamming distance; what experiments'
+//     split.group uses. It misses re-alignments.
 //   - MethodSSIM: the seed's ssim.py criterion (grayscale, 7x7 windows, as
 //     scikit-image's structural_similarity), kept for parity. It misses shifted
-//     re-crops and bursts, which is why it is not the default.
+//     re-crops and bursts.
 package dedupe
 
 import (
