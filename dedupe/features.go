@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"slices"
+	"sync"
 )
 
 // Local features for the align method: FAST corners ranked by their Harris
@@ -35,6 +36,57 @@ const (
 
 // featuresPerLevel is how many keypoints each pyramid level keeps.
 var featuresPerLevel = [2]int{250, 160}
+
+// maxKeypoints bounds a photo's keypoints, so matching needs no allocation.
+const maxKeypoints = 250 + 160
+
+// scratch lends the buffers of one Features call, reused across calls
+// through scratchPool: allocating them afresh for each photo cost more in
+// garbage collection than the feature detection itself.
+type scratch struct {
+	floats [][]float64
+	bools  [][]bool
+	nf, nb int
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// floats returns a zeroed buffer of n float64s, valid until reset.
+func (s *scratch) floats64(n int) []float64 {
+	if s.nf == len(s.floats) {
+		s.floats = append(s.floats, nil)
+	}
+	b := s.floats[s.nf]
+	if cap(b) < n {
+		b = make([]float64, n)
+	} else {
+		b = b[:n]
+		clear(b)
+	}
+	s.floats[s.nf] = b
+	s.nf++
+	return b
+}
+
+// bools returns a zeroed buffer of n bools, valid until reset.
+func (s *scratch) bools8(n int) []bool {
+	if s.nb == len(s.bools) {
+		s.bools = append(s.bools, nil)
+	}
+	b := s.bools[s.nb]
+	if cap(b) < n {
+		b = make([]bool, n)
+	} else {
+		b = b[:n]
+		clear(b)
+	}
+	s.bools[s.nb] = b
+	s.nb++
+	return b
+}
+
+// reset takes every buffer back.
+func (s *scratch) reset() { s.nf, s.nb = 0, 0 }
 
 // Keypoint is a corner in level-0 pixel coordinates and its descriptor.
 type Keypoint struct {
@@ -112,13 +164,13 @@ func run9(m uint32) bool {
 // harrisMap returns Harris responses (k = 0.04) over 7x7 windows of Sobel
 // gradients for every pixel at least harrisHalf+1 from the edge, from
 // summed-area tables of the gradient products.
-func harrisMap(g *Gray) []float64 {
+func harrisMap(g *Gray, sc *scratch) []float64 {
 	w, h := g.W, g.H
 	stride := w + 1
 	// Summed-area tables of gx², gy² and gx·gy, built row by row.
-	sxx := make([]float64, stride*(h+1))
-	syy := make([]float64, stride*(h+1))
-	sxy := make([]float64, stride*(h+1))
+	sxx := sc.floats64(stride * (h + 1))
+	syy := sc.floats64(stride * (h + 1))
+	sxy := sc.floats64(stride * (h + 1))
 	pix := g.Pix
 	for y := range h {
 		var rxx, ryy, rxy float64
@@ -140,7 +192,7 @@ func harrisMap(g *Gray) []float64 {
 			sxy[o] = sxy[o-stride] + rxy
 		}
 	}
-	out := make([]float64, w*h)
+	out := sc.floats64(w * h)
 	const r = harrisHalf
 	for y := r + 1; y < h-r-1; y++ {
 		o0, o1 := (y-r)*stride, (y+r+1)*stride
@@ -158,9 +210,9 @@ func harrisMap(g *Gray) []float64 {
 // blur5 smooths g with the separable binomial kernel [1 4 6 4 1]/16, edges
 // clamped: BRIEF compares smoothed pixels so that noise and JPEG blocks do
 // not flip its bits. The vertical pass works on whole rows, for the cache.
-func blur5(g *Gray) *Gray {
+func blur5(g *Gray, sc *scratch) *Gray {
 	w, h := g.W, g.H
-	tmp := NewGray(w, h)
+	tmp := &Gray{W: w, H: h, Pix: sc.floats64(w * h)}
 	for y := range h {
 		src, dst := g.Pix[y*w:(y+1)*w], tmp.Pix[y*w:(y+1)*w]
 		at := func(i int) float64 { return src[min(max(i, 0), w-1)] }
@@ -171,7 +223,7 @@ func blur5(g *Gray) *Gray {
 			dst[i] = (src[i-2] + 4*src[i-1] + 6*src[i] + 4*src[i+1] + src[i+2]) / 16
 		}
 	}
-	out := NewGray(w, h)
+	out := &Gray{W: w, H: h, Pix: sc.floats64(w * h)}
 	row := func(y int) []float64 { y = min(max(y, 0), h-1); return tmp.Pix[y*w : (y+1)*w] }
 	for y := range h {
 		r0, r1, r2, r3, r4 := row(y-2), row(y-1), row(y), row(y+1), row(y+2)
@@ -185,8 +237,8 @@ func blur5(g *Gray) *Gray {
 
 // erode shrinks the true region of a w x h mask by r pixels (a square
 // structuring element), outside counting as false.
-func erode(m []bool, w, h, r int) []bool {
-	tmp := make([]bool, w*h)
+func erode(m []bool, w, h, r int, sc *scratch) []bool {
+	tmp := sc.bools8(w * h)
 	for y := range h {
 		run := 0 // true pixels in a row ending at x
 		for x := range w {
@@ -201,7 +253,7 @@ func erode(m []bool, w, h, r int) []bool {
 			}
 		}
 	}
-	out := make([]bool, w*h)
+	out := sc.bools8(w * h)
 	for x := range w {
 		run := 0
 		for y := range h {
@@ -223,8 +275,11 @@ func erode(m []bool, w, h, r int) []bool {
 // straight edges make strong corners of their own, shared by unrelated crops,
 // so no keypoint is taken near it.
 func Features(g *Gray, valid []bool) []Keypoint {
-	var out []Keypoint
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	out := make([]Keypoint, 0, maxKeypoints)
 	for level, n := range featuresPerLevel {
+		sc.reset()
 		s := math.Pow(levelScale, float64(level))
 		w, h := int(math.Round(float64(g.W)/s)), int(math.Round(float64(g.H)/s))
 		lg, lv := g, valid
@@ -232,12 +287,12 @@ func Features(g *Gray, valid []bool) []Keypoint {
 			lg = g.Resize(w, h)
 			lv = resizeMask(valid, g.W, g.H, w, h)
 		}
-		lv = erode(lv, w, h, fillMargin)
+		lv = erode(lv, w, h, fillMargin, sc)
 		type cand struct {
 			x, y int
 			r    float64
 		}
-		hr := harrisMap(lg)
+		hr := harrisMap(lg, sc)
 		var circle [16]int
 		for k, o := range fastCircle {
 			circle[k] = o[1]*w + o[0]
@@ -260,8 +315,8 @@ func Features(g *Gray, valid []bool) []Keypoint {
 			}
 			return (a.y*w + a.x) - (b.y*w + b.x)
 		})
-		sm := blur5(lg)
-		taken := make([]bool, w*h)
+		sm := blur5(lg, sc)
+		taken := sc.bools8(w * h)
 		kept := 0
 		for _, c := range cs {
 			if kept == n {
@@ -338,13 +393,13 @@ func MatchFeatures(a, b []Keypoint) Correspondence {
 	if len(a) == 0 || len(b) == 0 {
 		return Correspondence{}
 	}
-	n, m := len(a), len(b)
-	rowBest, rowSecond, rowArg := make([]int, n), make([]int, n), make([]int, n)
-	colBest, colArg := make([]int, m), make([]int, m)
-	for i := range rowBest {
+	a, b = a[:min(len(a), maxKeypoints)], b[:min(len(b), maxKeypoints)]
+	var rowBest, rowSecond, rowArg [maxKeypoints]int
+	var colBest, colArg [maxKeypoints]int
+	for i := range a {
 		rowBest[i], rowSecond[i] = 1<<30, 1<<30
 	}
-	for j := range colBest {
+	for j := range b {
 		colBest[j] = 1 << 30
 	}
 	for i := range a {
@@ -363,8 +418,9 @@ func MatchFeatures(a, b []Keypoint) Correspondence {
 		}
 	}
 	type match struct{ ax, ay, bx, by float64 }
-	var ms []match
-	for i, j := range rowArg {
+	var buf [maxKeypoints]match
+	ms := buf[:0]
+	for i, j := range rowArg[:len(a)] {
 		if rowBest[i] <= maxMatchBits && float64(rowBest[i]) < matchRatio*float64(rowSecond[i]) && colArg[j] == i {
 			ms = append(ms, match{float64(a[i].X), float64(a[i].Y), float64(b[j].X), float64(b[j].Y)})
 		}

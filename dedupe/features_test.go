@@ -39,7 +39,7 @@ func TestErode(t *testing.T) {
 			m[y*w+x] = true
 		}
 	}
-	got := erode(m, w, h, 1)
+	got := erode(m, w, h, 1, new(scratch))
 	for y := range h {
 		for x := range w {
 			want := y >= 1 && y <= h-2 && x >= 2 && x <= w-2

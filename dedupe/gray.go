@@ -20,6 +20,7 @@ package dedupe
 import (
 	"image"
 	"math"
+	"sync"
 )
 
 // Gray is a grayscale image with float64 pixels in [0, 255].
@@ -100,9 +101,23 @@ type tap struct {
 	w float64
 }
 
+// areaWeightsCache keeps areaWeights per (n, m): the align method resizes
+// every photo between the same few sizes.
+var areaWeightsCache sync.Map // [2]int -> [][]tap
+
 // areaWeights lists, for each of m output cells, the input cells of an n-long
-// axis it overlaps and their normalized overlap.
+// axis it overlaps and their normalized overlap. The result is shared: do not
+// modify it.
 func areaWeights(n, m int) [][]tap {
+	if w, ok := areaWeightsCache.Load([2]int{n, m}); ok {
+		return w.([][]tap)
+	}
+	w := computeAreaWeights(n, m)
+	areaWeightsCache.Store([2]int{n, m}, w)
+	return w
+}
+
+func computeAreaWeights(n, m int) [][]tap {
 	out := make([][]tap, m)
 	scale := float64(n) / float64(m)
 	for j := range m {
