@@ -51,37 +51,27 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// floats returns a zeroed buffer of n float64s, valid until reset.
-func (s *scratch) floats64(n int) []float64 {
-	if s.nf == len(s.floats) {
-		s.floats = append(s.floats, nil)
-	}
-	b := s.floats[s.nf]
-	if cap(b) < n {
-		b = make([]float64, n)
-	} else {
-		b = b[:n]
-		clear(b)
-	}
-	s.floats[s.nf] = b
-	s.nf++
-	return b
-}
+// floats64 returns a zeroed buffer of n float64s, valid until reset.
+func (s *scratch) floats64(n int) []float64 { return lend(&s.floats, &s.nf, n) }
 
-// bools returns a zeroed buffer of n bools, valid until reset.
-func (s *scratch) bools8(n int) []bool {
-	if s.nb == len(s.bools) {
-		s.bools = append(s.bools, nil)
+// bools8 returns a zeroed buffer of n bools, valid until reset.
+func (s *scratch) bools8(n int) []bool { return lend(&s.bools, &s.nb, n) }
+
+// lend hands out buffer *used of bufs, zeroed and of length n, growing it
+// or the list as needed.
+func lend[T any](bufs *[][]T, used *int, n int) []T {
+	if *used == len(*bufs) {
+		*bufs = append(*bufs, nil)
 	}
-	b := s.bools[s.nb]
+	b := (*bufs)[*used]
 	if cap(b) < n {
-		b = make([]bool, n)
+		b = make([]T, n)
 	} else {
 		b = b[:n]
 		clear(b)
 	}
-	s.bools[s.nb] = b
-	s.nb++
+	(*bufs)[*used] = b
+	*used++
 	return b
 }
 
@@ -236,38 +226,32 @@ func blur5(g *Gray, sc *scratch) *Gray {
 }
 
 // erode shrinks the true region of a w x h mask by r pixels (a square
-// structuring element), outside counting as false.
+// structuring element), outside counting as false: rows, then columns.
 func erode(m []bool, w, h, r int, sc *scratch) []bool {
 	tmp := sc.bools8(w * h)
-	for y := range h {
-		run := 0 // true pixels in a row ending at x
-		for x := range w {
-			if m[y*w+x] {
-				run++
-			} else {
-				run = 0
-			}
-			// tmp at x-r is true when x-2r..x are all true.
-			if x-r >= 0 && run >= 2*r+1 {
-				tmp[y*w+x-r] = true
-			}
-		}
-	}
+	erodeLines(tmp, m, h, w, w, 1, r)
 	out := sc.bools8(w * h)
-	for x := range w {
-		run := 0
-		for y := range h {
-			if tmp[y*w+x] {
+	erodeLines(out, tmp, w, h, 1, w, r)
+	return out
+}
+
+// erodeLines erodes each of count lines of n pixels (line l's pixel k at
+// l*lineStep + k*step) from src into dst: a pixel stays true when the 2r+1
+// pixels centred on it are all true.
+func erodeLines(dst, src []bool, count, n, lineStep, step, r int) {
+	for l := range count {
+		run := 0 // true pixels in a row ending at k
+		for k := range n {
+			if src[l*lineStep+k*step] {
 				run++
 			} else {
 				run = 0
 			}
-			if y-r >= 0 && run >= 2*r+1 {
-				out[(y-r)*w+x] = true
+			if k-r >= 0 && run >= 2*r+1 {
+				dst[l*lineStep+(k-r)*step] = true
 			}
 		}
 	}
-	return out
 }
 
 // Features finds the keypoints of a grayscale photo. valid marks the pixels
