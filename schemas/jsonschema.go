@@ -78,7 +78,7 @@ func structSchema(t reflect.Type) object {
 	var required []string
 	for _, f := range fieldsOf(t) {
 		props = append(props, member{f.name, fieldSchema(f)})
-		if f.spec.required || f.typ.Kind() == reflect.Struct && hasRequired(f.typ) {
+		if requiredField(f) {
 			required = append(required, f.name)
 		}
 	}
@@ -89,9 +89,17 @@ func structSchema(t reflect.Type) object {
 	return append(o, member{"properties", props})
 }
 
-func hasRequired(t reflect.Type) bool {
-	for _, f := range fieldsOf(t) {
-		if f.spec.required || f.typ.Kind() == reflect.Struct && hasRequired(f.typ) {
+// requiredField is a field the file must set: tagged required, or a group
+// holding one (unless the whole group is optional).
+func requiredField(f field) bool {
+	if f.spec.required {
+		return true
+	}
+	if f.typ.Kind() != reflect.Struct || f.spec.optional {
+		return false
+	}
+	for _, sub := range fieldsOf(f.typ) {
+		if requiredField(sub) {
 			return true
 		}
 	}
@@ -106,16 +114,14 @@ func fieldSchema(f field) object {
 	switch {
 	case f.typ == sweepType:
 		o = append(o, sweepSchema()...)
+	case f.typ == spaceType:
+		o = append(o, spaceSchema()...)
 	case f.typ.Kind() == reflect.Struct:
 		o = append(o, structSchema(f.typ)...)
 	default:
 		o = append(o, valueSchema(f.typ, f.spec)...)
 	}
-	if f.spec.hasDef {
-		d, err := parseDefault(f.typ, f.spec.def)
-		if err != nil {
-			panic(err) // setDefaults would have panicked already
-		}
+	if d, ok := defaultValue(f); ok {
 		o = append(o, member{"default", d.Interface()})
 	}
 	return o

@@ -189,10 +189,7 @@ type sweepProblem struct {
 // the field's type, is not repeated and passes the field's constraints.
 func checkSweep(e *Experiment) []sweepProblem {
 	var out []sweepProblem
-	base := map[problem]bool{}
-	for _, p := range validateBase(e) {
-		base[p] = true
-	}
+	base := baseProblems(e)
 	seen := map[string]bool{}
 	for ai, ax := range e.Sweep {
 		axisErr := func(msg string) { out = append(out, sweepProblem{ai, -1, "", msg}) }
@@ -210,32 +207,60 @@ func checkSweep(e *Experiment) []sweepProblem {
 			axisErr("needs at least one value")
 			continue
 		}
-		var kept []reflect.Value
-		var keptIdx []int
-	values:
-		for vi, v := range ax.Values {
-			c := e.clone()
-			fv := fieldValue(&c, chain)
-			if ce := assign(fv, v); ce != nil {
-				out = append(out, sweepProblem{ai, vi, ce.sub, ce.msg})
-				continue
+		for _, p := range checkValues(e, ax.Path, chain, ax.Values, base) {
+			out = append(out, sweepProblem{ai, p.value, p.sub, p.msg})
+		}
+	}
+	return out
+}
+
+// baseProblems are the problems of e's base config, which values set on one
+// field are not blamed for.
+func baseProblems(e *Experiment) map[problem]bool {
+	base := map[problem]bool{}
+	for _, p := range validateBase(e) {
+		base[p] = true
+	}
+	return base
+}
+
+// valueProblem is a bad value of a list of values for one field; sub
+// locates an element inside the value ("[0]").
+type valueProblem struct {
+	value    int
+	sub, msg string
+}
+
+// checkValues checks values that the field at path (resolved to chain) is
+// to take in turn: each converts to the field's type, is not repeated, and
+// brings no problem the base config does not have.
+func checkValues(e *Experiment, path string, chain []field, values []any, base map[problem]bool) []valueProblem {
+	var out []valueProblem
+	var kept []reflect.Value
+	var keptIdx []int
+values:
+	for vi, v := range values {
+		c := e.clone()
+		fv := fieldValue(&c, chain)
+		if ce := assign(fv, v); ce != nil {
+			out = append(out, valueProblem{vi, ce.sub, ce.msg})
+			continue
+		}
+		for k, prev := range kept {
+			if reflect.DeepEqual(prev.Interface(), fv.Interface()) {
+				out = append(out, valueProblem{vi, "", fmt.Sprintf("duplicate value %s (same as [%d])", formatValue(fv.Interface()), keptIdx[k])})
+				continue values
 			}
-			for k, prev := range kept {
-				if reflect.DeepEqual(prev.Interface(), fv.Interface()) {
-					out = append(out, sweepProblem{ai, vi, "", fmt.Sprintf("duplicate value %s (same as [%d])", formatValue(fv.Interface()), keptIdx[k])})
-					continue values
-				}
-			}
-			kept, keptIdx = append(kept, fv), append(keptIdx, vi)
-			// Problems the base config does not have come from this value.
-			for _, p := range validateBase(&c) {
-				switch {
-				case base[p]:
-				case p.path == ax.Path || strings.HasPrefix(p.path, ax.Path+"["):
-					out = append(out, sweepProblem{ai, vi, p.path[len(ax.Path):], p.msg})
-				default:
-					out = append(out, sweepProblem{ai, vi, "", p.path + ": " + p.msg})
-				}
+		}
+		kept, keptIdx = append(kept, fv), append(keptIdx, vi)
+		// Problems the base config does not have come from this value.
+		for _, p := range validateBase(&c) {
+			switch {
+			case base[p]:
+			case p.path == path || strings.HasPrefix(p.path, path+"["):
+				out = append(out, valueProblem{vi, p.path[len(path):], p.msg})
+			default:
+				out = append(out, valueProblem{vi, "", p.path + ": " + p.msg})
 			}
 		}
 	}
@@ -245,6 +270,12 @@ func checkSweep(e *Experiment) []sweepProblem {
 // sweepTarget resolves a sweep path to the chain of fields down to a leaf
 // that may be swept.
 func sweepTarget(path string) ([]field, error) {
+	return target(path, "swept", "sweep")
+}
+
+// target resolves the path of a field that trials set differently (swept,
+// or searched) to the chain of fields down to its leaf.
+func target(path, verbed, verb string) ([]field, error) {
 	chain, err := lookupPath(path)
 	if err != nil {
 		msg := "no such field"
@@ -258,12 +289,12 @@ func sweepTarget(path string) ([]field, error) {
 			continue
 		}
 		if chain[0].name == "split" {
-			return nil, fmt.Errorf("%s cannot be swept: grouping and folds must be the same for every trial (only split.leaky may be swept, to show the leaky protocol beside the honest one)", path)
+			return nil, fmt.Errorf("%s cannot be %s: grouping and folds must be the same for every trial (only split.leaky may be swept, to show the leaky protocol beside the honest one)", path, verbed)
 		}
 		if chain[0].name == "dataset" {
-			return nil, fmt.Errorf("the dataset cannot be swept: its photos and split must be the same for every trial so variants are compared on the same test photos (write a separate experiment instead)")
+			return nil, fmt.Errorf("the dataset cannot be %s: its photos and split must be the same for every trial so variants are compared on the same test photos (write a separate experiment instead)", verbed)
 		}
-		return nil, fmt.Errorf("%s cannot be swept", chain[0].name)
+		return nil, fmt.Errorf("%s cannot be %s", chain[0].name, verbed)
 	}
 	if last := chain[len(chain)-1]; last.typ.Kind() == reflect.Struct {
 		var leaves []string
@@ -272,7 +303,7 @@ func sweepTarget(path string) ([]field, error) {
 				leaves = append(leaves, p)
 			}
 		}
-		return nil, fmt.Errorf("is a group of fields; sweep one of %s", strings.Join(leaves, ", "))
+		return nil, fmt.Errorf("is a group of fields; %s one of %s", verb, strings.Join(leaves, ", "))
 	}
 	return chain, nil
 }
@@ -308,6 +339,7 @@ func (e Experiment) clone() Experiment {
 	c.Head.Hidden = cloneSlice(e.Head.Hidden)
 	c.Backbone.Names = cloneSlice(e.Backbone.Names)
 	c.Seeds = cloneSlice(e.Seeds)
+	c.Search.Space = cloneSlice(e.Search.Space)
 	if e.Sweep != nil {
 		c.Sweep = make(Sweep, len(e.Sweep))
 		for i, a := range e.Sweep {
@@ -346,8 +378,7 @@ func (e *Experiment) Trials() ([]Trial, error) {
 	trials := make([]Trial, 0, total)
 	idx := make([]int, len(e.Sweep)) // odometer over the axes, last fastest
 	for {
-		cfg := e.clone()
-		cfg.Sweep = nil
+		cfg := e.trialBase()
 		var variant []Setting
 		for i, ax := range e.Sweep {
 			fv := fieldValue(&cfg, chains[i])
