@@ -1,0 +1,2 @@
+-- Placeholder for issue 15's migration of this number (its file has this
+-- name), so that 0006 loads on the settle branch; merging takes issue 15's.

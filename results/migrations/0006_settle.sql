@@ -1,0 +1,2 @@
+-- Placeholder for issue 16's migration of this number (its file has this
+-- name), so that 0007 loads on the search branch; merging takes issue 16's.
