@@ -44,11 +44,12 @@ type Options struct {
 	MaxAttempts int
 }
 
-// Summary counts what a run did.
+// Summary counts what a run did. Pruned trials (a search's) were stopped
+// by its pruner; they are not in Trained.
 type Summary struct {
-	Planned, AlreadyDone, Trained, Failed int
-	FeaturesComputed                      int
-	ExperimentID                          int64
+	Planned, AlreadyDone, Trained, Pruned, Failed int
+	FeaturesComputed                              int
+	ExperimentID                                  int64
 }
 
 func (o *Options) defaults() {
@@ -129,6 +130,8 @@ type run struct {
 	prep  sync.Mutex
 	sum   Summary
 	build BuildInfo
+	// search is the experiment's search; nil for a sweep.
+	search *searching
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
 	// r.trial) and the heartbeat clock (else a time.Ticker).
@@ -154,20 +157,13 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return r.sum, err
 	}
-	rows := make([]results.Trial, len(r.plan.Trials))
-	hashes := make([]string, len(r.plan.Trials))
-	byHash := map[string]Trial{}
-	for i, t := range r.plan.Trials {
-		cfg, err := t.Config.CanonicalJSON()
-		if err != nil {
-			return r.sum, err
-		}
-		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
-			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
-		hashes[i] = t.Hash
-		byHash[t.Hash] = t
+	var claims claimer
+	if exp.Search.Declared() {
+		claims, err = r.startSearch(ctx)
+	} else {
+		claims, err = r.startSweep(ctx)
 	}
-	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
+	if err != nil {
 		return r.sum, err
 	}
 	splits, err := r.plan.StoredSplits()
@@ -177,9 +173,41 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
 		return r.sum, err
 	}
+	r.build = ReadBuildInfo(filepath.Dir(exp.File))
+
+	started := time.Now()
+	if err := r.trials(ctx, claims, started); err != nil {
+		return r.sum, err
+	}
+	pruned := ""
+	if r.search != nil {
+		pruned = fmt.Sprintf(", %d pruned", r.sum.Pruned)
+	}
+	fmt.Fprintf(r.opt.Log, "done: %d trained%s, %d failed, %d already done, %s computed in %s\n",
+		r.sum.Trained, pruned, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
+	return r.sum, nil
+}
+
+// startSweep registers every trial of the plan, counts those done already
+// and hands out the rest.
+func (r *run) startSweep(ctx context.Context) (claimer, error) {
+	exp := r.plan.Experiment
+	rows := make([]results.Trial, len(r.plan.Trials))
+	hashes := make([]string, len(r.plan.Trials))
+	byHash := map[string]Trial{}
+	for i, t := range r.plan.Trials {
+		row, err := storedTrial(t)
+		if err != nil {
+			return nil, err
+		}
+		rows[i], hashes[i], byHash[t.Hash] = row, t.Hash, t
+	}
+	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
+		return nil, err
+	}
 	stored, err := r.opt.Store.Trials(ctx, r.expID)
 	if err != nil {
-		return r.sum, err
+		return nil, err
 	}
 	r.sum.Planned = len(r.plan.Trials)
 	for _, s := range stored {
@@ -187,27 +215,71 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 			r.sum.AlreadyDone++
 		}
 	}
-	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s, %s (train %d, val %d, test %d)\n",
-		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, english.Count(len(r.plan.Data.Classes), "class|classes"),
-		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
-	r.build = ReadBuildInfo(filepath.Dir(exp.File))
-
-	started := time.Now()
-	if err := r.trials(ctx, hashes, byHash, started); err != nil {
-		return r.sum, err
-	}
-	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
-		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
-	return r.sum, nil
+	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
+		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
+	return &sweepClaims{r: r, hashes: hashes, byHash: byHash}, nil
 }
 
-// trials runs the trials of hashes that the store lets this worker claim,
-// Options.Threads at a time: each on a goroutine of its own, from claim to
+// describeData is the classes and photos the trials share.
+func (r *run) describeData() string {
+	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
+		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+}
+
+// storedTrial is t's row for the store: its identity.
+func storedTrial(t Trial) (results.Trial, error) {
+	cfg, err := t.Config.CanonicalJSON()
+	if err != nil {
+		return results.Trial{}, err
+	}
+	return results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
+		VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}, nil
+}
+
+// claimer hands a run's workers their trials.
+type claimer interface {
+	// claim claims the next trial for this run; nil when none is left to it.
+	claim(ctx context.Context) (*results.Trial, Trial, error)
+	// ended says that a trial of this run ended; failed ones are not
+	// claimed again by it (a NaN loss fails the same way twice in a row;
+	// the next run, or another worker, retries it while attempts are left).
+	ended(hash string, failed bool)
+}
+
+// sweepClaims hands out the planned trials of a sweep.
+type sweepClaims struct {
+	r      *run
+	mu     sync.Mutex
+	hashes []string // those this run may claim
+	byHash map[string]Trial
+}
+
+func (c *sweepClaims) claim(ctx context.Context) (*results.Trial, Trial, error) {
+	c.mu.Lock()
+	claimable := c.hashes
+	c.mu.Unlock()
+	r := c.r
+	claimed, err := r.opt.Store.Claim(ctx, r.expID, claimable, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+	if err != nil || claimed == nil {
+		return nil, Trial{}, err
+	}
+	return claimed, c.byHash[claimed.Hash], nil
+}
+
+func (c *sweepClaims) ended(hash string, failed bool) {
+	if failed {
+		c.mu.Lock()
+		c.hashes = without(c.hashes, hash)
+		c.mu.Unlock()
+	}
+}
+
+// trials runs the trials claims hands this worker, Options.Threads at a time: each on a goroutine of its own, from claim to
 // stored results, as the only trial would run. Heads train on one core each
 // (train.Fit), so trials side by side use the cores without sharing a
 // computation, and each stores what it would alone. A trial that fails is
 // recorded and the others go on; Ctrl-C hands back every trial in flight.
-func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Trial, started time.Time) error {
+func (r *run) trials(ctx context.Context, claims claimer, started time.Time) error {
 	workers := r.opt.Threads
 	if workers <= 0 {
 		workers = runtime.NumCPU()
@@ -238,24 +310,20 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 				}
 				return
 			}
-			mu.Lock()
-			claimable := hashes
-			mu.Unlock()
-			claimed, err := r.opt.Store.Claim(ctx, r.expID, claimable, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+			claimed, t, err := claims.claim(ctx)
 			if err != nil || claimed == nil {
 				if err != nil && ctx.Err() == nil {
 					fail(err)
 				}
 				return
 			}
-			t := byHash[claimed.Hash]
 			// Trials are numbered from 1 in their file's order, as status shows them.
 			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
 			what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
 			mu.Lock()
 			eta := ""
 			if finished > 0 {
-				left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
+				left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Pruned + r.sum.Failed)
 				eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
 			}
 			mu.Unlock()
@@ -266,6 +334,8 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 			switch {
 			case err == nil:
 				r.sum.Trained++
+			case errors.Is(err, errPruned):
+				r.sum.Pruned++
 			case errors.Is(err, results.ErrNotOwned):
 				// Another worker reclaimed it after this one went silent; it is theirs now.
 				fmt.Fprintf(r.opt.Log, "%s taken over by another worker: %v\n", label, err)
@@ -275,9 +345,6 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 				handedBack = append(handedBack, t)
 			default:
 				r.sum.Failed++
-				// Not again in this run: a NaN loss fails the same way twice in a row.
-				// The next run (or another worker) retries it while attempts are left.
-				hashes = without(hashes, claimed.Hash)
 				fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 				if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 					mu.Unlock()
@@ -286,6 +353,7 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 				}
 			}
 			mu.Unlock()
+			claims.ended(claimed.Hash, err != nil && !errors.Is(err, errPruned) && !errors.Is(err, results.ErrNotOwned) && ctx.Err() == nil)
 		}
 	}
 	for range workers {
@@ -403,7 +471,7 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	}
 
 	lastLine := time.Time{}
-	onEpoch := func(e train.Epoch) {
+	progress := func(e train.Epoch) {
 		if time.Since(lastLine) >= 2*time.Second || e.Epoch == cfg.Train.Epochs {
 			left := time.Duration(float64(cfg.Train.Epochs-e.Epoch) * e.Seconds * float64(time.Second))
 			fmt.Fprintf(r.opt.Log, "  %s epoch %d/%d loss %.4f acc %.3f val_loss %.4f val_acc %.3f (%.2fs/epoch, trial ETA <= %s)\n",
@@ -411,10 +479,14 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 			lastLine = time.Now()
 		}
 	}
-	head, fit, err := train.Fit(ctx, FitConfig(t), sets.train, sets.val, len(sets.classes), onEpoch)
-	if err != nil {
-		return fmt.Errorf("train head: %w", err)
+	f, err := r.fit(ctx, claimed, t, sets, progress)
+	if errors.Is(err, errPruned) {
+		return r.finishPruned(ctx, claimed, t, label, f, start)
 	}
+	if err != nil {
+		return err
+	}
+	head, fit := f.head, f.result
 	fmt.Fprintf(r.opt.Log, "  %s stopped at epoch %d, best epoch %d\n", label, fit.StoppedEpoch, fit.BestEpoch)
 
 	probs, report, open, err := r.evaluate(head, sets, cache, augmentOf(cfg).Key())
@@ -431,17 +503,12 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	fmt.Fprintf(r.opt.Log, "  %s test accuracy %.3f top-5 %.3f macro F1 %.3f (%s)\n",
 		label, report.Accuracy, report.Top5, report.Macro.F1, english.Count(report.N, "photo"))
 
-	epochs := make([]results.Epoch, len(fit.Epochs))
-	for i, e := range fit.Epochs {
-		epochs[i] = results.Epoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, TrainAccuracy: e.TrainAccuracy,
-			ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy, Seconds: e.Seconds}
-	}
 	err = r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
-		Epochs: epochs, BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
+		Epochs: storedEpochs(fit.Epochs), BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
 		CheckpointPath: filepath.Join(dir, "checkpoint"), Classes: sets.classes,
 		Report: report, Predictions: predictions(r.plan, sets.testUnits, sets.classOf, probs),
-		DurationSeconds: time.Since(start).Seconds(),
-		GoVersion:       runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
+		DurationSeconds: time.Since(start).Seconds(), FitCPUSeconds: f.cpu.Seconds(),
+		GoVersion: runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
 		BackboneSHA256: backboneID(t.Parts), OpenSet: open,
 	})
 	if err != nil {

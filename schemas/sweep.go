@@ -405,6 +405,9 @@ func (e *Experiment) Trials() ([]Trial, error) {
 	}
 }
 
+// Label is the value as the variant key shows it.
+func (s Setting) Label() string { return formatValue(s.Value) }
+
 // VariantKey names the swept settings, e.g. "head.dropout=0.25, train.lr=0.001",
 // or "base" without a sweep; trials differing only by seed share it.
 func (t Trial) VariantKey() string {
@@ -413,7 +416,7 @@ func (t Trial) VariantKey() string {
 	}
 	parts := make([]string, len(t.Variant))
 	for i, s := range t.Variant {
-		parts[i] = s.Path + "=" + formatValue(s.Value)
+		parts[i] = s.Path + "=" + s.Label()
 	}
 	return strings.Join(parts, ", ")
 }
