@@ -59,24 +59,7 @@ func newSearching(p *Plan) (*searching, error) {
 	}
 	sc := exp.Search
 	s := &searching{exp: exp, space: space, metric: sc.Metric, budget: sc.Trials}
-	if sc.Metric == "val_loss" {
-		s.dir = search.Minimize
-	}
-	if sc.Method == "random" {
-		s.sampler = search.Random{}
-	} else {
-		tpe := search.NewTPE()
-		tpe.StartupTrials, tpe.Direction = sc.StartupTrials, s.dir
-		s.sampler = tpe
-	}
-	switch pr := exp.Prune; pr.Method {
-	case "median":
-		s.pruner = search.Median{StartupTrials: pr.StartupTrials, WarmupEpochs: pr.WarmupEpochs, Interval: pr.Interval,
-			MinTrials: pr.MinTrials, Direction: s.dir}
-	case "asha":
-		s.pruner = search.ASHA{MinResource: pr.MinEpochs, ReductionFactor: pr.ReductionFactor,
-			MinEarlyStoppingRate: pr.MinEarlyStoppingRate, Direction: s.dir}
-	}
+	s.sampler, s.pruner, s.dir = exp.Searcher()
 	// A study is its seed's trial (config, photos, backbone, split) and what
 	// decides its draws; the budget, the pruner and confirm are not: raising
 	// trials continues a study, and a pruned draw stays pruned.
@@ -131,10 +114,11 @@ func confirmSeeds(own int64, m int) []int64 {
 	return out
 }
 
-// checkSearchBackbones plans each backbone a search's choices name, so that
-// one unknown to dogrun stops the run before any draw.
-func (p *Plan) checkSearchBackbones() error {
-	exp := p.Experiment
+// BackboneChoices are the experiment's base trial with each backbone a
+// search's choices name, so that one unknown to dogrun is refused before
+// any draw.
+func BackboneChoices(exp *schemas.Experiment) ([]schemas.Trial, error) {
+	var out []schemas.Trial
 	for _, d := range exp.Search.Space {
 		if d.Kind != "choice" || !strings.HasPrefix(d.Path, "backbone.") {
 			continue
@@ -142,11 +126,23 @@ func (p *Plan) checkSearchBackbones() error {
 		for _, v := range d.Choices {
 			t, err := exp.SearchTrial(exp.Seeds[0], map[string]any{d.Path: v})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if _, err := p.trial(t, 0); err != nil {
-				return err
-			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// checkSearchBackbones plans each of BackboneChoices.
+func (p *Plan) checkSearchBackbones() error {
+	choices, err := BackboneChoices(p.Experiment)
+	if err != nil {
+		return err
+	}
+	for _, t := range choices {
+		if _, err := p.trial(t, 0); err != nil {
+			return err
 		}
 	}
 	return nil

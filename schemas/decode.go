@@ -72,14 +72,21 @@ func Decode(file string, data []byte) (*Experiment, error) {
 }
 
 // ErrorAt is an error about field found by checks outside this package (an
-// unknown backbone, say), placed where the field is set: on a swept field, the
-// sweep entry; else where the file sets it, or its nearest enclosing key. The
-// file is parsed again: positions are not worth carrying in every Experiment.
+// unknown backbone, say), placed where the field is set: on a swept or
+// searched field, the sweep or search entry; else where the file sets it, or
+// its nearest enclosing key. The file is parsed again: positions are not
+// worth carrying in every Experiment.
 func (e *Experiment) ErrorAt(field, msg string) *Error {
 	err := &Error{File: e.File, Field: field, Msg: msg}
 	for _, a := range e.Sweep {
 		if a.Path == field {
 			err.Line, err.Column = a.Line, a.Column
+			return err
+		}
+	}
+	for _, d := range e.Search.Space {
+		if d.Path == field || strings.HasPrefix(field, d.Path+"[") {
+			err.Line, err.Column = d.Line, d.Column
 			return err
 		}
 	}

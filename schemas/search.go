@@ -55,6 +55,52 @@ func (e *Experiment) SearchSpace() (search.Space, error) {
 	return search.NewSpace(params...)
 }
 
+// Searcher is the sampler and pruner (nil without prune) the experiment
+// declares, and which way its metric is better.
+func (e *Experiment) Searcher() (search.Sampler, search.Pruner, search.Direction) {
+	sc, pr := e.Search, e.Prune
+	dir := search.Maximize
+	if sc.Metric == "val_loss" {
+		dir = search.Minimize
+	}
+	var sampler search.Sampler = search.Random{}
+	if sc.Method == "tpe" {
+		tpe := search.NewTPE()
+		tpe.StartupTrials, tpe.Direction = sc.StartupTrials, dir
+		sampler = tpe
+	}
+	var pruner search.Pruner
+	switch pr.Method {
+	case "median":
+		pruner = search.Median{StartupTrials: pr.StartupTrials, WarmupEpochs: pr.WarmupEpochs, Interval: pr.Interval,
+			MinTrials: pr.MinTrials, Direction: dir}
+	case "asha":
+		pruner = search.ASHA{MinResource: pr.MinEpochs, ReductionFactor: pr.ReductionFactor,
+			MinEarlyStoppingRate: pr.MinEarlyStoppingRate, Direction: dir}
+	}
+	return sampler, pruner, dir
+}
+
+// String is the range as the file gives it, e.g. "loguniform [0.0001, 0.1]"
+// or "choice of [], [256]".
+func (d Dimension) String() string {
+	if d.Kind == "choice" {
+		vals := make([]string, len(d.Choices))
+		for i, c := range d.Choices {
+			vals[i] = formatValue(c)
+		}
+		return "choice of " + strings.Join(vals, ", ")
+	}
+	s := fmt.Sprintf("%s [%s, %s]", d.Kind, formatValue(d.Low), formatValue(d.High))
+	if d.Step > 1 {
+		s += fmt.Sprintf(" step %d", d.Step)
+	}
+	if d.Log {
+		s += " log"
+	}
+	return s
+}
+
 func (d Dimension) param() search.Param {
 	k, ok := rangeKinds[d.Kind]
 	if !ok {

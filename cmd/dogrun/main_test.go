@@ -57,6 +57,17 @@ func TestValidateQuickstart(t *testing.T) {
 	golden(t, "validate_quickstart", strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
 }
 
+// TestValidateSearch describes a search: its space, where ASHA may stop a
+// trial, the draws per seed.
+func TestValidateSearch(t *testing.T) {
+	file := shippedExperiment(t, "search-tpe.yaml")
+	out, _, err := dogrun(t, "validate", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "validate_search", strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
+}
+
 func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 	_, _, err := dogrun(t, "validate", filepath.Join("testdata", "bad_field.yaml"))
 	if err == nil {
@@ -66,7 +77,7 @@ func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 }
 
 func TestValidateUnknownBackboneAndCut(t *testing.T) {
-	for _, name := range []string{"bad_backbone", "bad_swept_backbone"} {
+	for _, name := range []string{"bad_backbone", "bad_swept_backbone", "bad_searched_backbone"} {
 		_, _, err := dogrun(t, "validate", filepath.Join("testdata", name+".yaml"))
 		if err == nil {
 			t.Fatalf("%s validated", name)
