@@ -58,9 +58,9 @@ seeds: [1]
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &run{opt: Options{Store: st, RunsDir: t.TempDir(), CacheDir: cacheDir, Log: log},
-		plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
-	r.opt.defaults()
+	opt := Options{Store: st, RunsDir: t.TempDir(), CacheDir: cacheDir, Log: log}
+	opt.defaults()
+	r := planned(plan, opt)
 	return r, st
 }
 

@@ -42,6 +42,14 @@ type Options struct {
 	// worker may take it over.
 	StaleAfter  time.Duration
 	MaxAttempts int
+	// Photos, when set, is where this machine keeps the experiment's photos,
+	// in place of the file's dataset.path (a worker on another machine).
+	Photos string
+	// Poll, for Work, is how often to look for new work once none is left;
+	// 0 returns then.
+	Poll time.Duration
+
+	wait bool // set by Work: wait for trials running under other workers
 }
 
 // Summary counts what a run did. Pruned trials (a search's) were stopped
@@ -88,24 +96,76 @@ func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, er
 }
 
 func plannedRun(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
-	plan, err := NewPlan(exp, opt.Log)
+	r, err := newRun(ctx, exp, opt)
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
-		return Summary{}, err
-	}
-	if opt.Store == nil {
-		st, err := opt.OpenStore()
-		if err != nil {
-			return Summary{}, err
-		}
-		defer st.Close()
-		opt.Store = st
-	}
-	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
 	defer r.close()
 	return r.all(ctx)
+}
+
+// Register plans the experiment and stores it with its trials and splits,
+// running none: what dogrun submit does before the workers start.
+func Register(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
+	opt.defaults()
+	r, err := newRun(ctx, exp, opt)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer r.close()
+	if err := r.register(ctx); err != nil {
+		return r.sum, err
+	}
+	r.sum.Planned = len(r.plan.Trials)
+	if r.search != nil {
+		r.sum.Planned = r.search.planned()
+	}
+	return r.sum, nil
+}
+
+// newRun plans the experiment, reading its photos from opt.Photos when set,
+// and opens the store when opt.Store is nil (after the plan, so that a run
+// refused for its data creates no database).
+func newRun(ctx context.Context, exp *schemas.Experiment, opt Options) (*run, error) {
+	photos := opt.Photos
+	if photos == "" {
+		photos = schemas.DatasetDir(exp)
+	}
+	plan, err := newPlan(exp, photos, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+	// Every download before the sweep starts, not in the middle of a trial.
+	var specs []backbone.Spec
+	for _, t := range append(slices.Clone(plan.Trials), plan.choices...) {
+		for _, p := range t.Parts {
+			specs = append(specs, p.Spec)
+		}
+	}
+	if err := backbone.Prepare(ctx, opt.CacheDir, specs); err != nil {
+		return nil, err
+	}
+	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
+		return nil, err
+	}
+	r := planned(plan, opt)
+	if opt.Store == nil {
+		if r.opt.Store, err = opt.OpenStore(); err != nil {
+			return nil, err
+		}
+		r.ownStore = true
+	}
+	return r, nil
+}
+
+// planned is a run of plan's trials.
+func planned(plan *Plan, opt Options) *run {
+	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{},
+		byHash: map[string]Trial{}}
+	for _, t := range plan.Trials {
+		r.byHash[t.Hash] = t
+	}
+	return r
 }
 
 // Interrupted is Run's error when its context ends (Ctrl-C): Msg says which
@@ -119,17 +179,20 @@ func (e *Interrupted) Error() string { return e.Msg }
 func (e *Interrupted) Unwrap() error { return e.Cause }
 
 type run struct {
-	opt    Options
-	plan   *Plan
-	expID  int64
-	models map[string]*backbone.Model
-	caches map[string]*backbone.Cache
+	opt      Options
+	ownStore bool // opened by newRun, closed by close
+	plan     *Plan
+	byHash   map[string]Trial // the plan's trials
+	expID    int64
+	models   map[string]*backbone.Model
+	caches   map[string]*backbone.Cache
 	// adapters are the trained adapters of this run's trials, by key.
 	adapters map[string]*adapter.Adapter
 	// prep is held while a trial prepares its rows (see prepare).
-	prep  sync.Mutex
-	sum   Summary
-	build BuildInfo
+	prep    sync.Mutex
+	sum     Summary
+	build   BuildInfo
+	waiting sync.Once // othersRunning says so once
 	// search is the experiment's search; nil for a sweep.
 	search *searching
 
@@ -143,87 +206,60 @@ func (r *run) close() {
 	for _, m := range r.models {
 		m.Close()
 	}
+	if r.ownStore {
+		r.opt.Store.Close()
+	}
 }
 
 func (r *run) all(ctx context.Context) (Summary, error) {
+	if err := r.register(ctx); err != nil {
+		return r.sum, err
+	}
+	return r.sum, r.work(ctx)
+}
+
+// register stores the experiment, its trials (those already stored keep
+// their rows and results; a search's are made as they are claimed) and its
+// splits.
+func (r *run) register(ctx context.Context) error {
 	exp := r.plan.Experiment
 	yaml, err := os.ReadFile(exp.File)
 	if err != nil {
-		return r.sum, err
+		return err
 	}
 	r.expID, err = r.opt.Store.PutExperiment(ctx, results.Experiment{
 		Name: exp.Name, File: absPath(exp.File), ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
 	})
 	if err != nil {
-		return r.sum, err
+		return err
 	}
-	var claims claimer
 	if exp.Search.Declared() {
-		claims, err = r.startSearch(ctx)
+		err = r.registerSearch(ctx)
 	} else {
-		claims, err = r.startSweep(ctx)
+		err = r.registerSweep(ctx)
 	}
 	if err != nil {
-		return r.sum, err
+		return err
 	}
 	splits, err := r.plan.StoredSplits()
 	if err != nil {
-		return r.sum, err
+		return err
 	}
-	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
-		return r.sum, err
-	}
-	r.build = ReadBuildInfo(filepath.Dir(exp.File))
-
-	started := time.Now()
-	if err := r.trials(ctx, claims, started); err != nil {
-		return r.sum, err
-	}
-	pruned := ""
-	if r.search != nil {
-		pruned = fmt.Sprintf(", %d pruned", r.sum.Pruned)
-	}
-	fmt.Fprintf(r.opt.Log, "done: %d trained%s, %d failed, %d already done, %s computed in %s\n",
-		r.sum.Trained, pruned, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
-	return r.sum, nil
+	return r.opt.Store.PutSplits(ctx, r.expID, splits)
 }
 
-// startSweep registers every trial of the plan, counts those done already
-// and hands out the rest.
-func (r *run) startSweep(ctx context.Context) (claimer, error) {
-	exp := r.plan.Experiment
+// registerSweep stores the plan's trials.
+func (r *run) registerSweep(ctx context.Context) error {
 	rows := make([]results.Trial, len(r.plan.Trials))
-	hashes := make([]string, len(r.plan.Trials))
-	byHash := map[string]Trial{}
 	for i, t := range r.plan.Trials {
 		row, err := storedTrial(t)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rows[i], hashes[i], byHash[t.Hash] = row, t.Hash, t
+		rows[i] = row
 	}
-	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
-		return nil, err
-	}
-	stored, err := r.opt.Store.Trials(ctx, r.expID)
-	if err != nil {
-		return nil, err
-	}
-	r.sum.Planned = len(r.plan.Trials)
-	for _, s := range stored {
-		if _, ok := byHash[s.Hash]; ok && s.Status == results.StatusDone {
-			r.sum.AlreadyDone++
-		}
-	}
-	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
-		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
-	return &sweepClaims{r: r, hashes: hashes, byHash: byHash}, nil
-}
-
-// describeData is the classes and photos the trials share.
-func (r *run) describeData() string {
-	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
-		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+	_, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows)
+	return err
 }
 
 // storedTrial is t's row for the store: its identity.
@@ -236,43 +272,83 @@ func storedTrial(t Trial) (results.Trial, error) {
 		VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}, nil
 }
 
+// work runs the registered experiment's trials that this worker can claim,
+// until none is left (with Options.Wait, until none is running elsewhere
+// either).
+func (r *run) work(ctx context.Context) error {
+	exp := r.plan.Experiment
+	stored, err := r.opt.Store.Trials(ctx, r.expID)
+	if err != nil {
+		return err
+	}
+	r.sum.ExperimentID = r.expID
+	var claims claimer
+	if r.search != nil {
+		claims = r.searchClaims(stored)
+	} else {
+		r.sum.Planned = len(r.plan.Trials)
+		for _, s := range stored {
+			if _, ok := r.byHash[s.Hash]; ok && s.Status == results.StatusDone {
+				r.sum.AlreadyDone++
+			}
+		}
+		fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
+			exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
+		claims = &sweepClaims{r: r}
+	}
+	r.build = ReadBuildInfo(filepath.Dir(exp.File))
+
+	started := time.Now()
+	if err := r.reclaimDead(ctx, true); err != nil {
+		return err
+	}
+	if err := r.trials(ctx, claims, started); err != nil {
+		return err
+	}
+	pruned := ""
+	if r.search != nil {
+		pruned = fmt.Sprintf(", %d pruned", r.sum.Pruned)
+	}
+	fmt.Fprintf(r.opt.Log, "done: %d trained%s, %d failed, %d already done, %s computed in %s\n",
+		r.sum.Trained, pruned, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
+	return nil
+}
+
+// describeData is the classes and photos the trials share.
+func (r *run) describeData() string {
+	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
+		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+}
+
 // claimer hands a run's workers their trials.
 type claimer interface {
-	// claim claims the next trial for this run; nil when none is left to it.
-	claim(ctx context.Context) (*results.Trial, Trial, error)
-	// ended says that a trial of this run ended; failed ones are not
-	// claimed again by it (a NaN loss fails the same way twice in a row;
-	// the next run, or another worker, retries it while attempts are left).
-	ended(hash string, failed bool)
+	// claim claims the next trial for this worker, skipping those of skip
+	// (this run's own failures); nil when none is left to it.
+	claim(ctx context.Context, skip []string) (*results.Trial, Trial, error)
+	// ended says that a trial of this run ended.
+	ended()
 }
 
 // sweepClaims hands out the planned trials of a sweep.
-type sweepClaims struct {
-	r      *run
-	mu     sync.Mutex
-	hashes []string // those this run may claim
-	byHash map[string]Trial
-}
+type sweepClaims struct{ r *run }
 
-func (c *sweepClaims) claim(ctx context.Context) (*results.Trial, Trial, error) {
-	c.mu.Lock()
-	claimable := c.hashes
-	c.mu.Unlock()
+func (c *sweepClaims) claim(ctx context.Context, skip []string) (*results.Trial, Trial, error) {
 	r := c.r
-	claimed, err := r.opt.Store.Claim(ctx, r.expID, claimable, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+	claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
 	if err != nil || claimed == nil {
 		return nil, Trial{}, err
 	}
-	return claimed, c.byHash[claimed.Hash], nil
+	t, ok := r.byHash[claimed.Hash]
+	if !ok {
+		_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
+		return nil, Trial{}, fmt.Errorf("experiment %s was registered again, from another version of its file, while this worker ran it: "+
+			"trial %s is not one this worker planned, so it stops (start it again to work on the new version)",
+			r.plan.Experiment.Name, claimed.Hash[:min(12, len(claimed.Hash))])
+	}
+	return claimed, t, nil
 }
 
-func (c *sweepClaims) ended(hash string, failed bool) {
-	if failed {
-		c.mu.Lock()
-		c.hashes = without(c.hashes, hash)
-		c.mu.Unlock()
-	}
-}
+func (c *sweepClaims) ended() {}
 
 // trials runs the trials claims hands this worker, Options.Threads at a time: each on a goroutine of its own, from claim to
 // stored results, as the only trial would run. Heads train on one core each
@@ -289,6 +365,7 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 	var (
 		mu         sync.Mutex
 		finished   int
+		failedHere []string // not claimed again by this worker
 		handedBack []Trial
 		fatal      error
 		wg         sync.WaitGroup
@@ -304,13 +381,22 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 	work := func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
-			if err := r.reclaimDead(ctx); err != nil {
+			if err := r.reclaimDead(ctx, false); err != nil {
 				if ctx.Err() == nil {
 					fail(err)
 				}
 				return
 			}
-			claimed, t, err := claims.claim(ctx)
+			mu.Lock()
+			skip := slices.Clone(failedHere)
+			mu.Unlock()
+			claimed, t, err := claims.claim(ctx, skip)
+			if err == nil && claimed == nil {
+				var again bool
+				if again, err = r.othersRunning(ctx); err == nil && again {
+					continue
+				}
+			}
 			if err != nil || claimed == nil {
 				if err != nil && ctx.Err() == nil {
 					fail(err)
@@ -345,6 +431,9 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 				handedBack = append(handedBack, t)
 			default:
 				r.sum.Failed++
+				// Not again in this run: a NaN loss fails the same way twice in a row.
+				// The next run (or another worker) retries it while attempts are left.
+				failedHere = append(failedHere, claimed.Hash)
 				fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 				if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 					mu.Unlock()
@@ -353,7 +442,7 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 				}
 			}
 			mu.Unlock()
-			claims.ended(claimed.Hash, err != nil && !errors.Is(err, errPruned) && !errors.Is(err, results.ErrNotOwned) && ctx.Err() == nil)
+			claims.ended()
 		}
 	}
 	for range workers {

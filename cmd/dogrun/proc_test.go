@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/needs"
+	"github.com/dogrun/dogrun/internal/pgtest"
+	"github.com/dogrun/dogrun/internal/slurmtest"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 )
@@ -24,14 +25,19 @@ import (
 // TestMain lets the test binary stand in for the dogrun binary: with
 // DOGRUN_TEST_AS_CLI=1 it is main() on its arguments. The crash and
 // concurrency tests start it as a child process, so what they SIGKILL or run
-// twice is the real command, and no separate build is needed.
+// twice is the real command, and no separate build is needed. The
+// PostgreSQL server and Slurm cluster that tests started are stopped at the
+// end.
 func TestMain(m *testing.M) {
 	if os.Getenv("DOGRUN_TEST_AS_CLI") == "1" {
 		os.Args = append([]string{"dogrun"}, os.Args[1:]...)
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	slurmtest.StopShared()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 // proc is a dogrun child process whose stdout and stderr are read line by line.
@@ -168,12 +174,7 @@ func fetchedPackages(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for _, src := range []backbone.Source{backbone.ONNXRuntime.Source, spec.Source} {
-		for _, f := range src.Files {
-			p := filepath.Join(cache, "npm", src.Package+"@"+src.Version, filepath.FromSlash(f.Path))
-			if _, err := os.Stat(p); err != nil {
-				needs.Met(t, fmt.Errorf("%w (run dogrun setup)", err))
-			}
-		}
+		needs.Met(t, backbone.Fetched(cache, src))
 	}
 	return filepath.Join(cache, "npm")
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/english"
-	"github.com/dogrun/dogrun/internal/workspace"
+	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -26,13 +26,12 @@ progress back, and the next run does them again.
 `
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("run", runUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
-	threads := fs.Int("threads", 0, "cores to use: ONNX Runtime threads, and trials trained at once (0 = one per CPU)")
-	batch := fs.Int("batch", 8, "images per backbone call")
-	stale := fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long\n"+
-		"(a dead worker of this host is taken over at once)")
+	var w workFlags
+	w.register(fs)
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -45,17 +44,13 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cacheDir, err := workspace.CacheDir()
+	// A new database is made only once the photos are known to be usable; an
+	// existing one is checked (and upgraded) before they are read.
+	opts, err := w.options(c.stdout, store)
 	if err != nil {
 		return err
 	}
-	// A new database is made only once the photos are known to be usable; an
-	// existing one is checked (and upgraded) before they are read.
-	opts := runner.Options{
-		OpenStore: store.create, RunsDir: store.runsDir, CacheDir: cacheDir,
-		Threads: *threads, Batch: *batch, Log: c.stdout, StaleAfter: *stale,
-	}
-	if _, err := os.Stat(store.path()); err == nil {
+	if _, err := os.Stat(store.path()); err == nil && !results.IsURL(store.path()) {
 		if opts.Store, err = store.create(); err != nil {
 			return err
 		}
