@@ -40,8 +40,8 @@ func (r *run) fit(ctx context.Context, claimed *results.Trial, t Trial, s sets, 
 	var callbacks time.Duration
 	var seen []train.Epoch
 	onEpoch := func(e train.Epoch) {
-		in := threadCPU()
-		defer func() { callbacks += threadCPU() - in }()
+		in := train.ThreadCPU()
+		defer func() { callbacks += train.ThreadCPU() - in }()
 		progress(e)
 		seen = append(seen, e)
 		if pruner == nil || e.Epoch >= t.Config.Train.Epochs || !r.search.pruner.Asks(e.Epoch) {
@@ -54,9 +54,9 @@ func (r *run) fit(ctx context.Context, claimed *results.Trial, t Trial, s sets, 
 			stop(errPruned)
 		}
 	}
-	start := threadCPU()
+	start := train.ThreadCPU()
 	head, res, err := train.Fit(fitCtx, FitConfig(t), s.train, s.val, len(s.classes), onEpoch)
-	f := fitted{head: head, result: res, cpu: threadCPU() - start - callbacks}
+	f := fitted{head: head, result: res, cpu: train.ThreadCPU() - start - callbacks}
 	if err == nil {
 		return f, nil
 	}

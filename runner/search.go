@@ -134,48 +134,58 @@ func BackboneChoices(exp *schemas.Experiment) ([]schemas.Trial, error) {
 	return out, nil
 }
 
-// checkSearchBackbones plans each of BackboneChoices.
+// checkSearchBackbones plans each of BackboneChoices, so that the run
+// fetches their backbones before its first draw.
 func (p *Plan) checkSearchBackbones() error {
 	choices, err := BackboneChoices(p.Experiment)
 	if err != nil {
 		return err
 	}
-	for _, t := range choices {
-		if _, err := p.trial(t, 0); err != nil {
+	for _, c := range choices {
+		t, err := p.trial(c, 0)
+		if err != nil {
 			return err
 		}
+		p.choices = append(p.choices, t)
 	}
 	return nil
 }
 
-// startSearch keeps the stored trials of this file's studies current (those
-// of a search the file no longer declares are superseded), counts those
-// done already and hands out claims, draws and confirmations.
-func (r *run) startSearch(ctx context.Context) (claimer, error) {
+// registerSearch keeps the stored trials of this file's studies current;
+// those of a search the file no longer declares are superseded.
+func (r *run) registerSearch(ctx context.Context) error {
 	s, err := newSearching(r.plan)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.search = s
 	keys := make([]string, len(s.studies))
 	for i, st := range s.studies {
 		keys[i] = st.key
 	}
-	if err := r.opt.Store.KeepSearch(ctx, r.expID, keys); err != nil {
-		return nil, err
+	return r.opt.Store.KeepSearch(ctx, r.expID, keys)
+}
+
+// planned is how many trials the search runs: its draws and, with confirm,
+// the re-runs of its best settings.
+func (s *searching) planned() int {
+	n := s.budget * len(s.studies)
+	if c := s.exp.Confirm; c.Declared() {
+		n += c.Top * c.Seeds
 	}
-	stored, err := r.opt.Store.Trials(ctx, r.expID)
-	if err != nil {
-		return nil, err
-	}
-	exp := r.plan.Experiment
-	r.sum.Planned = s.budget * len(s.studies)
+	return n
+}
+
+// searchClaims counts the search's trials done already, says what it runs
+// and hands out its claims, draws and confirmations.
+func (r *run) searchClaims(stored []results.Trial) claimer {
+	s, exp := r.search, r.plan.Experiment
+	r.sum.Planned = s.planned()
 	what := fmt.Sprintf("%s search, %s per seed x %s", exp.Search.Method, english.Count(s.budget, "trial"), english.Count(len(s.studies), "seed"))
 	if exp.Prune.Declared() {
 		what += ", pruned by " + exp.Prune.Method
 	}
 	if c := exp.Confirm; c.Declared() {
-		r.sum.Planned += c.Top * c.Seeds
 		what += fmt.Sprintf(", the best %d confirmed with %s", c.Top, english.Count(c.Seeds, "seed"))
 	}
 	for _, t := range stored {
@@ -185,7 +195,7 @@ func (r *run) startSearch(ctx context.Context) (claimer, error) {
 	}
 	fmt.Fprintf(r.opt.Log, "experiment %s: %s: %s (%d already done), %s\n",
 		exp.Name, what, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
-	return &searchClaims{r: r, made: map[string]Trial{}, failedHere: map[string]bool{}, changed: make(chan struct{}), poll: 2 * time.Second}, nil
+	return &searchClaims{r: r, made: map[string]Trial{}, changed: make(chan struct{}), poll: 2 * time.Second}
 }
 
 // searchClaims hands out a search's trials: first any trial of it the store
@@ -193,31 +203,22 @@ func (r *run) startSearch(ctx context.Context) (claimer, error) {
 // by a silent worker), then new draws while a study has budget left, then,
 // once a study has finished, the confirmations of its best settings.
 type searchClaims struct {
-	r          *run
-	mu         sync.Mutex
-	made       map[string]Trial // the trials this run drew or rebuilt, by hash
-	failedHere map[string]bool
-	changed    chan struct{} // closed when a trial of this run ends
-	poll       time.Duration // how often a worker waiting for others' trials looks
+	r       *run
+	mu      sync.Mutex
+	made    map[string]Trial // the trials this run drew or rebuilt, by hash
+	foreign []string         // stored trials this run cannot rebuild (another plan's)
+	changed chan struct{}    // closed when a trial of this run ends
+	poll    time.Duration    // how often a worker waiting for others' trials looks
 }
 
-func (c *searchClaims) claim(ctx context.Context) (*results.Trial, Trial, error) {
+func (c *searchClaims) claim(ctx context.Context, skip []string) (*results.Trial, Trial, error) {
 	r := c.r
 	for ctx.Err() == nil {
-		stored, err := r.opt.Store.Trials(ctx, r.expID)
-		if err != nil {
-			return nil, Trial{}, err
-		}
 		c.mu.Lock()
-		hashes := make([]string, 0, len(stored))
-		for _, t := range stored {
-			if !c.failedHere[t.Hash] {
-				hashes = append(hashes, t.Hash)
-			}
-		}
+		skip := append(slices.Clone(skip), c.foreign...)
 		changed := c.changed
 		c.mu.Unlock()
-		claimed, err := r.opt.Store.Claim(ctx, r.expID, hashes, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+		claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
 		if err != nil {
 			return nil, Trial{}, err
 		}
@@ -226,8 +227,9 @@ func (c *searchClaims) claim(ctx context.Context) (*results.Trial, Trial, error)
 			if err == nil {
 				return claimed, t, nil
 			}
-			// Stored by another plan of this file: not one this run can train.
-			c.ended(claimed.Hash, true)
+			c.mu.Lock()
+			c.foreign = append(c.foreign, claimed.Hash)
+			c.mu.Unlock()
 			if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 				return nil, Trial{}, ferr
 			}
@@ -237,6 +239,10 @@ func (c *searchClaims) claim(ctx context.Context) (*results.Trial, Trial, error)
 			if t, claimed, err := c.draw(ctx, st); err != nil || claimed != nil {
 				return claimed, t, err
 			}
+		}
+		stored, err := r.opt.Store.Trials(ctx, r.expID)
+		if err != nil {
+			return nil, Trial{}, err
 		}
 		more, wait, err := c.confirm(ctx, stored)
 		switch {
@@ -257,12 +263,9 @@ func (c *searchClaims) claim(ctx context.Context) (*results.Trial, Trial, error)
 	return nil, Trial{}, nil
 }
 
-func (c *searchClaims) ended(hash string, failed bool) {
+func (c *searchClaims) ended() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if failed {
-		c.failedHere[hash] = true
-	}
 	close(c.changed)
 	c.changed = make(chan struct{})
 }

@@ -89,10 +89,9 @@ func planCached(t *testing.T, exp *schemas.Experiment, cacheDir string) (*run, *
 }
 
 func runOf(plan *Plan, st *results.Store, cacheDir string) *run {
-	r := &run{opt: Options{Store: st, RunsDir: filepath.Dir(st.Path()), CacheDir: cacheDir, Log: io.Discard, Threads: 1},
-		plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
-	r.opt.defaults()
-	return r
+	opt := Options{Store: st, RunsDir: filepath.Dir(st.Path()), CacheDir: cacheDir, Log: io.Discard, Threads: 1}
+	opt.defaults()
+	return planned(plan, opt)
 }
 
 // searched is a search's stored trials: each draw by n with its record,

@@ -1,4 +1,4 @@
-package runner
+package train
 
 import (
 	"time"
@@ -6,8 +6,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// threadCPU is the CPU time the calling thread has used.
-func threadCPU() time.Duration {
+// ThreadCPU is the CPU time the calling thread has used: with the goroutine
+// locked to its thread (runtime.LockOSThread), what a fit on it costs.
+func ThreadCPU() time.Duration {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		return 0 // every Linux since 2.6.12 has the clock
