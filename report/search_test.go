@@ -106,7 +106,7 @@ func newSearchFixture(t *testing.T) *results.Store {
 		t.Fatal(err)
 	}
 	for range cs {
-		tr, err := st.Claim(ctx, id, nil, "w", time.Minute, 1)
+		tr, err := st.Claim(ctx, id, "w", time.Minute, 1)
 		if err != nil || tr == nil {
 			t.Fatal(tr, err)
 		}

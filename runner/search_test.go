@@ -57,34 +57,17 @@ func cachedSearch(t *testing.T, trials int, confirm string) (*run, *results.Stor
 // cacheDir (class centres plus noise), returning a run into a new store.
 func planCached(t *testing.T, exp *schemas.Experiment, cacheDir string) (*run, *results.Store) {
 	t.Helper()
-	plan, err := NewPlan(exp, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	part := plan.Trials[0].Parts[0]
-	cache, err := backbone.OpenCache(cacheDir, part.Spec, part.Cut)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, tr := range plan.Trials {
-		for _, req := range backbone.Missing(cache, plan.Requests(tr)) {
-			class := filepath.Base(filepath.Dir(req.Path))[0] - 'a'
-			f := make([]float32, part.Cut.Dim)
-			for i := range f {
-				centre := float32((int(class)*7+i*13)%17) / 17
-				f[i] = centre + 0.6*rng.Float32()
-			}
-			if err := cache.Put([]backbone.Key{req.Key}, f); err != nil {
-				t.Fatal(err)
-			}
+	plan := cachedPlan(t, exp, cacheDir, func(req backbone.Request, dim int) []float32 {
+		class := filepath.Base(filepath.Dir(req.Path))[0] - 'a'
+		f := make([]float32, dim)
+		for i := range f {
+			centre := float32((int(class)*7+i*13)%17) / 17
+			f[i] = centre + 0.6*rng.Float32()
 		}
-	}
-	st, err := results.Open(filepath.Join(t.TempDir(), "dogrun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+		return f
+	})
+	st := tempStore(t)
 	return runOf(plan, st, cacheDir), st
 }
 

@@ -1,8 +1,6 @@
 package schemas
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -455,13 +453,9 @@ func (d *decoder) checkMethodKeys(e *Experiment) {
 // MarshalJSON writes the space as a JSON object in the file's order, as the
 // file and the JSON Schema have it.
 func (s Space) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, d := range s {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		r := map[string]any{}
+	return orderedJSON(len(s), func(i int) (string, any) {
+		d := s[i]
+		r := map[string]any{} // keys sorted by encoding/json: a stable encoding
 		switch d.Kind {
 		case "choice":
 			r[d.Kind] = d.Choices
@@ -476,64 +470,35 @@ func (s Space) MarshalJSON() ([]byte, error) {
 		default:
 			r[d.Kind] = []float64{d.Low, d.High}
 		}
-		k, err := json.Marshal(d.Path)
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(r) // map keys are sorted: a stable encoding
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+		return d.Path, r
+	})
 }
 
 // UnmarshalJSON reads the object form, keeping key order.
 func (s *Space) UnmarshalJSON(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok == nil {
-		*s = nil
-		return nil
-	}
-	if tok != json.Delim('{') {
-		return fmt.Errorf("search.space: expected an object, got %v", tok)
-	}
 	var out Space
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
+	err := readOrderedJSON(data, "search.space", func(path string, v any) error {
+		r, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("search.space %q: expected a range", path)
 		}
-		var raw map[string]any
-		if err := dec.Decode(&raw); err != nil {
-			return err
-		}
-		d := Dimension{Path: tok.(string)}
-		for key, v := range raw {
-			v = fromJSON(v)
+		d := Dimension{Path: path}
+		for key, v := range r {
 			switch _, kind := rangeKinds[key]; {
 			case kind && key == "choice":
 				d.Kind, d.Choices = key, v.([]any)
 			case kind:
 				list, ok := v.([]any)
 				if !ok || len(list) != 2 {
-					return fmt.Errorf("search.space %q: %s expects [low, high]", d.Path, key)
+					return fmt.Errorf("search.space %q: %s expects [low, high]", path, key)
 				}
 				d.Kind = key
+				var err error
 				if d.Low, err = finiteNumber(list[0]); err == nil {
 					d.High, err = finiteNumber(list[1])
 				}
 				if err != nil {
-					return fmt.Errorf("search.space %q: %w", d.Path, err)
+					return fmt.Errorf("search.space %q: %w", path, err)
 				}
 			case key == "step":
 				n, _ := v.(int64)
@@ -543,9 +508,10 @@ func (s *Space) UnmarshalJSON(data []byte) error {
 			}
 		}
 		out = append(out, d)
-	}
+		return nil
+	})
 	*s = out
-	return nil
+	return err
 }
 
 // spaceSchema describes search.space: every searchable path, each with one

@@ -34,17 +34,39 @@ func (s Sweep) MarshalYAML() (any, error) {
 // MarshalJSON writes the sweep as a JSON object in axis order, matching the
 // YAML form and the JSON Schema.
 func (s Sweep) MarshalJSON() ([]byte, error) {
+	return orderedJSON(len(s), func(i int) (string, any) { return s[i].Path, s[i].Values })
+}
+
+// UnmarshalJSON reads the object form, keeping key order.
+func (s *Sweep) UnmarshalJSON(data []byte) error {
+	var out Sweep
+	err := readOrderedJSON(data, "sweep", func(key string, v any) error {
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("sweep %q: expected a list of values", key)
+		}
+		out = append(out, Axis{Path: key, Values: list})
+		return nil
+	})
+	*s = out
+	return err
+}
+
+// orderedJSON writes n members as a JSON object, in order; member gives
+// each one's key and value.
+func orderedJSON(n int, member func(i int) (string, any)) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, a := range s {
+	for i := range n {
+		key, val := member(i)
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(a.Path)
+		k, err := json.Marshal(key)
 		if err != nil {
 			return nil, err
 		}
-		v, err := json.Marshal(a.Values)
+		v, err := json.Marshal(val)
 		if err != nil {
 			return nil, err
 		}
@@ -56,22 +78,18 @@ func (s Sweep) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// UnmarshalJSON reads the object form, keeping key order.
-func (s *Sweep) UnmarshalJSON(data []byte) error {
+// readOrderedJSON reads a JSON object (what names it in errors) member by
+// member, in order, numbers as fromJSON gives them; null has no members.
+func readOrderedJSON(data []byte, what string, each func(key string, v any) error) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
-	if err != nil {
+	if err != nil || tok == nil {
 		return err
 	}
-	if tok == nil {
-		*s = nil
-		return nil
-	}
 	if tok != json.Delim('{') {
-		return fmt.Errorf("sweep: expected an object, got %v", tok)
+		return fmt.Errorf("%s: expected an object, got %v", what, tok)
 	}
-	var out Sweep
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -81,17 +99,15 @@ func (s *Sweep) UnmarshalJSON(data []byte) error {
 		if err := dec.Decode(&raw); err != nil {
 			return err
 		}
-		list, ok := fromJSON(raw).([]any)
-		if !ok {
-			return fmt.Errorf("sweep %q: expected a list of values", tok)
+		if err := each(tok.(string), fromJSON(raw)); err != nil {
+			return err
 		}
-		out = append(out, Axis{Path: tok.(string), Values: list})
 	}
-	*s = out
 	return nil
 }
 
-// fromJSON maps json.Number to int64/uint64/float64 like the YAML decoder.
+// fromJSON maps json.Number to int64/uint64/float64 like the YAML decoder,
+// in lists and objects too.
 func fromJSON(v any) any {
 	switch x := v.(type) {
 	case json.Number:
@@ -106,6 +122,10 @@ func fromJSON(v any) any {
 	case []any:
 		for i := range x {
 			x[i] = fromJSON(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = fromJSON(x[k])
 		}
 	}
 	return v

@@ -16,28 +16,8 @@ import (
 // "database is locked".
 func TestTwoRunsShareOneSweep(t *testing.T) {
 	realRunPrereqs(t)
-	exp := realExperiment(t, "twoproc.yaml")
 	runs := t.TempDir()
-	args := []string{"run", exp, "-runs", runs, "-threads", "1"}
-
-	a := startCLI(t, nil, args...)
-	// b starts once a holds a trial, so both have work to take.
-	if !a.await(t, 3*time.Minute, func(l string) bool { return strings.HasPrefix(l, "trial 1/6 ") }) {
-		t.Fatalf("first run ended early:\n%s", a.output())
-	}
-	b := startCLI(t, nil, args...)
-	outA, errA := a.wait()
-	outB, errB := b.wait()
-	if errA != nil || errB != nil {
-		t.Fatalf("a: %v\n%s\nb: %v\n%s", errA, outA, errB, outB)
-	}
-	for name, out := range map[string]string{"a": outA, "b": outB} {
-		for _, bad := range []string{"locked", "busy", "taken over", "failed:"} {
-			if strings.Contains(out, bad) {
-				t.Errorf("run %s says %q:\n%s", name, bad, out)
-			}
-		}
-	}
+	a, b, outA, outB := twoRuns(t, realExperiment(t, "twoproc.yaml"), runs, "trial 1/6 ")
 	// Each trial is trained once in all: its results line appears once.
 	if n := strings.Count(outA+outB, " test accuracy "); n != 6 {
 		t.Errorf("%d trials trained in all, want 6:\n%s\n%s", n, outA, outB)
@@ -56,31 +36,41 @@ func TestTwoRunsShareOneSweep(t *testing.T) {
 	t.Logf("trials per worker: %v", perWorker)
 }
 
-// TestTwoRunsShareOneSearch runs two dogrun processes on one search. Each
-// draw is made once (its index stored once) and trained once, by one of
-// them; the confirmations are registered once and trained once.
-func TestTwoRunsShareOneSearch(t *testing.T) {
-	realRunPrereqs(t)
-	exp := realExperiment(t, "twoproc_search.yaml")
-	runs := t.TempDir()
+// twoRuns runs `dogrun run exp` twice on one runs folder, the second from
+// when the first's output shows a line starting with first (it holds a
+// trial, so both have work to take), and checks that neither failed or met
+// a locked database, a taken-over or a failed trial.
+func twoRuns(t *testing.T, exp, runs, first string) (a, b *proc, outA, outB string) {
+	t.Helper()
 	args := []string{"run", exp, "-runs", runs, "-threads", "1"}
-
-	a := startCLI(t, nil, args...)
-	if !a.await(t, 3*time.Minute, func(l string) bool { return strings.HasPrefix(l, "trial 1/14 ") }) {
+	a = startCLI(t, nil, args...)
+	if !a.await(t, 3*time.Minute, func(l string) bool { return strings.HasPrefix(l, first) }) {
 		t.Fatalf("first run ended early:\n%s", a.output())
 	}
-	b := startCLI(t, nil, args...)
+	b = startCLI(t, nil, args...)
 	outA, errA := a.wait()
 	outB, errB := b.wait()
 	if errA != nil || errB != nil {
 		t.Fatalf("a: %v\n%s\nb: %v\n%s", errA, outA, errB, outB)
 	}
-	both := outA + outB
-	for _, bad := range []string{"locked", "busy", "taken over", "failed:"} {
-		if strings.Contains(both, bad) {
-			t.Errorf("the runs say %q:\n%s\n%s", bad, outA, outB)
+	for name, out := range map[string]string{"a": outA, "b": outB} {
+		for _, bad := range []string{"locked", "busy", "taken over", "failed:"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("run %s says %q:\n%s", name, bad, out)
+			}
 		}
 	}
+	return a, b, outA, outB
+}
+
+// TestTwoRunsShareOneSearch runs two dogrun processes on one search. Each
+// draw is made once (its index stored once) and trained once, by one of
+// them; the confirmations are registered once and trained once.
+func TestTwoRunsShareOneSearch(t *testing.T) {
+	realRunPrereqs(t)
+	runs := t.TempDir()
+	a, b, outA, outB := twoRuns(t, realExperiment(t, "twoproc_search.yaml"), runs, "trial 1/14 ")
+	both := outA + outB
 	// Each trial ends once in all: tested, or pruned.
 	if n := strings.Count(both, " test accuracy ") + strings.Count(both, " pruned after epoch "); n != 14 {
 		t.Errorf("%d trials ended in all, want 14:\n%s\n%s", n, outA, outB)
