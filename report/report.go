@@ -67,6 +67,9 @@ type Data struct {
 	OpenSet *OpenSetCard
 	// Search shows a search's draws; nil for a sweep.
 	Search *SearchCard
+	// Settle shows a settled experiment's verdicts and paths; nil when it
+	// declared no settle design.
+	Settle *SettleCard
 
 	optionalSections
 }
@@ -151,6 +154,9 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 		return nil, err
 	}
 	if err := d.gatherOpenSet(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := d.gatherSettle(ctx, st); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -49,7 +49,10 @@ func (s *Store) DrawSample(ctx context.Context, experimentID int64, study string
 	}
 	var claimed *Trial
 	var sample *SearchSample
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx conn) error {
+		if err := s.lockExperiment(ctx, tx, experimentID); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM search_samples WHERE experiment_id = ? AND study = ?`,
 			experimentID, study).Scan(&n); err != nil {
@@ -77,6 +80,10 @@ func (s *Store) DrawSample(ctx context.Context, experimentID int64, study string
 		if err != nil {
 			return fmt.Errorf("trial %s: %w", t.Hash, err)
 		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO trial_attempts (trial_id, attempt, worker, claimed_at) VALUES (?, 1, ?, ?)`,
+			stored.ID, worker, nowS); err != nil {
+			return err
+		}
 		ns := make([]int, len(history))
 		for i, h := range history {
 			ns[i] = h.N
@@ -101,10 +108,20 @@ func (s *Store) DrawSample(ctx context.Context, experimentID int64, study string
 	return claimed, sample, nil
 }
 
+// StudySamples are the study's finished draws, as DrawSample gives them to
+// the draw it makes next.
+func (s *Store) StudySamples(ctx context.Context, experimentID int64, study string) ([]SampleOutcome, error) {
+	out, err := finishedSamples(ctx, s.db, experimentID, study)
+	if err != nil {
+		return nil, fmt.Errorf("results: samples of study %s: %w", shortStudy(study), err)
+	}
+	return out, nil
+}
+
 // finishedSamples are the study's draws whose trials are done or pruned,
 // by n, each with the scores of the epoch that counts.
-func finishedSamples(ctx context.Context, tx *sql.Tx, experimentID int64, study string) ([]SampleOutcome, error) {
-	rows, err := tx.QueryContext(ctx, `
+func finishedSamples(ctx context.Context, q conn, experimentID int64, study string) ([]SampleOutcome, error) {
+	rows, err := q.QueryContext(ctx, `
 		SELECT s.sample, s.point_json, t.pruned, e.epoch, e.val_loss, e.val_accuracy
 		FROM search_samples s
 		JOIN trials t ON t.id = s.trial_id
@@ -138,7 +155,7 @@ func finishedSamples(ctx context.Context, tx *sql.Tx, experimentID int64, study 
 // workers see its curve. It fails with ErrNotOwned when the trial is not
 // running under worker.
 func (s *Store) RecordEpochs(ctx context.Context, trialID int64, worker string, epochs []Epoch) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx conn) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM trials WHERE id = ? AND worker = ? AND status = 'running'`,
 			trialID, worker).Scan(&n); err != nil {
@@ -219,7 +236,7 @@ type Confirmation struct {
 // finished too) changes nothing.
 func (s *Store) RegisterConfirmations(ctx context.Context, experimentID int64, study string, cs []Confirmation) (int, error) {
 	added := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx conn) error {
 		for _, c := range cs {
 			t := c.Trial
 			if t.Hash == "" {
@@ -259,14 +276,19 @@ func (s *Store) RegisterConfirmations(ctx context.Context, experimentID int64, s
 // with its results but no longer listed, as RegisterTrials does for a
 // sweep whose file changed.
 func (s *Store) KeepSearch(ctx context.Context, experimentID int64, studies []string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE trials SET superseded = CASE WHEN id IN (
-				SELECT trial_id FROM search_samples WHERE experiment_id = ? AND study IN (SELECT value FROM json_each(?))
+	err := s.tx(ctx, func(tx conn) error {
+		if err := s.lockExperiment(ctx, tx, experimentID); err != nil {
+			return err
+		}
+		// Only rows whose flag changes are written (and, on PostgreSQL, locked).
+		superseded := `CASE WHEN id IN (
+				SELECT trial_id FROM search_samples WHERE experiment_id = ? AND study IN (` + s.d.jsonList + `)
 				UNION
-				SELECT trial_id FROM search_confirmations WHERE experiment_id = ? AND study IN (SELECT value FROM json_each(?))
-			) THEN 0 ELSE 1 END
-			WHERE experiment_id = ?`,
-			experimentID, jsonStrings(studies), experimentID, jsonStrings(studies), experimentID)
+				SELECT trial_id FROM search_confirmations WHERE experiment_id = ? AND study IN (` + s.d.jsonList + `)
+			) THEN 0 ELSE 1 END`
+		list := jsonStrings(studies)
+		_, err := tx.ExecContext(ctx, `UPDATE trials SET superseded = `+superseded+` WHERE experiment_id = ? AND superseded <> `+superseded,
+			experimentID, list, experimentID, list, experimentID, experimentID, list, experimentID, list)
 		return err
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -34,8 +33,11 @@ func curve(vals ...float64) []Epoch {
 }
 
 func TestDrawSampleRecordsItsHistory(t *testing.T) {
+	onBoth(t, testDrawSampleRecordsItsHistory)
+}
+
+func testDrawSampleRecordsItsHistory(t *testing.T, s *Store, _ *clock) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	id, err := s.PutExperiment(ctx, Experiment{Name: "search", File: "s.yaml"})
 	if err != nil {
 		t.Fatal(err)
@@ -126,11 +128,16 @@ func TestDrawSampleRecordsItsHistory(t *testing.T) {
 // Workers on two connections draw at once: every index is drawn once, by
 // one of them, up to the budget.
 func TestConcurrentDrawsNeverRepeatAnIndex(t *testing.T) {
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) { concurrentDraws(t, newTarget(t, kind)) })
+	}
+}
+
+func concurrentDraws(t *testing.T, target string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "results.db")
 	var stores []*Store
 	for range 2 {
-		s, err := Open(path)
+		s, err := Open(target)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,8 +196,11 @@ func TestConcurrentDrawsNeverRepeatAnIndex(t *testing.T) {
 }
 
 func TestRecordEpochsAndStudyCurves(t *testing.T) {
+	onBoth(t, testRecordEpochsAndStudyCurves)
+}
+
+func testRecordEpochsAndStudyCurves(t *testing.T, s *Store, _ *clock) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	id, err := s.PutExperiment(ctx, Experiment{Name: "search", File: "s.yaml"})
 	if err != nil {
 		t.Fatal(err)
@@ -242,8 +252,11 @@ func TestRecordEpochsAndStudyCurves(t *testing.T) {
 }
 
 func TestConfirmationsAndKeepSearch(t *testing.T) {
+	onBoth(t, testConfirmationsAndKeepSearch)
+}
+
+func testConfirmationsAndKeepSearch(t *testing.T, s *Store, _ *clock) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	id := experimentWithTrials(t, s, 2) // a sweep's trials, before the file became a search
 	for n := range 2 {
 		if _, _, err := s.DrawSample(ctx, id, "old", 5, "a", func(n int, _ []SampleOutcome) (Trial, []float64, error) {

@@ -81,6 +81,19 @@ func scanTrial(r scanner) (Trial, error) {
 // are marked superseded (kept, with their results, but no longer listed), and
 // a superseded trial registered again is current again.
 func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials []Trial) (int, error) {
+	hashes := make([]string, len(trials))
+	for i, t := range trials {
+		hashes[i] = t.Hash
+	}
+	return s.RegisterTrialsOf(ctx, experimentID, trials, hashes)
+}
+
+// RegisterTrialsOf is RegisterTrials for a set of trials registered in parts,
+// as a settled experiment registers its rounds: it inserts trials, and the
+// current set is current, which must hold every trial of trials. So a
+// worker registering the first round marks nothing of a later round, which
+// another worker may have registered, superseded.
+func (s *Store) RegisterTrialsOf(ctx context.Context, experimentID int64, trials []Trial, current []string) (int, error) {
 	added := 0
 	err := s.tx(ctx, func(tx conn) error {
 		if err := s.lockExperiment(ctx, tx, experimentID); err != nil {
@@ -108,13 +121,9 @@ func (s *Store) RegisterTrials(ctx context.Context, experimentID int64, trials [
 			}
 			added += int(n)
 		}
-		hashes := make([]string, len(trials))
-		for i, t := range trials {
-			hashes[i] = t.Hash
-		}
 		// Only rows whose flag changes are written (and, on PostgreSQL, locked).
 		superseded := `CASE WHEN hash IN (` + s.d.jsonList + `) THEN 0 ELSE 1 END`
-		list := jsonStrings(hashes)
+		list := jsonStrings(current)
 		_, err = tx.ExecContext(ctx, `UPDATE trials SET superseded = `+superseded+`
 			WHERE experiment_id = ? AND superseded <> `+superseded, list, experimentID, list)
 		return err

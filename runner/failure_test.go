@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -32,7 +33,7 @@ train: {epochs: 2}
 sweep: {head.dropout: [0.0, 0.1, 0.2, 0.3]}
 seeds: [1]
 `)
-	cacheDir := t.TempDir()
+	cacheDir := backbonetest.FreshCache(t) // features are written below; the run checks the models are fetched
 	rng := rand.New(rand.NewPCG(1, 2))
 	plan := cachedPlan(t, exp, cacheDir, func(_ backbone.Request, dim int) []float32 {
 		f := make([]float32, dim)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -50,6 +51,9 @@ type Options struct {
 	Poll time.Duration
 
 	wait bool // set by Work: wait for trials running under other workers
+	// Redesign lets a settled experiment replace the design its stored
+	// outcomes were looked at under (see ErrDesignChanged).
+	Redesign bool
 }
 
 // Summary counts what a run did. Pruned trials (a search's) were stopped
@@ -116,10 +120,7 @@ func Register(ctx context.Context, exp *schemas.Experiment, opt Options) (Summar
 	if err := r.register(ctx); err != nil {
 		return r.sum, err
 	}
-	r.sum.Planned = len(r.plan.Trials)
-	if r.search != nil {
-		r.sum.Planned = r.search.planned()
-	}
+	r.sum.Planned = r.planned()
 	return r.sum, nil
 }
 
@@ -193,13 +194,18 @@ type run struct {
 	sum     Summary
 	build   BuildInfo
 	waiting sync.Once // othersRunning says so once
+	// counted are the trials counted in sum.Planned; failedHere those that
+	// failed in this run, not claimed again by it.
+	counted, failedHere map[string]bool
 	// search is the experiment's search; nil for a sweep.
 	search *searching
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
-	// r.trial) and the heartbeat clock (else a time.Ticker).
+	// r.trial), the heartbeat clock (else a time.Ticker) and the pause of a
+	// worker waiting for others (else a timer).
 	trialSteps func(ctx context.Context, claimed *results.Trial, t Trial, label string) error
 	ticker     func(every time.Duration) (ticks <-chan time.Time, stop func())
+	wait       func(ctx context.Context, d time.Duration) error
 }
 
 func (r *run) close() {
@@ -215,17 +221,22 @@ func (r *run) all(ctx context.Context) (Summary, error) {
 	if err := r.register(ctx); err != nil {
 		return r.sum, err
 	}
-	return r.sum, r.work(ctx)
+	return r.sum, r.proceed(ctx)
 }
 
-// register stores the experiment, its trials (those already stored keep
-// their rows and results; a search's are made as they are claimed) and its
-// splits.
+// register stores the experiment, its splits and, unless it is settled
+// round by round, its trials (those already stored keep their rows and
+// results).
 func (r *run) register(ctx context.Context) error {
 	exp := r.plan.Experiment
 	yaml, err := os.ReadFile(exp.File)
 	if err != nil {
 		return err
+	}
+	if exp.Settle.Declared() {
+		if err := r.checkDesign(ctx); err != nil {
+			return err
+		}
 	}
 	r.expID, err = r.opt.Store.PutExperiment(ctx, results.Experiment{
 		Name: exp.Name, File: absPath(exp.File), ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
@@ -233,32 +244,44 @@ func (r *run) register(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if exp.Search.Declared() {
-		err = r.registerSearch(ctx)
-	} else {
-		err = r.registerSweep(ctx)
-	}
-	if err != nil {
-		return err
-	}
+	r.sum.ExperimentID = r.expID
 	splits, err := r.plan.StoredSplits()
 	if err != nil {
 		return err
 	}
-	return r.opt.Store.PutSplits(ctx, r.expID, splits)
+	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
+		return err
+	}
+	switch {
+	case exp.Settle.Declared():
+		return nil // each round registers its own trials
+	case exp.Search.Declared():
+		return r.registerSearch(ctx) // its trials are made as they are claimed
+	}
+	return r.registerTrials(ctx, r.plan.Trials, r.planHashes())
 }
 
-// registerSweep stores the plan's trials.
-func (r *run) registerSweep(ctx context.Context) error {
-	rows := make([]results.Trial, len(r.plan.Trials))
+// planHashes are the hashes of every planned trial.
+func (r *run) planHashes() []string {
+	hashes := make([]string, len(r.plan.Trials))
 	for i, t := range r.plan.Trials {
+		hashes[i] = t.Hash
+	}
+	return hashes
+}
+
+// registerTrials stores trials; those in current stay current, the rest are
+// superseded.
+func (r *run) registerTrials(ctx context.Context, trials []Trial, current []string) error {
+	rows := make([]results.Trial, len(trials))
+	for i, t := range trials {
 		row, err := storedTrial(t)
 		if err != nil {
 			return err
 		}
 		rows[i] = row
 	}
-	_, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows)
+	_, err := r.opt.Store.RegisterTrialsOf(ctx, r.expID, rows, current)
 	return err
 }
 
@@ -272,37 +295,22 @@ func storedTrial(t Trial) (results.Trial, error) {
 		VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}, nil
 }
 
-// work runs the registered experiment's trials that this worker can claim,
-// until none is left (with Options.Wait, until none is running elsewhere
-// either).
-func (r *run) work(ctx context.Context) error {
-	exp := r.plan.Experiment
-	stored, err := r.opt.Store.Trials(ctx, r.expID)
-	if err != nil {
-		return err
-	}
-	r.sum.ExperimentID = r.expID
-	var claims claimer
-	if r.search != nil {
-		claims = r.searchClaims(stored)
-	} else {
-		r.sum.Planned = len(r.plan.Trials)
-		for _, s := range stored {
-			if _, ok := r.byHash[s.Hash]; ok && s.Status == results.StatusDone {
-				r.sum.AlreadyDone++
-			}
-		}
-		fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
-			exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
-		claims = &sweepClaims{r: r}
-	}
-	r.build = ReadBuildInfo(filepath.Dir(exp.File))
-
+// proceed runs the registered experiment: round by round when it is
+// settled, draw by draw when it is a search, else every trial this worker
+// can claim.
+func (r *run) proceed(ctx context.Context) error {
+	r.build = ReadBuildInfo(filepath.Dir(r.plan.Experiment.File))
 	started := time.Now()
-	if err := r.reclaimDead(ctx, true); err != nil {
-		return err
+	var err error
+	switch exp := r.plan.Experiment; {
+	case exp.Settle.Declared():
+		err = r.settle(ctx)
+	case exp.Search.Declared():
+		err = r.runSearch(ctx)
+	default:
+		err = r.sweep(ctx)
 	}
-	if err := r.trials(ctx, claims, started); err != nil {
+	if err != nil {
 		return err
 	}
 	pruned := ""
@@ -314,27 +322,89 @@ func (r *run) work(ctx context.Context) error {
 	return nil
 }
 
+// sweep runs the experiment's trials that this worker can claim, until none
+// is left (with Options.Wait, until none is running elsewhere either).
+func (r *run) sweep(ctx context.Context) error {
+	if err := r.countDone(ctx, r.planHashes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
+		r.plan.Experiment.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
+	return r.work(ctx)
+}
+
+// countDone adds the trials of hashes not counted before to Planned, and
+// those of them done already to AlreadyDone.
+func (r *run) countDone(ctx context.Context, hashes []string) error {
+	stored, err := r.opt.Store.Trials(ctx, r.expID)
+	if err != nil {
+		return err
+	}
+	status := map[string]results.TrialStatus{}
+	for _, s := range stored {
+		status[s.Hash] = s.Status
+	}
+	if r.counted == nil {
+		r.counted = map[string]bool{}
+	}
+	for _, h := range hashes {
+		if r.counted[h] {
+			continue
+		}
+		r.counted[h] = true
+		r.sum.Planned++
+		if status[h] == results.StatusDone {
+			r.sum.AlreadyDone++
+		}
+	}
+	return nil
+}
+
 // describeData is the classes and photos the trials share.
 func (r *run) describeData() string {
 	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
 		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
 }
 
+// work claims and runs the registered trials this worker can claim, after
+// handing back those of dead workers of this host.
+func (r *run) work(ctx context.Context) error {
+	return r.workOn(ctx, &sweepClaims{r: r})
+}
+
+// workOn is work with the trials claims hands out.
+func (r *run) workOn(ctx context.Context, claims claimer) error {
+	if err := r.reclaimDead(ctx, true); err != nil {
+		return err
+	}
+	return r.trials(ctx, claims, time.Now())
+}
+
+// planned is the number of trials the run plans: a search's draws and
+// confirmations, or the plan's trials.
+func (r *run) planned() int {
+	if r.search != nil {
+		return r.search.planned()
+	}
+	return len(r.plan.Trials)
+}
+
 // claimer hands a run's workers their trials.
 type claimer interface {
-	// claim claims the next trial for this worker, skipping those of skip
-	// (this run's own failures); nil when none is left to it.
-	claim(ctx context.Context, skip []string) (*results.Trial, Trial, error)
+	// claim claims this worker's next trial, nil when none is left to it;
+	// claimStored claims a stored trial as the store's Claim does, passing
+	// over this run's failures and those of skip.
+	claim(ctx context.Context, claimStored func(skip ...string) (*results.Trial, error)) (*results.Trial, Trial, error)
 	// ended says that a trial of this run ended.
 	ended()
 }
 
-// sweepClaims hands out the planned trials of a sweep.
+// sweepClaims hands out the planned trials of a sweep (or a settle round).
 type sweepClaims struct{ r *run }
 
-func (c *sweepClaims) claim(ctx context.Context, skip []string) (*results.Trial, Trial, error) {
+func (c *sweepClaims) claim(ctx context.Context, claimStored func(...string) (*results.Trial, error)) (*results.Trial, Trial, error) {
 	r := c.r
-	claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
+	claimed, err := claimStored()
 	if err != nil || claimed == nil {
 		return nil, Trial{}, err
 	}
@@ -365,7 +435,6 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 	var (
 		mu         sync.Mutex
 		finished   int
-		failedHere []string // not claimed again by this worker
 		handedBack []Trial
 		fatal      error
 		wg         sync.WaitGroup
@@ -387,10 +456,16 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 				}
 				return
 			}
-			mu.Lock()
-			skip := slices.Clone(failedHere)
-			mu.Unlock()
-			claimed, t, err := claims.claim(ctx, skip)
+			// A stored claim holds mu: a trial that failed here is stored as
+			// failed (claimable while attempts are left) only under mu, so no
+			// claim can see it failed but not yet in failedHere.
+			claimStored := func(skip ...string) (*results.Trial, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				skip = append(slices.Collect(maps.Keys(r.failedHere)), skip...) // not claimed again by this worker
+				return r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
+			}
+			claimed, t, err := claims.claim(ctx, claimStored)
 			if err == nil && claimed == nil {
 				var again bool
 				if again, err = r.othersRunning(ctx); err == nil && again {
@@ -404,7 +479,7 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 				return
 			}
 			// Trials are numbered from 1 in their file's order, as status shows them.
-			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
+			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.planned())
 			what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
 			mu.Lock()
 			eta := ""
@@ -433,7 +508,10 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 				r.sum.Failed++
 				// Not again in this run: a NaN loss fails the same way twice in a row.
 				// The next run (or another worker) retries it while attempts are left.
-				failedHere = append(failedHere, claimed.Hash)
+				if r.failedHere == nil {
+					r.failedHere = map[string]bool{}
+				}
+				r.failedHere[claimed.Hash] = true
 				fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 				if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 					mu.Unlock()
@@ -457,7 +535,7 @@ func (r *run) trials(ctx context.Context, claims claimer, started time.Time) err
 		slices.SortFunc(handedBack, func(a, b Trial) int { return a.Index - b.Index })
 		names := make([]string, len(handedBack))
 		for i, t := range handedBack {
-			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.sum.Planned, Describe(t.VariantKey(), t.Seed, t.Fold))
+			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.planned(), Describe(t.VariantKey(), t.Seed, t.Fold))
 		}
 		verb := "was handed back unfinished, and the next dogrun run does it again"
 		if len(names) > 1 {

@@ -176,9 +176,13 @@ func (s *searching) planned() int {
 	return n
 }
 
-// searchClaims counts the search's trials done already, says what it runs
-// and hands out its claims, draws and confirmations.
-func (r *run) searchClaims(stored []results.Trial) claimer {
+// runSearch counts the search's trials done already, says what it runs,
+// and runs them: claims, draws and confirmations.
+func (r *run) runSearch(ctx context.Context) error {
+	stored, err := r.opt.Store.Trials(ctx, r.expID)
+	if err != nil {
+		return err
+	}
 	s, exp := r.search, r.plan.Experiment
 	r.sum.Planned = s.planned()
 	what := fmt.Sprintf("%s search, %s per seed x %s", exp.Search.Method, english.Count(s.budget, "trial"), english.Count(len(s.studies), "seed"))
@@ -195,7 +199,7 @@ func (r *run) searchClaims(stored []results.Trial) claimer {
 	}
 	fmt.Fprintf(r.opt.Log, "experiment %s: %s: %s (%d already done), %s\n",
 		exp.Name, what, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
-	return &searchClaims{r: r, made: map[string]Trial{}, changed: make(chan struct{}), poll: 2 * time.Second}
+	return r.workOn(ctx, &searchClaims{r: r, made: map[string]Trial{}, changed: make(chan struct{}), poll: 2 * time.Second})
 }
 
 // searchClaims hands out a search's trials: first any trial of it the store
@@ -211,14 +215,14 @@ type searchClaims struct {
 	poll    time.Duration    // how often a worker waiting for others' trials looks
 }
 
-func (c *searchClaims) claim(ctx context.Context, skip []string) (*results.Trial, Trial, error) {
+func (c *searchClaims) claim(ctx context.Context, claimStored func(...string) (*results.Trial, error)) (*results.Trial, Trial, error) {
 	r := c.r
 	for ctx.Err() == nil {
 		c.mu.Lock()
-		skip := append(slices.Clone(skip), c.foreign...)
+		foreign := slices.Clone(c.foreign)
 		changed := c.changed
 		c.mu.Unlock()
-		claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
+		claimed, err := claimStored(foreign...)
 		if err != nil {
 			return nil, Trial{}, err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
 	"github.com/dogrun/dogrun/search"
@@ -49,7 +50,7 @@ func cachedSearch(t *testing.T, trials int, confirm string) (*run, *results.Stor
 	data := filepath.Join(t.TempDir(), "dogs")
 	makeDogs(t, data, 4, 10)
 	text := strings.NewReplacer("DATA", data, "TRIALS", fmt.Sprint(trials), "CONFIRM", confirm).Replace(searchFile)
-	r, st := planCached(t, writeExperiment(t, text), t.TempDir())
+	r, st := planCached(t, writeExperiment(t, text), backbonetest.FreshCache(t))
 	return r, st
 }
 

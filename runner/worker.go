@@ -46,6 +46,7 @@ func Work(ctx context.Context, targets []string, opt Options) (Summary, error) {
 			total.Planned += sum.Planned
 			total.AlreadyDone += sum.AlreadyDone
 			total.Trained += sum.Trained
+			total.Pruned += sum.Pruned
 			total.Failed += sum.Failed
 			total.FeaturesComputed += sum.FeaturesComputed
 			if err != nil {
@@ -121,7 +122,8 @@ func workOn(ctx context.Context, target string, opt Options) (Summary, error) {
 		err = r.attach(ctx, stored)
 	}
 	if err == nil {
-		err = r.work(ctx)
+		r.sum.ExperimentID = r.expID
+		err = r.proceed(ctx)
 	}
 	return r.sum, err
 }

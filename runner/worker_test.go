@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dogrun/dogrun/backbone"
-	"github.com/dogrun/dogrun/internal/needs"
-	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 )
 
@@ -23,7 +20,6 @@ import (
 // even by one, refuses, naming both fingerprints, and runs nothing.
 func TestWorkerChecksThePhotosNotTheirPath(t *testing.T) {
 	r, st := cachedSweep(t, io.Discard)
-	withFetchedModels(t, r.opt.CacheDir)
 	ctx := context.Background()
 	if err := r.register(ctx); err != nil {
 		t.Fatal(err)
@@ -68,28 +64,6 @@ func TestWorkerChecksThePhotosNotTheirPath(t *testing.T) {
 	}
 }
 
-// withFetchedModels links the fetched ONNX Runtime and backbones of the
-// workspace's cache into cacheDir: a worker checks them before its first
-// trial (and would otherwise download them), even when every feature it
-// needs is cached.
-func withFetchedModels(t *testing.T, cacheDir string) {
-	t.Helper()
-	cache, err := workspace.CacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := backbone.Lookup("mobilefacenet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, src := range []backbone.Source{backbone.ONNXRuntime.Source, spec.Source} {
-		needs.Met(t, backbone.Fetched(cache, src))
-	}
-	if err := os.Symlink(filepath.Join(cache, "npm"), filepath.Join(cacheDir, "npm")); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func copyTree(t *testing.T, from, to string) {
 	t.Helper()
 	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
@@ -103,7 +77,6 @@ func copyTree(t *testing.T, from, to string) {
 // stopped.
 func TestWorkerWaitsForAndTakesOverASilentWorkersTrial(t *testing.T) {
 	r, st := cachedSweep(t, io.Discard)
-	withFetchedModels(t, r.opt.CacheDir)
 	ctx := context.Background()
 	if err := r.register(ctx); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,8 @@ func JSONSchema() ([]byte, error) {
 		{"description", "A transfer-learning experiment for identifying individual dogs: a base config, an optional sweep of variants, and the seeds each variant is trained with."},
 	}
 	root = append(root, structSchema(reflect.TypeFor[Experiment]())...)
+	// seeds may be left out when settle gives the seeds.
+	root = append(root, member{"anyOf", []object{{{"required", []string{"seeds"}}}, {{"required", []string{"settle"}}}}})
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -130,8 +132,11 @@ func fieldSchema(f field) object {
 // valueSchema describes a leaf field: its JSON type and constraints.
 func valueSchema(t reflect.Type, sp spec) object {
 	var o object
-	if t == freezeType {
+	switch t {
+	case freezeType:
 		return freezeSchema(sp)
+	case labelType:
+		return object{{"type", []string{"number", "string", "boolean", "array"}}}
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

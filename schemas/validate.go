@@ -47,6 +47,7 @@ func validateBase(e *Experiment) []problem {
 	}
 	ps = append(ps, backboneProblems(e.Backbone)...)
 	ps = append(ps, searchProblems(e)...)
+	ps = append(ps, settleProblems(e)...)
 	// A draw per seed is one holdout split per seed; folds and the leaky
 	// protocol keep the shared split.
 	if e.Dataset.Resample && e.Split.KFold > 0 {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
 	"github.com/google/go-cmp/cmp"
@@ -26,11 +27,10 @@ var progressLine = regexp.MustCompile(`extracting features (\d+)/(\d+) `)
 // trial done once, finished trials kept, interrupted ones redone, and the
 // same metrics, predictions, checkpoints and features to the bit.
 func TestCrashAndRerun(t *testing.T) {
-	npm := realRunPrereqs(t)
+	cache := realRunPrereqs(t)
 	exp := realExperiment(t, "crash.yaml")
 	runs := t.TempDir()
 	db := filepath.Join(runs, "dogrun.db")
-	cache := freshCache(t, npm)
 	env := []string{"DOGRUN_CACHE=" + cache}
 	// One trial at a time: the kills are timed by the trials' order.
 	args := []string{"run", exp, "-runs", runs, "-threads", "1"}
@@ -118,7 +118,7 @@ func TestCrashAndRerun(t *testing.T) {
 
 	// The same sweep, never interrupted, in its own cache and database.
 	refRuns := t.TempDir()
-	refCache := freshCache(t, npm)
+	refCache := backbonetest.FreshCache(t)
 	p = startCLI(t, []string{"DOGRUN_CACHE=" + refCache}, "run", exp, "-runs", refRuns, "-threads", "2")
 	if out, err := p.wait(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)

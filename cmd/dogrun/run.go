@@ -21,7 +21,9 @@ Registers every trial of the experiment in the results database (creating it
 when there is none), then extracts the missing backbone features, trains and
 evaluates each trial not done yet. Finished trials are skipped, so an
 interrupted run continues where it stopped: Ctrl-C hands the trials in
-progress back, and the next run does them again.
+progress back, and the next run does them again. A file with a settle block
+runs its seeds round by round until its comparisons are decided, as dogrun
+settle does.
 
 `
 
@@ -44,12 +46,19 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return runExperiment(ctx, c.stdout, store, w, exp, false)
+}
+
+// runExperiment runs exp's trials as run and settle do, logging to log;
+// redesign replaces a settle design declared before.
+func runExperiment(ctx context.Context, log io.Writer, store storeFlags, w workFlags, exp *schemas.Experiment, redesign bool) error {
 	// A new database is made only once the photos are known to be usable; an
 	// existing one is checked (and upgraded) before they are read.
-	opts, err := w.options(c.stdout, store)
+	opts, err := w.options(log, store)
 	if err != nil {
 		return err
 	}
+	opts.Redesign = redesign
 	if _, err := os.Stat(store.path()); err == nil && !results.IsURL(store.path()) {
 		if opts.Store, err = store.create(); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -129,7 +130,6 @@ func reachable(registry string) error {
 // cache the Makefile exports, so nothing fetched by make setup is fetched
 // again (the newcomer issue: predict downloaded 39 MB after make quickstart).
 func TestMakefileCacheIsFoundFromSubfolders(t *testing.T) {
-	npm := fetchedPackages(t)
 	makeBin, err := exec.LookPath("make")
 	needs.Met(t, err)
 	project := t.TempDir()
@@ -158,9 +158,7 @@ func TestMakefileCacheIsFoundFromSubfolders(t *testing.T) {
 	if err := os.MkdirAll(makeCache, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(npm, filepath.Join(makeCache, "npm")); err != nil {
-		t.Fatal(err)
-	}
+	backbonetest.LinkFetched(t, makeCache)
 
 	for _, run := range []struct {
 		dir string
