@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ type Verdicts struct {
 	Alpha      float64
 	Rows       []VerdictRow
 	Notes      VerdictNotes
+	// Confirm: the rows are a search's best settings re-run with new seeds,
+	// the reference its best on validation.
+	Confirm bool
 }
 
 // VerdictNotes are what a reader must know to read the verdicts right, as
@@ -47,6 +51,7 @@ type VerdictNotes struct {
 	Comparisons     int               // Holm's correction runs over this many
 	Where           []string          // only trials with these settings
 	Top5            bool              // a photo counts as right when its dog is in the top 5
+	Pruned          int               // trials a search's pruner stopped: no test results, left out
 }
 
 // TooFewReplicates: with Replicates paired replicates and Comparisons
@@ -112,6 +117,7 @@ type VerdictTrial struct {
 	Fold        int
 	Leaky       bool // trained and tested with the leaky protocol
 	Done        bool
+	Pruned      bool // stopped by a search's pruner: never tested
 	Accuracy    float64
 	Top5        float64
 	Photos      []PhotoOutcome // in test order
@@ -130,10 +136,16 @@ func LoadVerdictTrials(ctx context.Context, st *results.Store, exp results.Exper
 	if err != nil {
 		return nil, err
 	}
+	return verdictTrials(ctx, st, trials, m)
+}
+
+// verdictTrials reads the outcomes of trials, whose test metrics m holds
+// when they are done.
+func verdictTrials(ctx context.Context, st *results.Store, trials []results.Trial, m map[int64]results.TrialMetrics) ([]VerdictTrial, error) {
 	out := make([]VerdictTrial, len(trials))
 	for i, t := range trials {
 		vt := VerdictTrial{Number: trialNumber(t), VariantKey: t.VariantKey, VariantJSON: t.VariantJSON,
-			Seed: t.Seed, Fold: t.Fold, Leaky: isLeaky(t.ConfigJSON)}
+			Seed: t.Seed, Fold: t.Fold, Leaky: isLeaky(t.ConfigJSON), Pruned: t.Status == results.StatusPruned}
 		if tm, ok := m[t.ID]; ok {
 			vt.Done, vt.Accuracy, vt.Top5 = true, tm.Accuracy, tm.Top5
 			preds, err := st.Predictions(ctx, t.ID)
@@ -170,13 +182,59 @@ type VerdictOptions struct {
 }
 
 // ComputeVerdictsWith compares the done trials of exp as opt says: it loads
-// them (LoadVerdictTrials) and compares them (CompareTrials).
+// them (LoadVerdictTrials) and compares them (CompareTrials). A search with
+// confirmations, asked for no axis, compares its confirmations.
 func ComputeVerdictsWith(ctx context.Context, st *results.Store, exp results.Experiment, opt VerdictOptions) (*Verdicts, error) {
+	if opt.By == "" {
+		recs, err := st.SearchRecords(ctx, exp.ID)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(recs, func(r results.SearchRecord) bool { return r.Rank > 0 }) {
+			return confirmVerdicts(ctx, st, exp, recs, opt)
+		}
+	}
 	trials, err := LoadVerdictTrials(ctx, st, exp)
 	if err != nil {
 		return nil, err
 	}
 	return CompareTrials(exp.Name, trials, opt)
+}
+
+// confirmVerdicts compares a search's confirmations: each setting re-run
+// against its best one (rank 1, the reference unless opt names another),
+// on the seeds both have.
+func confirmVerdicts(ctx context.Context, st *results.Store, exp results.Experiment, recs []results.SearchRecord, opt VerdictOptions) (*Verdicts, error) {
+	rank := map[int64]int{}
+	for _, r := range recs {
+		if r.Rank > 0 {
+			rank[r.TrialID] = r.Rank
+		}
+	}
+	trials, m, err := trialsAndMetrics(ctx, st, exp)
+	if err != nil {
+		return nil, err
+	}
+	var confirms []results.Trial
+	for _, t := range trials {
+		if r, ok := rank[t.ID]; ok {
+			confirms = append(confirms, t)
+			if r == 1 && opt.Reference == "" {
+				opt.Reference = t.VariantKey
+			}
+		}
+	}
+	vts, err := verdictTrials(ctx, st, confirms, m)
+	if err != nil {
+		return nil, err
+	}
+	opt.By = ByVariant
+	v, err := CompareTrials(exp.Name, vts, opt)
+	if err != nil {
+		return nil, err
+	}
+	v.Confirm = true
+	return v, nil
 }
 
 // verdictTrial is a done trial placed on the compared axis.
@@ -219,7 +277,7 @@ func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions)
 	if err != nil {
 		return nil, err
 	}
-	rows, values := placeTrials(trials, by, where, opt.Metric)
+	rows, values, pruned := placeTrials(trials, by, where, opt.Metric)
 	if len(values) == 0 {
 		return nil, fmt.Errorf("no trial of experiment %s has %s", experiment, strings.Join(opt.Where, "; "))
 	}
@@ -228,7 +286,7 @@ func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions)
 		return nil, err
 	}
 	v := &Verdicts{Experiment: experiment, By: by, Reference: ref, Metric: opt.Metric, Alpha: stats.Alpha,
-		Notes: VerdictNotes{Where: opt.Where, Top5: opt.Metric == "top5"}}
+		Notes: VerdictNotes{Where: opt.Where, Top5: opt.Metric == "top5", Pruned: pruned}}
 	if err := v.compare(rows, values, correct); err != nil {
 		return nil, err
 	}
@@ -237,12 +295,16 @@ func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions)
 
 // placeTrials places the trials that have every where setting on the axis
 // by: the done ones with their accuracy under metric, and the axis's values
-// in sweep order, those of trials not done yet included.
-func placeTrials(trials []VerdictTrial, by string, where []setting, metric string) (rows []verdictTrial, values []string) {
+// in sweep order, those of trials not done yet included; and counts the
+// pruned ones, which have no test results.
+func placeTrials(trials []VerdictTrial, by string, where []setting, metric string) (rows []verdictTrial, values []string, pruned int) {
 	for _, t := range trials {
 		settings, _ := parseVariant(t.VariantJSON)
 		if !matches(settings, where) {
 			continue
+		}
+		if t.Pruned {
+			pruned++
 		}
 		vt := verdictTrial{VerdictTrial: t}
 		var other []string
@@ -269,7 +331,7 @@ func placeTrials(trials []VerdictTrial, by string, where []setting, metric strin
 		}
 		rows = append(rows, vt)
 	}
-	return rows, values
+	return rows, values, pruned
 }
 
 // pickValues finds the reference value (typed by a person; "" = the first)
