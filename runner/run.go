@@ -397,6 +397,9 @@ func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label st
 func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	start := time.Now()
 	cfg := t.Config
+	note, stopNote := r.noteProgress(ctx, claimed, label)
+	defer stopNote()
+	note.set(phase(results.PhaseFeatures, 0, cfg.Train.Epochs))
 	sets, cache, err := r.prepare(ctx, t, label)
 	if err != nil {
 		return err
@@ -404,6 +407,8 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 
 	lastLine := time.Time{}
 	onEpoch := func(e train.Epoch) {
+		note.set(results.Progress{Phase: results.PhaseTraining, Epoch: e.Epoch, Epochs: cfg.Train.Epochs,
+			EpochSeconds: e.Seconds, ValAccuracy: e.ValAccuracy})
 		if time.Since(lastLine) >= 2*time.Second || e.Epoch == cfg.Train.Epochs {
 			left := time.Duration(float64(cfg.Train.Epochs-e.Epoch) * e.Seconds * float64(time.Second))
 			fmt.Fprintf(r.opt.Log, "  %s epoch %d/%d loss %.4f acc %.3f val_loss %.4f val_acc %.3f (%.2fs/epoch, trial ETA <= %s)\n",
@@ -416,6 +421,7 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 		return fmt.Errorf("train head: %w", err)
 	}
 	fmt.Fprintf(r.opt.Log, "  %s stopped at epoch %d, best epoch %d\n", label, fit.StoppedEpoch, fit.BestEpoch)
+	note.set(phase(results.PhaseEvaluating, fit.StoppedEpoch, cfg.Train.Epochs))
 
 	probs, report, open, err := r.evaluate(head, sets, cache, augmentOf(cfg).Key())
 	if err != nil {
