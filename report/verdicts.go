@@ -130,19 +130,23 @@ func LoadVerdictTrials(ctx context.Context, st *results.Store, exp results.Exper
 	if err != nil {
 		return nil, err
 	}
+	// One read for every trial's answers: thousands of trials would
+	// otherwise cost thousands of queries. Finish stores a trial's metrics
+	// and answers at once, so a trial done above has its answers here.
+	outcomes, err := st.PhotoOutcomes(ctx, exp.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	photos := map[int64][]PhotoOutcome{}
+	for _, o := range outcomes {
+		photos[o.TrialID] = append(photos[o.TrialID], PhotoOutcome{Photo: o.Photo, Top1: o.Pred == o.True, Top5: o.Top5})
+	}
 	out := make([]VerdictTrial, len(trials))
 	for i, t := range trials {
 		vt := VerdictTrial{Number: trialNumber(t), VariantKey: t.VariantKey, VariantJSON: t.VariantJSON,
 			Seed: t.Seed, Fold: t.Fold, Leaky: isLeaky(t.ConfigJSON)}
 		if tm, ok := m[t.ID]; ok {
-			vt.Done, vt.Accuracy, vt.Top5 = true, tm.Accuracy, tm.Top5
-			preds, err := st.Predictions(ctx, t.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range preds {
-				vt.Photos = append(vt.Photos, PhotoOutcome{Photo: p.Photo, Top1: p.Pred == p.True, Top5: inTop5(p)})
-			}
+			vt.Done, vt.Accuracy, vt.Top5, vt.Photos = true, tm.Accuracy, tm.Top5, photos[t.ID]
 		}
 		out[i] = vt
 	}
@@ -416,16 +420,6 @@ func matches(settings, where []setting) bool {
 // (["a","b"]), be typed as variant keys show it ([a,b]).
 func sameLabel(stored, typed string) bool {
 	return sameValue(stored, typed) || strings.ReplaceAll(stored, `"`, "") == typed
-}
-
-// inTop5 is a photo whose dog is among its five best-scored classes.
-func inTop5(p results.Prediction) bool {
-	for i, c := range p.TopK {
-		if i < 5 && c.Class == p.True {
-			return true
-		}
-	}
-	return false
 }
 
 // minPairs is the fewest paired replicates with which m Holm-corrected
