@@ -1,11 +1,14 @@
 package gradcam
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,10 +48,25 @@ type Tile struct {
 	Trial  string  `json:"trial_hash"` // likewise
 }
 
-// NewTile describes r, drawn as png on photo by e.
-func (e *Explainer) NewTile(r *Result, png []byte, photo, trial string) Tile {
-	return Tile{PNG: png, Class: r.Class, Pred: r.Pred, Prob: float64(r.Probs[r.Pred]), Method: r.Method, Empty: r.Empty(),
-		Map: e.Map, Side: [2]int{r.W, r.H}, Photo: photo, Trial: trial}
+// Draw explains class (-1 = the predicted one) on img, the photo named
+// photo, and draws the overlay as a tile of trial (a hash).
+func (e *Explainer) Draw(img image.Image, class int, photo, trial string) (Tile, *Result, error) {
+	r, err := e.Explain(img, class)
+	if err != nil {
+		return Tile{}, nil, err
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, Overlay(img, r)); err != nil {
+		return Tile{}, nil, err
+	}
+	return Tile{PNG: b.Bytes(), Class: r.Class, Pred: r.Pred, Prob: float64(r.Probs[r.Pred]), Method: r.Method, Empty: r.Empty(),
+		Map: e.Map, Side: [2]int{r.W, r.H}, Photo: photo, Trial: trial}, r, nil
+}
+
+// TileStore keeps drawn tiles by key: Tiles in a folder, or memory.
+type TileStore interface {
+	Get(TileKey) (Tile, bool)
+	Put(TileKey, Tile) error
 }
 
 // Tiles keeps tiles in a folder as <key>.png with <key>.json beside it, so

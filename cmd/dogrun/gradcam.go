@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/gradcam"
@@ -82,7 +77,7 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("%w: trial %s knows no dog %q (it knows %s)", errUsage, trial.Hash[:12], *className, someNames(e.Classes))
 		}
 	}
-	r, err := e.Explain(img, class)
+	tile, r, err := e.Draw(img, class, images[0], trial.Hash)
 	if err != nil {
 		return err
 	}
@@ -91,11 +86,7 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 		base := filepath.Base(images[0])
 		path = strings.TrimSuffix(base, filepath.Ext(base)) + "_gradcam.png"
 	}
-	b, err := encodePNG(gradcam.Overlay(img, r))
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := os.WriteFile(path, tile.PNG, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "predicted %s (%.3f)\n%swrote %s\n", e.Classes[r.Pred], r.Probs[r.Pred], explained(e, r), path)
@@ -116,23 +107,6 @@ func explained(e *gradcam.Explainer, r *gradcam.Result) string {
 	return s + fmt.Sprintf("shown instead: occlusion sensitivity, %dx%d grid: where greying out the photo lowers its probability\n", r.W, r.H)
 }
 
-// drawTile explains the class predicted for p on the photo at path.
-func drawTile(e *gradcam.Explainer, path string, p results.Prediction, trial string) (gradcam.Tile, error) {
-	img, err := dataset.Decode(path)
-	if err != nil {
-		return gradcam.Tile{}, err
-	}
-	r, err := e.Explain(img, p.Pred)
-	if err != nil {
-		return gradcam.Tile{}, err
-	}
-	b, err := encodePNG(gradcam.Overlay(img, r))
-	if err != nil {
-		return gradcam.Tile{}, err
-	}
-	return e.NewTile(r, b, p.Photo, trial), nil
-}
-
 // openExplainer loads trial t's backbone and checkpoint for Grad-CAM, as
 // predict loads them.
 func openExplainer(ctx context.Context, st *results.Store, exp results.Experiment, t results.Trial, threads int) (*gradcam.Explainer, error) {
@@ -140,12 +114,7 @@ func openExplainer(ctx context.Context, st *results.Store, exp results.Experimen
 	if err != nil {
 		return nil, err
 	}
-	p, err := runner.NewPredictor(ctx, st, exp, t, cacheDir, threads)
-	if err != nil {
-		return nil, err
-	}
-	spec, cut, head := p.Model()
-	return gradcam.Open(ctx, cacheDir, spec, cut, head, p.Classes, threads)
+	return runner.OpenExplainer(ctx, st, exp, t, cacheDir, threads)
 }
 
 func someNames(names []string) string {
@@ -153,12 +122,6 @@ func someNames(names []string) string {
 		return strings.Join(names[:5], ", ") + ", ..."
 	}
 	return strings.Join(names, ", ")
-}
-
-func encodePNG(img image.Image) ([]byte, error) {
-	var b bytes.Buffer
-	err := png.Encode(&b, img)
-	return b.Bytes(), err
 }
 
 // reportCAMs is how many test photos of the best trial the report explains:
@@ -195,74 +158,21 @@ func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.D
 // explainTests fills g with overlays of test photos of the best trial, kept
 // in dir/gradcam, and returns how many it had to draw.
 func explainTests(ctx context.Context, st *results.Store, d *report.Data, g *report.GradCAM, dir string) (drawn int, err error) {
-	if d.DatasetDir == "" {
-		return 0, fmt.Errorf("the experiment file no longer names the photos")
-	}
-	all, err := st.Predictions(ctx, d.Best.ID)
+	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		return 0, err
 	}
-	// A leaky trial also tests augmented copies, which are not files.
-	var preds []results.Prediction
-	for _, p := range all {
-		if !runner.IsCopy(p.Photo) {
-			preds = append(preds, p)
-		}
-	}
-	// One photo per dog first, so that the overlays show several dogs.
-	pick := func(right bool) []results.Prediction {
-		var first, more []results.Prediction
-		seen := map[int]bool{}
-		for _, p := range preds {
-			switch {
-			case (p.True == p.Pred) != right:
-			case seen[p.True]:
-				more = append(more, p)
-			default:
-				first = append(first, p)
-				seen[p.True] = true
-			}
-		}
-		return append(first, more...)
-	}
-	right, wrong := pick(true), pick(false)
-	nWrong := min(len(wrong), max(reportCAMs/2, reportCAMs-len(right)))
-	chosen := append(right[:min(len(right), reportCAMs-nWrong)], wrong[:nWrong]...)
-
 	tiles := &gradcam.Tiles{Dir: filepath.Join(dir, "gradcam")}
-	var e *gradcam.Explainer // opened for the first tile not stored
-	defer func() {
-		if e != nil {
-			e.Close()
-		}
-	}()
-	for _, p := range chosen {
-		path := filepath.Join(d.DatasetDir, filepath.FromSlash(p.Photo))
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return drawn, err
-		}
-		key := gradcam.TileKey{Trial: d.Best.Hash, Backbone: d.Best.BackboneSHA256, Photo: fmt.Sprintf("%x", sha256.Sum256(raw)), Class: p.Pred}
-		if f := d.Best.FinishedAt; f != nil {
-			key.Finished = f.UTC().Format(time.RFC3339Nano)
-		}
-		tile, ok := tiles.Get(key)
-		if !ok || tile.Pred < 0 || tile.Pred >= len(d.Classes) {
-			if e == nil {
-				if e, err = openExplainer(ctx, st, d.Experiment, *d.Best, 0); err != nil {
-					return drawn, err
-				}
-			}
-			if tile, err = drawTile(e, path, p, d.Best.Hash); err != nil {
-				return drawn, err
-			}
-			if err := tiles.Put(key, tile); err != nil {
-				return drawn, err
-			}
+	cams, err := runner.ExplainTests(ctx, st, d.Experiment, *d.Best, d.DatasetDir, tiles, reportCAMs, cacheDir, 0)
+	for _, c := range cams {
+		if c.Drawn {
 			drawn++
 		}
-		g.CAMs = append(g.CAMs, report.CAM{Photo: p.Photo, True: d.Classes[p.True], Pred: d.Classes[tile.Pred], Prob: tile.Prob,
-			File: tiles.Path(key), PNG: tile.PNG, Occluded: tile.Method == gradcam.MethodOcclusion, Empty: tile.Empty})
+		g.CAMs = append(g.CAMs, report.CAM{Photo: c.Prediction.Photo, True: d.Classes[c.Prediction.True], Pred: d.Classes[c.Tile.Pred],
+			Prob: c.Tile.Prob, File: tiles.Path(c.Key), PNG: c.Tile.PNG, Occluded: c.Tile.Method == gradcam.MethodOcclusion, Empty: c.Tile.Empty})
+	}
+	if err != nil {
+		return drawn, err
 	}
 	return drawn, tiles.Prune()
 }
