@@ -100,42 +100,63 @@ type Versions struct {
 
 // ExperimentVersions reads the Versions of experiment id.
 func (s *Store) ExperimentVersions(ctx context.Context, id int64) (Versions, error) {
-	fail := func(err error) (Versions, error) {
+	v, err := s.versions(ctx, id)
+	if err != nil {
 		return Versions{}, fmt.Errorf("results: versions of experiment %d: %w", id, err)
 	}
-	var updated string
-	err := s.db.QueryRowContext(ctx, `SELECT updated_at FROM experiments WHERE id = ?`, id).Scan(&updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fail(ErrNotFound)
-	}
+	return v, nil
+}
+
+// StoreVersions reads the Versions of the whole store: of every
+// experiment, and of which experiments there are.
+func (s *Store) StoreVersions(ctx context.Context) (Versions, error) {
+	v, err := s.versions(ctx, 0)
 	if err != nil {
-		return fail(err)
+		return Versions{}, fmt.Errorf("results: versions: %w", err)
+	}
+	return v, nil
+}
+
+// versions reads the Versions of experiment id, or of all when id is 0.
+func (s *Store) versions(ctx context.Context, id int64) (Versions, error) {
+	expWhere, trialWhere, args := "1 = 1", "1 = 1", []any(nil)
+	if id != 0 {
+		expWhere, trialWhere, args = "id = ?", "t.experiment_id = ?", []any{id}
+	}
+	var n int
+	var updated string
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(max(updated_at), '') FROM experiments WHERE `+expWhere,
+		args...).Scan(&n, &updated); err != nil {
+		return Versions{}, err
+	}
+	if n == 0 && id != 0 {
+		return Versions{}, ErrNotFound
 	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT status, superseded, count(*), coalesce(max(started_at), ''), coalesce(max(finished_at), ''), sum(attempts)
-		FROM trials WHERE experiment_id = ? GROUP BY status, superseded ORDER BY status, superseded`, id)
+		FROM trials t WHERE `+trialWhere+` GROUP BY status, superseded ORDER BY status, superseded`, args...)
 	if err != nil {
-		return fail(err)
+		return Versions{}, err
 	}
 	defer rows.Close()
 	h := sha256.New()
-	fmt.Fprintln(h, updated)
+	fmt.Fprintln(h, n, updated)
 	for rows.Next() {
 		var status, started, finished string
-		var superseded, n, attempts int
-		if err := rows.Scan(&status, &superseded, &n, &started, &finished, &attempts); err != nil {
-			return fail(err)
+		var superseded, count, attempts int
+		if err := rows.Scan(&status, &superseded, &count, &started, &finished, &attempts); err != nil {
+			return Versions{}, err
 		}
-		fmt.Fprintln(h, status, superseded, n, started, finished, attempts)
+		fmt.Fprintln(h, status, superseded, count, started, finished, attempts)
 	}
 	if err := rows.Err(); err != nil {
-		return fail(err)
+		return Versions{}, err
 	}
 	var progress string
 	if err := s.db.QueryRowContext(ctx, `
 		SELECT coalesce(max(p.updated_at), '') FROM trial_progress p JOIN trials t ON t.id = p.trial_id
-		WHERE t.experiment_id = ? AND t.status = 'running'`, id).Scan(&progress); err != nil {
-		return fail(err)
+		WHERE t.status = 'running' AND `+trialWhere, args...).Scan(&progress); err != nil {
+		return Versions{}, err
 	}
 	return Versions{Results: hex.EncodeToString(h.Sum(nil)[:12]), Progress: progress}, nil
 }

@@ -129,6 +129,16 @@ func TestExperimentVersionsChangeWithTheirKind(t *testing.T) {
 	if v := read(); v.Results == v1.Results {
 		t.Errorf("a trial finished, but the results version stayed %s", v.Results)
 	}
+	all0, err := s.StoreVersions(ctx)
+	if err != nil || all0.Results == "" {
+		t.Fatalf("store versions %+v, %v", all0, err)
+	}
+	if _, err := s.PutExperiment(ctx, Experiment{Name: "another"}); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := s.StoreVersions(ctx); err != nil || all.Results == all0.Results || all.Progress != all0.Progress {
+		t.Errorf("another experiment: store versions went from %+v to %+v (%v); want only Results changed", all0, all, err)
+	}
 	if _, err := s.ExperimentVersions(ctx, 999); err == nil {
 		t.Error("versions of a missing experiment: no error")
 	}
