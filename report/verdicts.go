@@ -242,9 +242,9 @@ func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions)
 // placeTrials places the trials that have every where setting on the axis
 // by: the done ones with their accuracy under metric, and the axis's values
 // in sweep order, those of trials not done yet included.
-func placeTrials(trials []VerdictTrial, by string, where []setting, metric string) (rows []verdictTrial, values []string) {
+func placeTrials(trials []VerdictTrial, by string, where []Setting, metric string) (rows []verdictTrial, values []string) {
 	for _, t := range trials {
-		settings, _ := parseVariant(t.VariantJSON)
+		settings, _ := ParseVariant(t.VariantJSON)
 		if !matches(settings, where) {
 			continue
 		}
@@ -387,21 +387,21 @@ func (v *Verdicts) compare(rows []verdictTrial, values []string, correct func(Ph
 }
 
 // parseWhere reads "path=value" filters on sweep axes.
-func parseWhere(where, axes []string) ([]setting, error) {
-	var out []setting
+func parseWhere(where, axes []string) ([]Setting, error) {
+	var out []Setting
 	for _, w := range where {
 		path, val, ok := strings.Cut(w, "=")
 		path, val = strings.TrimSpace(path), strings.TrimSpace(val)
 		if !ok || !contains(axes, path) {
 			return nil, fmt.Errorf("where %q: want AXIS=VALUE with a sweep axis (axes: %s)", w, strings.Join(axes, ", "))
 		}
-		out = append(out, setting{Path: path, Label: val})
+		out = append(out, Setting{Path: path, Label: val})
 	}
 	return out, nil
 }
 
 // matches reports whether settings have every where value.
-func matches(settings, where []setting) bool {
+func matches(settings, where []Setting) bool {
 	for _, w := range where {
 		ok := false
 		for _, s := range settings {
@@ -579,7 +579,7 @@ func verdictText(r *VerdictRow, alpha float64, comparisons int) string {
 func verdictAxes(trials []VerdictTrial) ([]string, error) {
 	var axes []string
 	for _, t := range trials {
-		ss, ok := parseVariant(t.VariantJSON)
+		ss, ok := ParseVariant(t.VariantJSON)
 		if !ok && t.VariantJSON != "" {
 			return nil, fmt.Errorf("trial %d: bad variant %q", t.Number, t.VariantJSON)
 		}

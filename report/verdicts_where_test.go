@@ -10,11 +10,11 @@ func TestVerdictFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings, _ := parseVariant(`{"backbone.names":["a","b"],"head.type":"cosine"}`)
+	settings, _ := ParseVariant(`{"backbone.names":["a","b"],"head.type":"cosine"}`)
 	if !matches(settings, where) {
 		t.Errorf("%v does not match %v", settings, where)
 	}
-	other, _ := parseVariant(`{"backbone.names":["a"],"head.type":"cosine"}`)
+	other, _ := ParseVariant(`{"backbone.names":["a"],"head.type":"cosine"}`)
 	if matches(other, where) {
 		t.Errorf("%v matches %v", other, where)
 	}
