@@ -342,18 +342,20 @@ type TrialPoint struct {
 	Hash        string
 	Index       int
 	Status      TrialStatus
+	VariantKey  string
 	VariantJSON string
 	Seed        int64
 	Fold        int
 	Accuracy    float64 // NaN unless done
 	Top5        float64 // NaN unless done
+	Seconds     float64 // how long it took, when done
 }
 
 // TrialPoints lists the experiment's current trials as points, by Index:
 // the few columns a plot of settings against accuracy needs.
 func (s *Store) TrialPoints(ctx context.Context, experimentID int64) ([]TrialPoint, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT t.hash, t.trial_index, t.status, t.variant_json, t.seed, t.fold, m.accuracy, m.top5
+		SELECT t.hash, t.trial_index, t.status, t.variant_key, t.variant_json, t.seed, t.fold, m.accuracy, m.top5, t.duration_seconds
 		FROM trials t LEFT JOIN test_metrics m ON m.trial_id = t.id AND t.status = 'done'
 		WHERE t.experiment_id = ? AND t.superseded = 0
 		ORDER BY t.trial_index, t.id`, experimentID)
@@ -365,8 +367,8 @@ func (s *Store) TrialPoints(ctx context.Context, experimentID int64) ([]TrialPoi
 	for rows.Next() {
 		var p TrialPoint
 		var status string
-		if err := rows.Scan(&p.Hash, &p.Index, &status, &p.VariantJSON, &p.Seed, &p.Fold,
-			floatScanner{&p.Accuracy}, floatScanner{&p.Top5}); err != nil {
+		if err := rows.Scan(&p.Hash, &p.Index, &status, &p.VariantKey, &p.VariantJSON, &p.Seed, &p.Fold,
+			floatScanner{&p.Accuracy}, floatScanner{&p.Top5}, floatScanner{&p.Seconds}); err != nil {
 			return nil, fmt.Errorf("results: trial points: %w", err)
 		}
 		p.Status = TrialStatus(status)

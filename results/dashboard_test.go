@@ -254,7 +254,8 @@ func TestTrialPointsAndVariantEpochs(t *testing.T) {
 	}
 	for i, p := range pts {
 		done := i < 4
-		if p.Index != i || (p.Status == StatusDone) != done || math.IsNaN(p.Accuracy) == done || p.Hash != makeTrials(6)[i].Hash {
+		if p.Index != i || (p.Status == StatusDone) != done || math.IsNaN(p.Accuracy) == done || p.Hash != makeTrials(6)[i].Hash ||
+			p.VariantKey != []string{"lr=0", "lr=1", "lr=2"}[i%3] || (p.Seconds == 7.75) != done {
 			t.Errorf("point %d: %+v", i, p)
 		}
 	}
