@@ -19,18 +19,18 @@ const maxCompared = 8
 
 // compareItem is one column: a variant of an experiment, all its done seeds.
 type compareItem struct {
-	Label, Link    string
-	Experiment     string
-	Variant        string
-	Hash           string // a trial of the variant: how the item is named in links
-	Seeds          int
-	Accuracy       metrics.Summary // over its seeds, on all its test photos
-	Shared         float64         // its accuracy on the photos every column tested
-	Remove         string
-	outcomes       map[string][]cellAnswer // by photo content (sha256): one answer per seed
-	photo          map[string]string       // by photo content: its path in the experiment's folder
-	trueName       map[string]string
-	experimentName string
+	Label, Link string
+	Experiment  string
+	Variant     string
+	Hash        string // a trial of the variant: how the item is named in links
+	Seeds       int
+	Accuracy    metrics.Summary // over its seeds, on all its test photos
+	Shared      float64         // its accuracy on the photos every column tested
+	Remove      string
+	outcomes    map[string][]cellAnswer // by photo content (sha256): one answer per seed
+	photo       map[string]string       // by photo content: its path in the experiment's folder
+	trueName    map[string]string
+	data        *expData // its experiment's, for its photos
 }
 
 // cellAnswer is one seed's answer on a photo.
@@ -182,7 +182,10 @@ func (s *Server) compareItem(c context.Context, kind, id string) (*compareItem, 
 	for _, r := range right {
 		accs = append(accs, float64(r[0])/float64(r[1]))
 	}
-	item.Seeds, item.Accuracy, item.experimentName = len(accs), metrics.Summarize(accs), e.Name
+	item.Seeds, item.Accuracy = len(accs), metrics.Summarize(accs)
+	if item.data, err = s.expData(c, e); err != nil {
+		return nil, err
+	}
 	return item, nil
 }
 
@@ -204,7 +207,7 @@ func (s *Server) sharePhotos(v *compareView, page int, pageLink func(int) string
 	var photos []comparePhoto
 	for _, sha := range shared {
 		first := v.Items[0]
-		p := comparePhoto{Name: first.photo[sha], Photo: link("/photo", "e", first.experimentName, "p", first.photo[sha]), True: first.trueName[sha]}
+		p := comparePhoto{Name: first.photo[sha], Photo: photoURL(first.data, first.photo[sha]), True: first.trueName[sha]}
 		majority := map[bool]int{}
 		for _, it := range v.Items {
 			p.Cells = append(p.Cells, cell(it.outcomes[sha]))

@@ -174,6 +174,7 @@ func dashboard(t testing.TB, path string, opt Options) (*Server, *httptest.Serve
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
+		hs.CloseClientConnections() // event streams never go idle
 		hs.Close()
 		srv.Close()
 		ro.Close()

@@ -67,6 +67,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
+// photoURL is the URL of photo rel of experiment d, or "" when the file is
+// not in its dataset folder (moved, or never there): a page shows no broken
+// picture.
+func photoURL(d *expData, rel string) string {
+	if d.DatasetDir == "" || !filepath.IsLocal(filepath.FromSlash(rel)) {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(d.DatasetDir, filepath.FromSlash(rel))); err != nil {
+		return ""
+	}
+	return link("/photo", "e", d.Exp.Name, "p", rel)
+}
+
 // photo serves a photo of an experiment's dataset folder: only a photo its
 // stored split names, and only a JPEG or PNG.
 func (s *Server) photo(w http.ResponseWriter, r *http.Request) error {

@@ -95,6 +95,8 @@ func seconds(s float64) string {
 	}
 	d := time.Duration(s * float64(time.Second)).Round(time.Second)
 	switch {
+	case s < 9.95:
+		return fmt.Sprintf("%.1f s", s)
 	case d < time.Minute:
 		return fmt.Sprintf("%d s", int(d.Seconds()))
 	case d < time.Hour:

@@ -156,10 +156,14 @@ func (s *Server) doneTrial(c context.Context, v *trialView) error {
 	if err != nil {
 		return err
 	}
+	d, err := s.expData(c, v.Exp)
+	if err != nil {
+		return err
+	}
 	photo := map[int]string{}
 	for _, p := range preds {
 		if _, ok := photo[p.True]; !ok && !runner.IsCopy(p.Photo) {
-			photo[p.True] = link("/photo", "e", v.Exp.Name, "p", p.Photo)
+			photo[p.True] = photoURL(d, p.Photo)
 		}
 	}
 	for i, pc := range rep.PerClass {
@@ -168,11 +172,14 @@ func (s *Server) doneTrial(c context.Context, v *trialView) error {
 	}
 	// Hardest first: what a reader looks for.
 	sort.SliceStable(v.Classes, func(i, j int) bool { return less(v.Classes[i].F1, v.Classes[j].F1) })
-	dirty := "clean working tree"
-	if t.GitDirty {
-		dirty = "uncommitted changes: the commit alone does not identify the code"
+	commit := "unknown (the run was not built in a git checkout)"
+	switch {
+	case t.GitCommit != "" && t.GitDirty:
+		commit = t.GitCommit + " with uncommitted changes: the commit alone does not identify the code"
+	case t.GitCommit != "":
+		commit = t.GitCommit + " (clean working tree)"
 	}
-	v.Env = [][2]string{{"Go", t.GoVersion}, {"Git commit", t.GitCommit + " (" + dirty + ")"},
+	v.Env = [][2]string{{"Go", t.GoVersion}, {"Git commit", commit},
 		{"Backbone sha256", t.BackboneSHA256}, {"Checkpoint", t.CheckpointPath}, {"Worker", t.Worker},
 		{"Took", seconds(t.DurationSeconds)}, {"Epochs", fmt.Sprintf("best %d, stopped at %d", t.BestEpoch, t.StoppedEpoch)}}
 	switch o, err := s.st.OpenSet(c, t.ID); {

@@ -50,9 +50,14 @@
     return { lo: lo, hi: hi };
   }
 
-  function colour(x, alpha) { // x in [0, 1]: blue (worst) to orange (best)
-    var r = Math.round(40 + 200 * x), gg = Math.round(90 + 60 * x), b = Math.round(200 - 170 * x);
-    return "rgba(" + r + "," + gg + "," + b + "," + alpha + ")";
+  // colour is x in [0, 1] on a ramp from dark blue (worst) through green to
+  // orange (best), which stays apart for the common colour blindnesses.
+  var ramp = [[49, 54, 149], [26, 152, 80], [244, 109, 67]];
+  function colour(x, alpha) {
+    x = Math.max(0, Math.min(1, x)) * (ramp.length - 1);
+    var i = Math.min(Math.floor(x), ramp.length - 2), f = x - i;
+    var c = ramp[i].map(function (v, k) { return Math.round(v + f * (ramp[i + 1][k] - v)); });
+    return "rgba(" + c.join(",") + "," + alpha + ")";
   }
 
   function geometry() {
@@ -99,9 +104,11 @@
       if (fs) { rows.push({ t: t, fs: fs, kept: kept(fs) }); }
     });
     rows.sort(function (a, b) { return (a.kept - b.kept) || (a.t.accuracy - b.t.accuracy); });
-    g.lineWidth = 1.2;
+    // Many lines are drawn fainter, so that where they crowd still shows.
+    var alpha = rows.length < 50 ? 0.85 : rows.length < 500 ? 0.5 : 0.25;
+    g.lineWidth = rows.length < 50 ? 1.6 : 1.1;
     rows.forEach(function (r) {
-      g.strokeStyle = r.kept ? colour(r.fs[r.fs.length - 1], 0.55) : "rgba(190,190,190,0.35)";
+      g.strokeStyle = r.kept ? colour(r.fs[r.fs.length - 1], alpha) : "rgba(190,190,190,0.35)";
       g.beginPath();
       r.fs.forEach(function (f, i) { if (i === 0) { g.moveTo(geo.xs[i], geo.y(f)); } else { g.lineTo(geo.xs[i], geo.y(f)); } });
       g.stroke();
