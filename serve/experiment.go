@@ -168,12 +168,10 @@ type trialRow struct {
 }
 
 func (s *Server) experimentPage(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.experimentView(r)
-	if err != nil {
-		return err
-	}
-	return s.pages.render(w, "experiment.html", "layout",
-		view{Title: v.Name, Events: link("/events", "e", v.Name), Versions: v.versions, Path: r.URL.RequestURI(), D: v})
+	return s.experimentHTML(w, r, func(v *experimentView) ([]byte, error) {
+		return s.pages.html("experiment.html", "layout",
+			view{Title: v.Name, Events: link("/events", "e", v.Name), Versions: v.versions, Path: r.URL.RequestURI(), D: v})
+	})
 }
 
 // experimentPart renders one live part of the experiment page.
@@ -185,11 +183,31 @@ func (s *Server) experimentPart(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains([]string{"status", "variants", "charts", "trials"}, part) {
 		return notFound("no part %q", part)
 	}
-	v, err := s.experimentView(r)
+	return s.experimentHTML(w, r, func(v *experimentView) ([]byte, error) {
+		return s.pages.html("experiment.html", "part-"+part, view{D: v})
+	})
+}
+
+// experimentHTML writes the experiment page or a part of it, rendered by
+// render once per versions of the experiment.
+func (s *Server) experimentHTML(w http.ResponseWriter, r *http.Request, render func(*experimentView) ([]byte, error)) error {
+	c, cancel := ctx(r)
+	defer cancel()
+	e, err := s.experiment(c, r.URL.Query().Get("e"))
 	if err != nil {
 		return err
 	}
-	return s.pages.render(w, "experiment.html", "part-"+part, view{D: v})
+	vers, err := s.versions.get(c, e.ID)
+	if err != nil {
+		return err
+	}
+	return s.cachedPage(w, r, vers, func() ([]byte, error) {
+		v, err := s.experimentView(r)
+		if err != nil {
+			return nil, err
+		}
+		return render(v)
+	})
 }
 
 func (s *Server) experimentView(r *http.Request) (*experimentView, error) {

@@ -81,19 +81,33 @@ type experimentsView struct {
 }
 
 func (s *Server) experimentsPage(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.overview(r)
-	if err != nil {
-		return err
-	}
-	return s.pages.render(w, "experiments.html", "layout", view{Title: "Experiments", Events: "/events", Versions: v.versions, Path: "/", D: v})
+	return s.experimentsHTML(w, r, func(v *experimentsView) ([]byte, error) {
+		return s.pages.html("experiments.html", "layout", view{Title: "Experiments", Events: "/events", Versions: v.versions, Path: "/", D: v})
+	})
 }
 
 func (s *Server) experimentsPart(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.overview(r)
+	return s.experimentsHTML(w, r, func(v *experimentsView) ([]byte, error) {
+		return s.pages.html("experiments.html", "part-experiments", view{D: v})
+	})
+}
+
+// experimentsHTML writes the list of experiments, or its part, rendered
+// by render once per versions of the store.
+func (s *Server) experimentsHTML(w http.ResponseWriter, r *http.Request, render func(*experimentsView) ([]byte, error)) error {
+	c, cancel := ctx(r)
+	defer cancel()
+	vers, err := s.versions.get(c, 0)
 	if err != nil {
 		return err
 	}
-	return s.pages.render(w, "experiments.html", "part-experiments", view{D: v})
+	return s.cachedPage(w, r, vers, func() ([]byte, error) {
+		v, err := s.overview(r)
+		if err != nil {
+			return nil, err
+		}
+		return render(v)
+	})
 }
 
 // overview is the list of experiments at the store's current version.

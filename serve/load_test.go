@@ -1,17 +1,25 @@
 package serve
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
+	"github.com/dogrun/dogrun/schemas"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -21,6 +29,106 @@ const (
 	loadClients = 50
 	loadFor     = 30 * time.Second
 )
+
+// TestMain lets the test binary stand in for the processes of the load
+// test, so that the sweep, the dashboard and the clients share the machine
+// as separate processes do, not one Go scheduler: with DOGRUN_SERVE_CHILD
+// set it runs a sweep ("sweep FILE DB RUNS") or serves a store ("serve DB").
+func TestMain(m *testing.M) {
+	switch os.Getenv("DOGRUN_SERVE_CHILD") {
+	case "sweep":
+		os.Exit(childSweep(os.Args[1], os.Args[2], os.Args[3]))
+	case "serve":
+		os.Exit(childServe(os.Args[1]))
+	}
+	os.Exit(m.Run())
+}
+
+// sweepReport is what a sweep child prints when it is done.
+type sweepReport struct {
+	Took   time.Duration
+	Writes latencies // a writer's beside the sweep, in its process
+	Error  string
+}
+
+// childSweep runs the experiment in file into the store at db, one trial
+// at a time, and times a writer's writes beside it.
+func childSweep(file, db, runs string) int {
+	var rep sweepReport
+	defer func() { json.NewEncoder(os.Stdout).Encode(rep) }()
+	exp, err := schemas.Load(file)
+	if err == nil {
+		var st *results.Store
+		if st, err = results.Open(db); err == nil {
+			defer st.Close()
+			probeCtx, stop := context.WithCancel(context.Background())
+			probed := make(chan error, 1)
+			go func() {
+				var err error
+				rep.Writes, err = probeWrites(probeCtx, db)
+				probed <- err
+			}()
+			start := time.Now()
+			err = runSweep(context.Background(), exp, st, runs, io.Discard)
+			rep.Took = time.Since(start)
+			stop()
+			if perr := <-probed; err == nil {
+				err = perr
+			}
+		}
+	}
+	if err != nil {
+		rep.Error = err.Error()
+		return 1
+	}
+	return 0
+}
+
+// childServe serves the store at db on a free loopback port, which it
+// prints, until it is killed.
+func childServe(db string) int {
+	st, err := results.OpenReadOnly(db)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	cacheDir, _ := workspace.CacheDir()
+	srv, err := New(Options{Store: st, CacheDir: cacheDir, Threads: 1})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	fmt.Println("http://" + ln.Addr().String())
+	fmt.Fprintln(os.Stderr, http.Serve(ln, srv))
+	return 1
+}
+
+// child starts the test binary as a child process of kind with args.
+func child(t *testing.T, kind string, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "DOGRUN_SERVE_CHILD="+kind)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	sc.Buffer(nil, 1<<24)
+	return cmd, sc
+}
 
 // latencies summarises durations.
 type latencies []time.Duration
@@ -105,9 +213,11 @@ func hammer(ctx context.Context, url string) (latencies, []string) {
 					}
 				}
 				if err != nil {
-					mu.Lock()
-					errs = append(errs, err.Error())
-					mu.Unlock()
+					if ctx.Err() == nil {
+						mu.Lock()
+						errs = append(errs, err.Error())
+						mu.Unlock()
+					}
 					continue
 				}
 				mine = append(mine, time.Since(start))
@@ -121,84 +231,93 @@ func hammer(ctx context.Context, url string) (latencies, []string) {
 	return all, errs
 }
 
-// TestLoadWhileSweeping runs a real sweep twice on the shared photos: alone,
-// then with the dashboard answering loadClients clients that load the
-// experiment's page for loadFor. The page must answer every request, the
-// sweep must store exactly what it stored alone, and a writer beside the
-// sweep measures how long its writes take in either run. The figures are
-// logged (docs/dashboard.md quotes them): go test ./serve -run Load -v.
+// TestLoadWhileSweeping runs a real sweep on the shared photos twice, each
+// time as a process of its own: alone, then beside the dashboard (another
+// process) answering loadClients clients that load the experiment's page
+// for loadFor from this one. Every request must be answered, and the sweep
+// must store exactly what it stored alone. A writer in the sweep's process
+// times its writes in either run. The figures are logged, and
+// docs/dashboard.md quotes them: go test ./serve -run Load -v.
 func TestLoadWhileSweeping(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real sweeps for half a minute and more")
 	}
-	photos := photoFolder(t, 8, 12)
-	exp := realExperiment(t, "load", photos, 80, 6)
 	if _, err := workspace.CacheDir(); err != nil {
 		t.Fatal(err)
 	}
+	photos := photoFolder(t, 8, 12)
+	exp := realExperiment(t, "load", photos, 300, 24)
 
-	run := func(withDashboard bool) (map[string]string, time.Duration, latencies) {
-		path, st := newStore(t)
-		probeCtx, stopProbe := context.WithCancel(context.Background())
-		type probed struct {
-			lat latencies
-			err error
-		}
-		probe := make(chan probed, 1)
-		go func() {
-			lat, err := probeWrites(probeCtx, path)
-			probe <- probed{lat, err}
-		}()
-		start := time.Now()
-		ran := make(chan error, 1)
-		go func() { ran <- runSweep(context.Background(), exp, st, t.TempDir(), io.Discard) }()
-		if withDashboard {
-			for {
-				if _, err := st.Experiment(context.Background(), "load"); err == nil {
+	sweepIn := func(db string) (*exec.Cmd, func() sweepReport) {
+		cmd, out := child(t, "sweep", exp.File, db, t.TempDir())
+		return cmd, func() sweepReport {
+			var rep sweepReport
+			for out.Scan() {
+				if err := json.Unmarshal(out.Bytes(), &rep); err == nil {
 					break
 				}
-				time.Sleep(20 * time.Millisecond)
 			}
-			_, hs := dashboard(t, path, Options{})
-			loadCtx, stop := context.WithTimeout(context.Background(), loadFor)
-			lat, errs := hammer(loadCtx, hs.URL+"/experiment?e=load")
-			stop()
-			swept := time.Since(start)
-			if len(errs) > 0 {
-				t.Errorf("%d of %d requests failed, the first: %s", len(errs), len(errs)+len(lat), errs[0])
+			cmd.Wait()
+			if rep.Error != "" || rep.Took == 0 {
+				t.Fatalf("sweep: %+v", rep)
 			}
-			t.Logf("experiment page, %d clients for %s while the sweep ran: %s, %.0f answers/s",
-				loadClients, loadFor, lat, float64(len(lat))/loadFor.Seconds())
-			if p99 := lat.at(0.99); p99 > 200*time.Millisecond {
-				t.Logf("p99 %s is above the goal of 200 ms", round(p99))
-			}
-			select {
-			case <-ran:
-				t.Logf("the sweep ended %s into the load, before the clients stopped: make it longer", round(swept))
-			default:
-			}
+			return rep
 		}
-		if err := <-ran; err != nil {
-			t.Fatal(err)
-		}
-		took := time.Since(start)
-		stopProbe()
-		p := <-probe
-		if p.err != nil {
-			t.Fatal(p.err)
-		}
-		return outcomes(t, st, "load"), took, p.lat
 	}
 
-	alone, tookAlone, writesAlone := run(false)
-	loaded, tookLoaded, writesLoaded := run(true)
-	if len(alone) != 12 {
-		t.Fatalf("the sweep stored %d trials, want 12", len(alone))
+	// Alone.
+	dbAlone := filepath.Join(t.TempDir(), "alone.db")
+	_, waitAlone := sweepIn(dbAlone)
+	alone := waitAlone()
+
+	// Beside the dashboard, under load.
+	db, st := newStore(t)
+	st.Close()
+	_, dash := child(t, "serve", db)
+	if !dash.Scan() || !strings.HasPrefix(dash.Text(), "http://") {
+		t.Fatalf("the dashboard did not start: %q", dash.Text())
 	}
-	if d := cmp.Diff(alone, loaded); d != "" {
-		t.Errorf("the sweep stored other results under load (-alone +loaded):\n%s", d)
+	base := dash.Text()
+	_, waitLoaded := sweepIn(db)
+	for {
+		res, err := http.Get(base + "/experiment?e=load")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("sweep of %d trials: %s alone, %s with the dashboard under load; results identical: %v",
-		len(alone), round(tookAlone), round(tookLoaded), cmp.Equal(alone, loaded))
-	t.Logf("a writer's progress writes beside the sweep: alone %s; under load %s", writesAlone, writesLoaded)
+	loadCtx, stop := context.WithTimeout(context.Background(), loadFor)
+	lat, errs := hammer(loadCtx, base+"/experiment?e=load")
+	stop()
+	loaded := waitLoaded()
+	if len(errs) > 0 {
+		t.Errorf("%d of %d requests failed, the first: %s", len(errs), len(errs)+len(lat), errs[0])
+	}
+	if loaded.Took < loadFor {
+		t.Logf("the sweep took %s: it ended before the clients stopped", round(loaded.Took))
+	}
+
+	open := func(path string) map[string]string {
+		st, err := results.OpenReadOnly(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		return outcomes(t, st, "load")
+	}
+	a, b := open(dbAlone), open(db)
+	if len(a) != 48 {
+		t.Fatalf("the sweep stored %d trials, want 48", len(a))
+	}
+	if d := cmp.Diff(a, b); d != "" {
+		t.Errorf("the sweep stored other results beside the dashboard (-alone +beside):\n%s", d)
+	}
+	t.Logf("experiment page, %d clients for %s while the sweep ran: %s, %.0f answers/s, %d errors",
+		loadClients, loadFor, lat, float64(len(lat))/loadFor.Seconds(), len(errs))
+	t.Logf("sweep of %d trials: %s alone, %s beside the dashboard under load; results identical: %v",
+		len(a), round(alone.Took), round(loaded.Took), cmp.Equal(a, b))
+	t.Logf("a writer's progress writes in the sweep's process: alone %s; beside the loaded dashboard %s", alone.Writes, loaded.Writes)
 }

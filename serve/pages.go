@@ -63,14 +63,21 @@ func (p *pages) render(w http.ResponseWriter, page, name string, v any) error {
 
 // renderStatus is render with another status than 200.
 func (p *pages) renderStatus(w http.ResponseWriter, status int, page, name string, v any) error {
-	var b bytes.Buffer
-	if err := p.sets[page].ExecuteTemplate(&b, name, v); err != nil {
+	b, err := p.html(page, name, v)
+	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, err := w.Write(b.Bytes())
+	_, err = w.Write(b)
 	return err
+}
+
+// html is template name of page executed with v.
+func (p *pages) html(page, name string, v any) ([]byte, error) {
+	var b bytes.Buffer
+	err := p.sets[page].ExecuteTemplate(&b, name, v)
+	return b.Bytes(), err
 }
 
 // error writes a page saying what went wrong.

@@ -59,6 +59,7 @@ type Server struct {
 	pages    *pages
 	versions *tracker
 	memo     *memo
+	rendered *memo // whole pages, by URL and the versions they show
 	models   *models
 	static   fs.FS
 }
@@ -83,7 +84,7 @@ func New(opt Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opt: opt, st: opt.Store, mux: http.NewServeMux(), pages: pg,
-		versions: newTracker(opt.Store, opt.Poll), memo: newMemo(256), models: newModels(2), static: static}
+		versions: newTracker(opt.Store, opt.Poll), memo: newMemo(256), rendered: newMemo(64), models: newModels(2), static: static}
 	s.routes()
 	return s, nil
 }
@@ -154,6 +155,19 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 		}
 		s.pages.error(w, status, msg)
 	})
+}
+
+// cachedPage writes the HTML of r's URL, rendered by build at most once
+// per versions of what it shows: any number of viewers of a page cost one
+// rendering per change of the store.
+func (s *Server) cachedPage(w http.ResponseWriter, r *http.Request, v results.Versions, build func() ([]byte, error)) error {
+	b, err := cached(s.rendered, r.URL.RequestURI()+"\x00"+v.Results+"\x00"+v.Progress, build)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, err = w.Write(b)
+	return err
 }
 
 // ctx bounds a request's reads.

@@ -420,3 +420,33 @@ func TestPhotosComeFromTheSplitOnly(t *testing.T) {
 		t.Errorf("a named file that is not an image: status %d", status)
 	}
 }
+
+// A read the dashboard holds open (a slow page's query) does not stop the
+// sweep's writes: the store is in WAL mode, where readers take no lock a
+// writer waits for. Were it otherwise, the write below would wait out the
+// busy timeout with the read still open, and fail.
+func TestOpenReadsDoNotBlockWrites(t *testing.T) {
+	path, st := newStore(t)
+	sw := sweep{name: "w", variants: 1, seeds: 3, dogs: dogs(3), photos: 6, done: 1}
+	id := sw.write(t, st)
+	ro, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	rows, err := ro.Query(`SELECT p.photo FROM predictions p JOIN trials t ON t.id = p.trial_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatal("no rows to hold the read open with")
+	}
+	tr := claimNext(t, st, id, "w")
+	if err := st.Finish(context.Background(), tr.ID, "w", sw.outcome(t, tr)); err != nil {
+		t.Fatalf("a write while a read was open: %v", err)
+	}
+	if !rows.Next() {
+		t.Error("the open read lost its rows")
+	}
+}

@@ -80,26 +80,44 @@ type classRow struct {
 }
 
 func (s *Server) trialPage(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.trialView(r)
-	if err != nil {
-		return err
-	}
-	return s.pages.render(w, "trial.html", "layout", view{Title: fmt.Sprintf("Trial %d of %s", v.Number, v.Exp.Name),
-		Events: link("/events", "e", v.Exp.Name), Versions: v.versions, Path: r.URL.RequestURI(), D: v})
+	return s.trialHTML(w, r, func(v *trialView) ([]byte, error) {
+		return s.pages.html("trial.html", "layout", view{Title: fmt.Sprintf("Trial %d of %s", v.Number, v.Exp.Name),
+			Events: link("/events", "e", v.Exp.Name), Versions: v.versions, Path: r.URL.RequestURI(), D: v})
+	})
 }
 
 func (s *Server) trialPart(w http.ResponseWriter, r *http.Request) error {
 	switch r.PathValue("part") {
 	case "main":
-		v, err := s.trialView(r)
-		if err != nil {
-			return err
-		}
-		return s.pages.render(w, "trial.html", "part-main", view{D: v})
+		return s.trialHTML(w, r, func(v *trialView) ([]byte, error) {
+			return s.pages.html("trial.html", "part-main", view{D: v})
+		})
 	case "gradcam":
 		return s.gradcamPart(w, r)
 	}
 	return notFound("no part %q", r.PathValue("part"))
+}
+
+// trialHTML writes the trial page or its part, rendered by render once per
+// versions of its experiment.
+func (s *Server) trialHTML(w http.ResponseWriter, r *http.Request, render func(*trialView) ([]byte, error)) error {
+	c, cancel := ctx(r)
+	defer cancel()
+	e, _, err := s.trial(c, r.URL.Query().Get("id"))
+	if err != nil {
+		return err
+	}
+	vers, err := s.versions.get(c, e.ID)
+	if err != nil {
+		return err
+	}
+	return s.cachedPage(w, r, vers, func() ([]byte, error) {
+		v, err := s.trialView(r)
+		if err != nil {
+			return nil, err
+		}
+		return render(v)
+	})
 }
 
 func (s *Server) trialView(r *http.Request) (*trialView, error) {

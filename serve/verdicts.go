@@ -46,9 +46,10 @@ func (s *Server) verdictForm(d *expData, by, ref, metric string) verdictForm {
 // variantKeys are the experiment's variants in sweep order.
 func variantKeys(d *expData) []string {
 	var keys []string
+	seen := map[string]bool{}
 	for _, p := range d.Points {
-		if !slices.Contains(keys, p.VariantKey) {
-			keys = append(keys, p.VariantKey)
+		if !seen[p.VariantKey] {
+			keys, seen[p.VariantKey] = append(keys, p.VariantKey), true
 		}
 	}
 	return keys
