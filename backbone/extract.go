@@ -2,11 +2,13 @@ package backbone
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dogrun/dogrun/dataset"
 )
@@ -55,11 +57,16 @@ func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int,
 		mu   sync.Mutex
 		done int
 	)
+	store := &segmenter{c: c}
 	err := eachBatch(ctx, m, len(batches), func(worker, i int) error {
 		if inputs[worker] == nil {
 			inputs[worker] = make([]float32, batch*m.InputLen())
 		}
-		if err := extractBatch(m, c, batches[i], inputs[worker]); err != nil {
+		keys, feats, err := extractBatch(m, batches[i], inputs[worker])
+		if err == nil {
+			err = store.add(keys, feats)
+		}
+		if err != nil {
 			return err
 		}
 		mu.Lock()
@@ -70,10 +77,51 @@ func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int,
 		}
 		return nil
 	})
+	// What was extracted is kept, also when extraction stops early.
+	err = errors.Join(err, store.flush())
 	if err := ctx.Err(); err != nil && done < len(todo) {
 		return done, fmt.Errorf("feature extraction stopped after %d of %d images: %w", done, len(todo), err)
 	}
 	return done, err
+}
+
+// segmenter gathers extracted features into segments of the cache: one is
+// written when segmentVectors wait or the last was written a second ago or
+// more (the first batch at once), so a killed extraction loses at most about
+// a second of work, and a whole sweep's features make tens of segments, not
+// one per batch.
+type segmenter struct {
+	c *Cache
+
+	mu    sync.Mutex
+	keys  []Key
+	feats []float32
+	last  time.Time
+}
+
+const segmentVectors = 512
+
+func (s *segmenter) add(keys []Key, feats []float32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, keys...)
+	s.feats = append(s.feats, feats...)
+	if len(s.keys) < segmentVectors && time.Since(s.last) < time.Second {
+		return nil
+	}
+	return s.flushLocked()
+}
+
+func (s *segmenter) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushLocked()
+}
+
+func (s *segmenter) flushLocked() error {
+	err := s.c.Put(s.keys, s.feats)
+	s.keys, s.feats, s.last = s.keys[:0], s.feats[:0], time.Now()
+	return err
 }
 
 // eachBatch calls run(worker, i) for every i in [0, n) from one worker per
@@ -104,8 +152,9 @@ func eachBatch(ctx context.Context, m *Model, n int, run func(worker, i int) err
 	return context.Cause(ctx)
 }
 
-// extractBatch decodes, renders and runs one batch, and caches its features.
-func extractBatch(m *Model, c *Cache, reqs []Request, input []float32) error {
+// extractBatch decodes, renders and runs one batch, and returns its keys
+// and features.
+func extractBatch(m *Model, reqs []Request, input []float32) ([]Key, []float32, error) {
 	input = input[:len(reqs)*m.InputLen()]
 	keys := make([]Key, len(reqs))
 	var (
@@ -116,7 +165,7 @@ func extractBatch(m *Model, c *Cache, reqs []Request, input []float32) error {
 		if r.Path != srcPath {
 			img, err := dataset.Decode(r.Path)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			src, srcPath = img, r.Path
 		}
@@ -124,10 +173,7 @@ func extractBatch(m *Model, c *Cache, reqs []Request, input []float32) error {
 		keys[i] = r.Key
 	}
 	feats, err := m.Forward(input, len(reqs))
-	if err != nil {
-		return err
-	}
-	return c.Put(keys, feats)
+	return keys, feats, err
 }
 
 // ForwardAll runs inputs (whole batches of filled images) batch images per

@@ -1,18 +1,17 @@
 package gradcam
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/png"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dogrun/dogrun/dataset"
 )
 
 // RenderVersion changes whenever Explain or Overlay would draw a stored tile
@@ -48,22 +47,27 @@ type Tile struct {
 	Trial  string  `json:"trial_hash"` // likewise
 }
 
-// Draw explains class (-1 = the predicted one) on img, the photo named
-// photo, and draws the overlay as a tile of trial (a hash).
-func (e *Explainer) Draw(img image.Image, class int, photo, trial string) (Tile, *Result, error) {
+// DrawTile explains class on the photo at path (photo is its name in the
+// dataset, trial the trial's hash, both kept for a person reading the folder).
+func (e *Explainer) DrawTile(path, photo, trial string, class int) (Tile, error) {
+	img, err := dataset.Decode(path)
+	if err != nil {
+		return Tile{}, err
+	}
 	r, err := e.Explain(img, class)
 	if err != nil {
-		return Tile{}, nil, err
+		return Tile{}, err
 	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, Overlay(img, r)); err != nil {
-		return Tile{}, nil, err
+	png, err := OverlayPNG(img, r)
+	if err != nil {
+		return Tile{}, err
 	}
-	return Tile{PNG: b.Bytes(), Class: r.Class, Pred: r.Pred, Prob: float64(r.Probs[r.Pred]), Method: r.Method, Empty: r.Empty(),
-		Map: e.Map, Side: [2]int{r.W, r.H}, Photo: photo, Trial: trial}, r, nil
+	return Tile{PNG: png, Class: r.Class, Pred: r.Pred, Prob: float64(r.Probs[r.Pred]), Method: r.Method, Empty: r.Empty(),
+		Map: e.Map, Side: [2]int{r.W, r.H}, Photo: photo, Trial: trial}, nil
 }
 
-// TileStore keeps drawn tiles by key: Tiles in a folder, or memory.
+// TileStore keeps drawn tiles by key: Tiles in a folder (the report's), or
+// memory (the dashboard's, which writes nothing).
 type TileStore interface {
 	Get(TileKey) (Tile, bool)
 	Put(TileKey, Tile) error

@@ -30,6 +30,11 @@ func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error
 		v.VariantLinks[t.VariantKey] = append(v.VariantLinks[t.VariantKey],
 			trialLink{Seed: t.Seed, Dir: trialDir(t), Done: t.Status == results.StatusDone})
 	}
+	if d.Settle != nil {
+		if err := d.Settle.draw(pics); err != nil {
+			return nil, err
+		}
+	}
 	var done []Variant
 	for _, vr := range d.Variants {
 		if vr.Done > 0 {

@@ -65,6 +65,9 @@ type Data struct {
 	GradCAM *GradCAM
 	// OpenSet shows the rejection of held-out dogs; nil without open_set.
 	OpenSet *OpenSetCard
+	// Settle shows a settled experiment's verdicts and paths; nil when it
+	// declared no settle design.
+	Settle *SettleCard
 
 	optionalSections
 }
@@ -137,6 +140,9 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 		return nil, err
 	}
 	if err := d.gatherOpenSet(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := d.gatherSettle(ctx, st); err != nil {
 		return nil, err
 	}
 	return d, nil

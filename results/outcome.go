@@ -97,9 +97,9 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 	if err := o.check(); err != nil {
 		return fmt.Errorf("results: finish trial %d: %w", trialID, err)
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx conn) error {
 		var status, owner string
-		err := tx.QueryRowContext(ctx, `SELECT status, worker FROM trials WHERE id = ?`, trialID).Scan(&status, &owner)
+		err := tx.QueryRowContext(ctx, `SELECT status, worker FROM trials WHERE id = ?`+s.d.lockRows, trialID).Scan(&status, &owner)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -126,7 +126,10 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 			WHERE id = ?`,
 			ts(s.now()), o.CheckpointPath, o.BestEpoch, o.StoppedEpoch, o.DurationSeconds,
 			o.GoVersion, o.GitCommit, o.GitDirty, o.BackboneSHA256, trialID)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.endAttempt(ctx, tx, trialID, worker, "done")
 	})
 	if err != nil {
 		return fmt.Errorf("results: finish trial %d by %s: %w", trialID, worker, err)
@@ -134,7 +137,7 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 	return nil
 }
 
-func insertOutcome(ctx context.Context, tx *sql.Tx, trialID int64, o *Outcome) error {
+func insertOutcome(ctx context.Context, tx conn, trialID int64, o *Outcome) error {
 	ep, err := tx.PrepareContext(ctx, `INSERT INTO epochs
 		(trial_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`)
@@ -190,7 +193,7 @@ func insertOutcome(ctx context.Context, tx *sql.Tx, trialID int64, o *Outcome) e
 	}
 
 	pr, err := tx.PrepareContext(ctx, `INSERT INTO predictions
-		(trial_id, photo, photo_sha256, true_class, pred_class) VALUES (?, ?, ?, ?, ?)`)
+		(trial_id, photo, photo_sha256, true_class, pred_class) VALUES (?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return err
 	}
@@ -202,13 +205,9 @@ func insertOutcome(ctx context.Context, tx *sql.Tx, trialID int64, o *Outcome) e
 	}
 	defer sc.Close()
 	for _, p := range o.Predictions {
-		res, err := pr.ExecContext(ctx, trialID, p.Photo, p.PhotoSHA256, p.True, p.Pred)
-		if err != nil {
+		var pid int64
+		if err := pr.QueryRowContext(ctx, trialID, p.Photo, p.PhotoSHA256, p.True, p.Pred).Scan(&pid); err != nil {
 			return fmt.Errorf("prediction %s: %w", p.Photo, err)
-		}
-		pid, err := res.LastInsertId()
-		if err != nil {
-			return err
 		}
 		for rank, cs := range p.TopK {
 			if _, err := sc.ExecContext(ctx, pid, rank, cs.Class, cs.Score); err != nil {

@@ -39,7 +39,7 @@ func TestWriteV1Fixture(t *testing.T) {
 	s.now = c.now
 	ctx := context.Background()
 	id := experimentWithTrials(t, s, 3)
-	done, err := s.Claim(ctx, id, nil, "host:1", time.Minute, 2)
+	done, err := s.Claim(ctx, id, "host:1", time.Minute, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestWriteV1Fixture(t *testing.T) {
 	if err := s.Finish(ctx, done.ID, "host:1", sampleOutcome(t)); err != nil {
 		t.Fatal(err)
 	}
-	failed, err := s.Claim(ctx, id, nil, "host:2", time.Minute, 2)
+	failed, err := s.Claim(ctx, id, "host:2", time.Minute, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func checkV1Data(t *testing.T, s *Store) {
 		t.Errorf("predictions (-want +got):\n%s", d)
 	}
 	// The upgraded database takes new work as usual.
-	next, err := s.Claim(ctx, e.ID, nil, "host:3", time.Minute, 2)
+	next, err := s.Claim(ctx, e.ID, "host:3", time.Minute, 2)
 	if err != nil || next == nil || next.Hash != "h1" {
 		t.Errorf("claim after upgrade: %+v %v, want the failed trial h1 retried", next, err)
 	}

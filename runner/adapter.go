@@ -28,7 +28,7 @@ func (p *Plan) planAdapter(exp *schemas.Experiment, b schemas.Backbone, parts []
 		return nil, exp.ErrorAt("backbone.name", "an adapter backbone does not work with open_set yet")
 	}
 	if p.pool == nil {
-		pool, err := adapter.LoadPool(schemas.DatasetDir(exp), exp.Dataset.MinImagesPerClass)
+		pool, err := adapter.LoadPool(p.photos, exp.Dataset.MinImagesPerClass)
 		if err != nil {
 			return nil, exp.ErrorAt("backbone.name", err.Error())
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/results"
 )
 
@@ -35,7 +36,7 @@ seeds: [1]
 	if err != nil {
 		t.Fatal(err)
 	}
-	cacheDir := t.TempDir()
+	cacheDir := backbonetest.FreshCache(t) // features are written below; the run checks the models are fetched
 	part := plan.Trials[0].Parts[0]
 	cache, err := backbone.OpenCache(cacheDir, part.Spec, part.Cut)
 	if err != nil {
@@ -58,9 +59,9 @@ seeds: [1]
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &run{opt: Options{Store: st, RunsDir: t.TempDir(), CacheDir: cacheDir, Log: log},
-		plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
-	r.opt.defaults()
+	opt := Options{Store: st, RunsDir: t.TempDir(), CacheDir: cacheDir, Log: log}
+	opt.defaults()
+	r := planned(plan, opt)
 	return r, st
 }
 

@@ -53,6 +53,8 @@ func (r *run) cached(ctx context.Context, spec backbone.Spec, cut backbone.Cut, 
 			return nil, err
 		}
 		r.caches[id] = cache
+	} else if err := cache.Refresh(); err != nil { // what other workers added meanwhile
+		return nil, err
 	}
 	missing := backbone.Missing(cache, reqs)
 	if len(missing) == 0 {

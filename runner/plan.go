@@ -38,6 +38,7 @@ type Plan struct {
 	leaky            map[int][]dataset.UnitSplit // leaky splits by augmented views
 	draws            map[int64]*draw             // dataset.resample: each seed's dogs and split
 	pool             *adapter.Pool               // the dogs adapter backbones train on
+	photos           string                      // the folder the photos were read from
 }
 
 // Trial is one planned run: a resolved config, its seed and its identity.
@@ -58,12 +59,18 @@ type Trial struct {
 // LoadDataset reads the experiment's photos as run does, so that validate
 // refuses what run would: an error is placed at dataset.path in the file.
 func LoadDataset(exp *schemas.Experiment) (*dataset.Dataset, error) {
+	return loadDataset(exp, schemas.DatasetDir(exp))
+}
+
+// loadDataset is LoadDataset of the photos in dir: the experiment's own, or
+// where another machine keeps the same photos (Options.Photos).
+func loadDataset(exp *schemas.Experiment, dir string) (*dataset.Dataset, error) {
 	cfg := exp.Dataset
 	maxClasses := cfg.MaxClasses
 	if cfg.Resample {
 		maxClasses = 0 // every seed draws its own dogs out of all of them
 	}
-	data, err := dataset.Load(schemas.DatasetDir(exp), dataset.LoadOptions{
+	data, err := dataset.Load(dir, dataset.LoadOptions{
 		MinImagesPerClass: cfg.MinImagesPerClass,
 		MaxClasses:        maxClasses,
 		Seed:              cfg.Seed,
@@ -83,8 +90,13 @@ func fieldError(exp *schemas.Experiment, field string, err error) error {
 // NewPlan loads the experiment's photos, splits them and expands its trials. Notes
 // (dropped classes, skipped files) go to log.
 func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
+	return newPlan(exp, schemas.DatasetDir(exp), log)
+}
+
+// newPlan is NewPlan with the photos read from photos.
+func newPlan(exp *schemas.Experiment, photos string, log io.Writer) (*Plan, error) {
 	cfg := exp.Dataset
-	data, err := LoadDataset(exp)
+	data, err := loadDataset(exp, photos)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +120,7 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Experiment: exp}
+	p := &Plan{Experiment: exp, photos: photos}
 	if data, err = p.splitPhotos(data, log); err != nil {
 		return nil, err
 	}

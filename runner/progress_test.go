@@ -18,7 +18,7 @@ func TestNoteProgressStoresTheLatestOnEachTick(t *testing.T) {
 	if _, err := st.RegisterTrials(ctx, id, []results.Trial{{Hash: "h", VariantJSON: "{}", ConfigJSON: "{}"}}); err != nil {
 		t.Fatal(err)
 	}
-	mine, err := st.Claim(ctx, id, nil, "a", time.Minute, 3)
+	mine, err := st.Claim(ctx, id, "a", time.Minute, 3)
 	if err != nil || mine == nil {
 		t.Fatal(mine, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -42,6 +43,17 @@ type Options struct {
 	// worker may take it over.
 	StaleAfter  time.Duration
 	MaxAttempts int
+	// Photos, when set, is where this machine keeps the experiment's photos,
+	// in place of the file's dataset.path (a worker on another machine).
+	Photos string
+	// Poll, for Work, is how often to look for new work once none is left;
+	// 0 returns then.
+	Poll time.Duration
+
+	wait bool // set by Work: wait for trials running under other workers
+	// Redesign lets a settled experiment replace the design its stored
+	// outcomes were looked at under (see ErrDesignChanged).
+	Redesign bool
 }
 
 // Summary counts what a run did.
@@ -87,24 +99,73 @@ func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, er
 }
 
 func plannedRun(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
-	plan, err := NewPlan(exp, opt.Log)
+	r, err := newRun(ctx, exp, opt)
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
-		return Summary{}, err
-	}
-	if opt.Store == nil {
-		st, err := opt.OpenStore()
-		if err != nil {
-			return Summary{}, err
-		}
-		defer st.Close()
-		opt.Store = st
-	}
-	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
 	defer r.close()
 	return r.all(ctx)
+}
+
+// Register plans the experiment and stores it with its trials and splits,
+// running none: what dogrun submit does before the workers start.
+func Register(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
+	opt.defaults()
+	r, err := newRun(ctx, exp, opt)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer r.close()
+	if err := r.register(ctx); err != nil {
+		return r.sum, err
+	}
+	r.sum.Planned = len(r.plan.Trials)
+	return r.sum, nil
+}
+
+// newRun plans the experiment, reading its photos from opt.Photos when set,
+// and opens the store when opt.Store is nil (after the plan, so that a run
+// refused for its data creates no database).
+func newRun(ctx context.Context, exp *schemas.Experiment, opt Options) (*run, error) {
+	photos := opt.Photos
+	if photos == "" {
+		photos = schemas.DatasetDir(exp)
+	}
+	plan, err := newPlan(exp, photos, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+	// Every download before the sweep starts, not in the middle of a trial.
+	var specs []backbone.Spec
+	for _, t := range plan.Trials {
+		for _, p := range t.Parts {
+			specs = append(specs, p.Spec)
+		}
+	}
+	if err := backbone.Prepare(ctx, opt.CacheDir, specs); err != nil {
+		return nil, err
+	}
+	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
+		return nil, err
+	}
+	r := planned(plan, opt)
+	if opt.Store == nil {
+		if r.opt.Store, err = opt.OpenStore(); err != nil {
+			return nil, err
+		}
+		r.ownStore = true
+	}
+	return r, nil
+}
+
+// planned is a run of plan's trials.
+func planned(plan *Plan, opt Options) *run {
+	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{},
+		byHash: map[string]Trial{}}
+	for _, t := range plan.Trials {
+		r.byHash[t.Hash] = t
+	}
+	return r
 }
 
 // Interrupted is Run's error when its context ends (Ctrl-C): Msg says which
@@ -118,96 +179,186 @@ func (e *Interrupted) Error() string { return e.Msg }
 func (e *Interrupted) Unwrap() error { return e.Cause }
 
 type run struct {
-	opt    Options
-	plan   *Plan
-	expID  int64
-	models map[string]*backbone.Model
-	caches map[string]*backbone.Cache
+	opt      Options
+	ownStore bool // opened by newRun, closed by close
+	plan     *Plan
+	byHash   map[string]Trial // the plan's trials
+	expID    int64
+	models   map[string]*backbone.Model
+	caches   map[string]*backbone.Cache
 	// adapters are the trained adapters of this run's trials, by key.
 	adapters map[string]*adapter.Adapter
 	// prep is held while a trial prepares its rows (see prepare).
-	prep  sync.Mutex
-	sum   Summary
-	build BuildInfo
+	prep    sync.Mutex
+	sum     Summary
+	build   BuildInfo
+	waiting sync.Once // othersRunning says so once
+	// counted are the trials counted in sum.Planned; failedHere those that
+	// failed in this run, not claimed again by it.
+	counted, failedHere map[string]bool
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
-	// r.trial) and the heartbeat clock (else a time.Ticker).
+	// r.trial), the heartbeat clock (else a time.Ticker) and the pause of a
+	// worker waiting for others (else a timer).
 	trialSteps func(ctx context.Context, claimed *results.Trial, t Trial, label string) error
 	ticker     func(every time.Duration) (ticks <-chan time.Time, stop func())
+	wait       func(ctx context.Context, d time.Duration) error
 }
 
 func (r *run) close() {
 	for _, m := range r.models {
 		m.Close()
 	}
+	if r.ownStore {
+		r.opt.Store.Close()
+	}
 }
 
 func (r *run) all(ctx context.Context) (Summary, error) {
+	if err := r.register(ctx); err != nil {
+		return r.sum, err
+	}
+	return r.sum, r.proceed(ctx)
+}
+
+// register stores the experiment, its splits and, unless it is settled
+// round by round, its trials (those already stored keep their rows and
+// results).
+func (r *run) register(ctx context.Context) error {
 	exp := r.plan.Experiment
 	yaml, err := os.ReadFile(exp.File)
 	if err != nil {
-		return r.sum, err
+		return err
+	}
+	if exp.Settle.Declared() {
+		if err := r.checkDesign(ctx); err != nil {
+			return err
+		}
 	}
 	r.expID, err = r.opt.Store.PutExperiment(ctx, results.Experiment{
 		Name: exp.Name, File: absPath(exp.File), ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
 	})
 	if err != nil {
-		return r.sum, err
+		return err
 	}
-	rows := make([]results.Trial, len(r.plan.Trials))
+	r.sum.ExperimentID = r.expID
+	splits, err := r.plan.StoredSplits()
+	if err != nil {
+		return err
+	}
+	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
+		return err
+	}
+	if exp.Settle.Declared() {
+		return nil // each round registers its own trials
+	}
+	return r.registerTrials(ctx, r.plan.Trials, r.planHashes())
+}
+
+// planHashes are the hashes of every planned trial.
+func (r *run) planHashes() []string {
 	hashes := make([]string, len(r.plan.Trials))
-	byHash := map[string]Trial{}
 	for i, t := range r.plan.Trials {
+		hashes[i] = t.Hash
+	}
+	return hashes
+}
+
+// registerTrials stores trials; those in current stay current, the rest are
+// superseded.
+func (r *run) registerTrials(ctx context.Context, trials []Trial, current []string) error {
+	rows := make([]results.Trial, len(trials))
+	for i, t := range trials {
 		cfg, err := t.Config.CanonicalJSON()
 		if err != nil {
-			return r.sum, err
+			return err
 		}
 		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
 			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
-		hashes[i] = t.Hash
-		byHash[t.Hash] = t
 	}
-	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
-		return r.sum, err
-	}
-	splits, err := r.plan.StoredSplits()
-	if err != nil {
-		return r.sum, err
-	}
-	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
-		return r.sum, err
-	}
-	stored, err := r.opt.Store.Trials(ctx, r.expID)
-	if err != nil {
-		return r.sum, err
-	}
-	r.sum.Planned = len(r.plan.Trials)
-	for _, s := range stored {
-		if _, ok := byHash[s.Hash]; ok && s.Status == results.StatusDone {
-			r.sum.AlreadyDone++
-		}
-	}
-	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s, %s (train %d, val %d, test %d)\n",
-		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, english.Count(len(r.plan.Data.Classes), "class|classes"),
-		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
-	r.build = ReadBuildInfo(filepath.Dir(exp.File))
+	_, err := r.opt.Store.RegisterTrialsOf(ctx, r.expID, rows, current)
+	return err
+}
 
+// proceed runs the registered experiment: round by round when it is
+// settled, else every trial this worker can claim.
+func (r *run) proceed(ctx context.Context) error {
+	r.build = ReadBuildInfo(filepath.Dir(r.plan.Experiment.File))
 	started := time.Now()
-	if err := r.trials(ctx, hashes, byHash, started); err != nil {
-		return r.sum, err
+	var err error
+	if r.plan.Experiment.Settle.Declared() {
+		err = r.settle(ctx)
+	} else {
+		err = r.sweep(ctx)
+	}
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
 		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
-	return r.sum, nil
+	return nil
 }
 
-// trials runs the trials of hashes that the store lets this worker claim,
+// sweep runs the experiment's trials that this worker can claim, until none
+// is left (with Options.Wait, until none is running elsewhere either).
+func (r *run) sweep(ctx context.Context) error {
+	if err := r.countDone(ctx, r.planHashes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
+		r.plan.Experiment.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
+	return r.work(ctx)
+}
+
+// countDone adds the trials of hashes not counted before to Planned, and
+// those of them done already to AlreadyDone.
+func (r *run) countDone(ctx context.Context, hashes []string) error {
+	stored, err := r.opt.Store.Trials(ctx, r.expID)
+	if err != nil {
+		return err
+	}
+	status := map[string]results.TrialStatus{}
+	for _, s := range stored {
+		status[s.Hash] = s.Status
+	}
+	if r.counted == nil {
+		r.counted = map[string]bool{}
+	}
+	for _, h := range hashes {
+		if r.counted[h] {
+			continue
+		}
+		r.counted[h] = true
+		r.sum.Planned++
+		if status[h] == results.StatusDone {
+			r.sum.AlreadyDone++
+		}
+	}
+	return nil
+}
+
+// describeData is the classes and photos the trials share.
+func (r *run) describeData() string {
+	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
+		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+}
+
+// work claims and runs the registered trials this worker can claim, after
+// handing back those of dead workers of this host.
+func (r *run) work(ctx context.Context) error {
+	if err := r.reclaimDead(ctx, true); err != nil {
+		return err
+	}
+	return r.trials(ctx, time.Now())
+}
+
+// trials runs the experiment's trials that the store lets this worker claim,
 // Options.Threads at a time: each on a goroutine of its own, from claim to
 // stored results, as the only trial would run. Heads train on one core each
 // (train.Fit), so trials side by side use the cores without sharing a
 // computation, and each stores what it would alone. A trial that fails is
 // recorded and the others go on; Ctrl-C hands back every trial in flight.
-func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Trial, started time.Time) error {
+func (r *run) trials(ctx context.Context, started time.Time) error {
 	workers := r.opt.Threads
 	if workers <= 0 {
 		workers = runtime.NumCPU()
@@ -232,25 +383,41 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 	work := func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
-			if err := r.reclaimDead(ctx); err != nil {
+			if err := r.reclaimDead(ctx, false); err != nil {
 				if ctx.Err() == nil {
 					fail(err)
 				}
 				return
 			}
+			// The claim holds mu: a trial that failed here is stored as failed
+			// (claimable while attempts are left) only under mu, so no claim
+			// can see it failed but not yet in failedHere.
 			mu.Lock()
-			claimable := hashes
+			skip := slices.Collect(maps.Keys(r.failedHere)) // not claimed again by this worker
+			claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
 			mu.Unlock()
-			claimed, err := r.opt.Store.Claim(ctx, r.expID, claimable, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+			if err == nil && claimed == nil {
+				var again bool
+				if again, err = r.othersRunning(ctx); err == nil && again {
+					continue
+				}
+			}
 			if err != nil || claimed == nil {
 				if err != nil && ctx.Err() == nil {
 					fail(err)
 				}
 				return
 			}
-			t := byHash[claimed.Hash]
+			t, ok := r.byHash[claimed.Hash]
+			if !ok {
+				_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
+				fail(fmt.Errorf("experiment %s was registered again, from another version of its file, while this worker ran it: "+
+					"trial %s is not one this worker planned, so it stops (start it again to work on the new version)",
+					r.plan.Experiment.Name, claimed.Hash[:min(12, len(claimed.Hash))]))
+				return
+			}
 			// Trials are numbered from 1 in their file's order, as status shows them.
-			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
+			label := fmt.Sprintf("trial %d/%d", t.Index+1, len(r.plan.Trials))
 			what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
 			mu.Lock()
 			eta := ""
@@ -277,7 +444,10 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 				r.sum.Failed++
 				// Not again in this run: a NaN loss fails the same way twice in a row.
 				// The next run (or another worker) retries it while attempts are left.
-				hashes = without(hashes, claimed.Hash)
+				if r.failedHere == nil {
+					r.failedHere = map[string]bool{}
+				}
+				r.failedHere[claimed.Hash] = true
 				fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 				if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 					mu.Unlock()
@@ -300,7 +470,7 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 		slices.SortFunc(handedBack, func(a, b Trial) int { return a.Index - b.Index })
 		names := make([]string, len(handedBack))
 		for i, t := range handedBack {
-			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.sum.Planned, Describe(t.VariantKey(), t.Seed, t.Fold))
+			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, len(r.plan.Trials), Describe(t.VariantKey(), t.Seed, t.Fold))
 		}
 		verb := "was handed back unfinished, and the next dogrun run does it again"
 		if len(names) > 1 {

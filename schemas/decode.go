@@ -48,6 +48,7 @@ func Decode(file string, data []byte) (*Experiment, error) {
 	e := Default()
 	e.File = file
 	d.decodeStruct(body, reflect.ValueOf(&e).Elem(), "")
+	d.optionalDefaults(reflect.ValueOf(&e).Elem(), "")
 
 	// Validation problems in fields that already failed to decode are noise.
 	for _, p := range validateBase(&e) {
@@ -304,6 +305,30 @@ func (d *decoder) decodeStruct(n ast.Node, rv reflect.Value, path string) {
 				// The whole field is left unset: mark it, not just the element.
 				d.failed[fpath] = true
 				d.errorAt(elemNode(d, vn, ce.sub), fpath+ce.sub, ce.msg)
+			}
+		}
+	}
+}
+
+// optionalDefaults gives each optional group the file writes the defaults
+// of the keys it leaves out (only then, so that an unwritten group stays
+// zero and an explicit zero stays what it says).
+func (d *decoder) optionalDefaults(rv reflect.Value, path string) {
+	for _, f := range fieldsOf(rv.Type()) {
+		fpath := joinPath(path, f.name)
+		if _, written := d.key[fpath]; !written || f.typ.Kind() != reflect.Struct || f.typ == sweepType {
+			continue
+		}
+		if !f.spec.optional {
+			d.optionalDefaults(rv.Field(f.index), fpath)
+			continue
+		}
+		group := rv.Field(f.index)
+		for _, sub := range fieldsOf(f.typ) {
+			if _, set := d.key[joinPath(fpath, sub.name)]; !set {
+				if v, ok := defaultValue(sub); ok {
+					group.Field(sub.index).Set(v)
+				}
 			}
 		}
 	}

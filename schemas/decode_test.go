@@ -70,6 +70,28 @@ func TestDecodeErrors(t *testing.T) {
 		{"seeds_type.yaml", []*Error{
 			{Line: 6, Column: 5, Field: "seeds[1]", Msg: "expected an integer, got float 0.5"},
 		}},
+		{"settle_bad.yaml", []*Error{
+			{Line: 5, Column: 14, Field: "settle.by", Msg: `head.dropot is not swept, did you mean "head.dropout"? (swept: head.dropout, train.lr)`},
+			{Line: 5, Column: 51, Field: "settle.metric", Msg: `"top3" is not one of top1, top5`},
+			{Line: 5, Column: 65, Field: "settle.margin", Msg: "is required: the smallest difference in accuracy that matters, e.g. 0.01"},
+			{Line: 5, Column: 75, Field: "settle.alpha", Msg: "0.5 is out of range (0, 0.5)"},
+			{Line: 5, Column: 87, Field: "settle.round", Msg: "1 is out of range [2, 200]"},
+			{Line: 5, Column: 101, Field: "settle.max_seeds", Msg: "201 is out of range [0, 200]"},
+			{Line: 5, Column: 116, Field: "settle.spending", Msg: `"linear" is not one of obrien-fleming, pocock`},
+		}},
+		{"settle_values.yaml", []*Error{
+			{Line: 6, Column: 1, Field: "settle.margin", Msg: "is required: the smallest difference in accuracy that matters, e.g. 0.01"},
+			{Line: 8, Column: 14, Field: "settle.reference", Msg: "0.3 is not a value of head.dropout (its values: 0, 0.25, 0.5)"},
+			{Line: 9, Column: 14, Field: "settle.max_seeds", Msg: "10 is not a multiple of settle.round 4: looks fall every round seeds, the last at max_seeds"},
+		}},
+		{"settle_empty.yaml", []*Error{
+			{Line: 5, Column: 1, Field: "settle.by", Msg: "is required"},
+			{Line: 5, Column: 1, Field: "settle.margin", Msg: "is required: the smallest difference in accuracy that matters, e.g. 0.01"},
+			{Line: 5, Column: 1, Field: "settle.max_seeds", Msg: "is required: the most seeds a variant may take, e.g. 48"},
+		}},
+		{"settle_nosweep.yaml", []*Error{
+			{Line: 4, Column: 14, Field: "settle.by", Msg: "head.dropout is not swept, and there is no sweep: settle compares the values of a swept field, e.g. sweep: {head.dropout: [0, 0.5]}"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -266,7 +288,7 @@ func TestExamplesDecode(t *testing.T) {
 		}
 		counts[filepath.Base(f)] = len(trials)
 	}
-	for name, want := range map[string]int{"quickstart.yaml": 4, "dropout.yaml": 24, "leaky.yaml": 12} {
+	for name, want := range map[string]int{"quickstart.yaml": 4, "dropout.yaml": 24, "leaky.yaml": 12, "dropout-settle.yaml": 144} {
 		if counts[name] != want {
 			t.Errorf("%s: %d trials, want %d", name, counts[name], want)
 		}

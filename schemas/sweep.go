@@ -329,13 +329,19 @@ func cloneSlice[T any](s []T) []T {
 const maxTrials = 1_000_000
 
 // Trials expands the experiment: the cartesian product of the sweep axes
-// (first axis outermost) times the seeds (innermost).
+// (first axis outermost) times the seeds (innermost). A settled experiment
+// expands every seed up to settle.max_seeds, seeds outermost, so that each
+// round's trials follow the last round's and keep their numbers.
 func (e *Experiment) Trials() ([]Trial, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
+	seeds := e.Seeds
+	if e.Settle.Declared() {
+		seeds = e.SettleSeeds()
+	}
 	chains := make([][]field, len(e.Sweep))
-	total := len(e.Seeds)
+	total := len(seeds)
 	for i, ax := range e.Sweep {
 		chains[i], _ = sweepTarget(ax.Path) // Validate checked it
 		total *= len(ax.Values)
@@ -343,24 +349,24 @@ func (e *Experiment) Trials() ([]Trial, error) {
 			return nil, &Error{File: e.File, Field: "sweep", Msg: fmt.Sprintf("more than %d trials", maxTrials)}
 		}
 	}
-	trials := make([]Trial, 0, total)
+	type variant struct {
+		cfg      Experiment
+		settings []Setting
+	}
+	var variants []variant
 	idx := make([]int, len(e.Sweep)) // odometer over the axes, last fastest
 	for {
 		cfg := e.clone()
 		cfg.Sweep = nil
-		var variant []Setting
+		var settings []Setting
 		for i, ax := range e.Sweep {
 			fv := fieldValue(&cfg, chains[i])
 			if ce := assign(fv, ax.Values[idx[i]]); ce != nil {
 				return nil, &Error{File: e.File, Field: fmt.Sprintf("sweep %s[%d]%s", ax.Path, idx[i], ce.sub), Msg: ce.msg}
 			}
-			variant = append(variant, Setting{Path: ax.Path, Value: fv.Interface()})
+			settings = append(settings, Setting{Path: ax.Path, Value: fv.Interface()})
 		}
-		for _, seed := range e.Seeds {
-			c := cfg.clone()
-			c.Seeds = []int64{seed}
-			trials = append(trials, Trial{Index: len(trials), Seed: seed, Variant: cloneSlice(variant), Config: c})
-		}
+		variants = append(variants, variant{cfg, settings})
 		k := len(idx) - 1
 		for ; k >= 0; k-- {
 			if idx[k]++; idx[k] < len(e.Sweep[k].Values) {
@@ -369,10 +375,33 @@ func (e *Experiment) Trials() ([]Trial, error) {
 			idx[k] = 0
 		}
 		if k < 0 {
-			return trials, nil
+			break
 		}
 	}
+	trials := make([]Trial, 0, total)
+	add := func(v variant, seed int64) {
+		c := v.cfg.clone()
+		c.Seeds = []int64{seed}
+		trials = append(trials, Trial{Index: len(trials), Seed: seed, Variant: cloneSlice(v.settings), Config: c})
+	}
+	if e.Settle.Declared() {
+		for _, seed := range seeds {
+			for _, v := range variants {
+				add(v, seed)
+			}
+		}
+		return trials, nil
+	}
+	for _, v := range variants {
+		for _, seed := range seeds {
+			add(v, seed)
+		}
+	}
+	return trials, nil
 }
+
+// Label is the value as the variant key shows it.
+func (s Setting) Label() string { return formatValue(s.Value) }
 
 // VariantKey names the swept settings, e.g. "head.dropout=0.25, train.lr=0.001",
 // or "base" without a sweep; trials differing only by seed share it.
@@ -382,7 +411,7 @@ func (t Trial) VariantKey() string {
 	}
 	parts := make([]string, len(t.Variant))
 	for i, s := range t.Variant {
-		parts[i] = s.Path + "=" + formatValue(s.Value)
+		parts[i] = s.Path + "=" + s.Label()
 	}
 	return strings.Join(parts, ", ")
 }

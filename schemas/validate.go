@@ -43,6 +43,7 @@ func validateBase(e *Experiment) []problem {
 		ps = append(ps, problem{"train.weight_decay", fmt.Sprintf("%s needs optimizer adam or adamw, not sgd", formatValue(t.WeightDecay))})
 	}
 	ps = append(ps, backboneProblems(e.Backbone)...)
+	ps = append(ps, settleProblems(e)...)
 	// A draw per seed is one holdout split per seed; folds and the leaky
 	// protocol keep the shared split.
 	if e.Dataset.Resample && e.Split.KFold > 0 {
@@ -73,6 +74,8 @@ func validateStruct(v reflect.Value, path string, ps *[]problem) {
 		switch {
 		case f.typ == sweepType:
 			// checked by checkSweep
+		case f.typ.Kind() == reflect.Struct && f.spec.optional && fv.IsZero():
+			// unset: nothing of it applies
 		case f.typ.Kind() == reflect.Struct:
 			validateStruct(fv, fp, ps)
 		default:

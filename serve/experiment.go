@@ -15,6 +15,7 @@ import (
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
+	"github.com/dogrun/dogrun/settle"
 )
 
 // Page sizes: enough to read, few enough to stay fast at any sweep size.
@@ -35,6 +36,51 @@ type expData struct {
 	Points      []results.TrialPoint
 	Settings    [][]report.Setting // per point
 	Axes        []axisValues
+	Settle      *settleView // nil unless the experiment settles a question
+}
+
+// settleView is a settled experiment's verdicts and paths (docs/settle.md).
+type settleView struct {
+	Title  string
+	Intro  []string
+	Header []string
+	Rows   [][]string
+	Paths  []settlePath
+	card   *report.SettleCard
+}
+
+// settlePath is one settled comparison: its chart, or why it has none yet.
+type settlePath struct {
+	Label, NoLook, Chart string
+}
+
+// settleOf reads experiment e's settle design and path, if it has one.
+func (s *Server) settleOf(c context.Context, e results.Experiment, version string) (*settleView, error) {
+	state, err := settle.Load(c, s.st, e)
+	if err != nil && c.Err() == nil {
+		// The rest of the page still shows: say why this part cannot.
+		return &settleView{Title: "Settled comparisons", Intro: []string{"They cannot be shown: " + err.Error()}}, nil
+	}
+	if err != nil || state == nil {
+		return nil, err
+	}
+	trials, err := s.st.Trials(c, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	card := report.BuildSettleCard(state, trials)
+	v := &settleView{Title: card.Title(), Intro: card.Intro(), card: card}
+	v.Header, v.Rows = card.Summary()
+	for i, p := range card.Paths {
+		sp := settlePath{Label: state.Label(p.Comparison)}
+		if len(p.Looks) == 0 {
+			sp.NoLook = card.NoLook(p)
+		} else {
+			sp.Chart = link("/chart/settle.svg", "e", e.Name, "i", strconv.Itoa(i), "v", version)
+		}
+		v.Paths = append(v.Paths, sp)
+	}
+	return v, nil
 }
 
 // variantRow is one variant with its trials summarised.
@@ -87,6 +133,9 @@ func (s *Server) expData(c context.Context, e results.Experiment) (*expData, err
 			d.Settings = append(d.Settings, ss)
 		}
 		d.Axes = axesOf(d.Settings)
+		if d.Settle, err = s.settleOf(c, e, v.Results); err != nil {
+			return nil, err
+		}
 		for _, a := range aggs {
 			d.Variants = append(d.Variants, variantRow{Key: a.Key, Hash: first[a.Key], Trials: a.Trials, Done: a.Done, Running: a.Running,
 				Accuracy: summary(a.Accuracy), Top5: summary(a.Top5), MacroF1: summary(a.MacroF1),
@@ -180,7 +229,7 @@ func (s *Server) experimentPart(w http.ResponseWriter, r *http.Request) error {
 	if part == "verdicts" {
 		return s.verdictsPart(w, r)
 	}
-	if !slices.Contains([]string{"status", "variants", "charts", "trials"}, part) {
+	if !slices.Contains([]string{"status", "settle", "variants", "charts", "trials"}, part) {
 		return notFound("no part %q", part)
 	}
 	return s.experimentHTML(w, r, func(v *experimentView) ([]byte, error) {
@@ -290,7 +339,7 @@ func (s *Server) experimentView(r *http.Request) (*experimentView, error) {
 
 	v.Verdict = s.verdictForm(d, q.Get("by"), q.Get("ref"), q.Get("metric"))
 	v.Parts = map[string]string{}
-	for _, p := range []string{"status", "variants", "charts", "trials", "verdicts"} {
+	for _, p := range []string{"status", "settle", "variants", "charts", "trials", "verdicts"} {
 		v.Parts[p] = with("/part/experiment/"+p, "", "")
 	}
 	v.Charts = map[string]string{

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // claimNext claims the experiment's next trial for worker.
 func claimNext(t testing.TB, st *results.Store, expID int64, worker string) *results.Trial {
 	t.Helper()
-	tr, err := st.Claim(context.Background(), expID, nil, worker, time.Hour, 3)
+	tr, err := st.Claim(context.Background(), expID, worker, time.Hour, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,19 @@ type sweep struct {
 func (sw sweep) write(t testing.TB, st *results.Store) int64 {
 	t.Helper()
 	ctx := context.Background()
-	yaml := fmt.Sprintf("name: x\ndataset: {path: %s}\nbackbone: {name: mobilefacenet}\nseeds: [1]\n", sw.dataset)
+	values, seeds := []string{}, []string{}
+	for v := range sw.variants {
+		values = append(values, fmt.Sprintf("%g", float64(v)/10))
+	}
+	for s := range sw.seeds {
+		seeds = append(seeds, fmt.Sprint(s+1))
+	}
+	dataset := sw.dataset
+	if dataset == "" {
+		dataset = "photos" // a folder that is not there: the pages say "photo not found"
+	}
+	yaml := fmt.Sprintf("name: x\ndataset: {path: %s}\nbackbone: {name: mobilefacenet}\nsweep: {head.dropout: [%s]}\nseeds: [%s]\n",
+		dataset, strings.Join(values, ", "), strings.Join(seeds, ", "))
 	id, err := st.PutExperiment(ctx, results.Experiment{Name: sw.name, File: filepath.Join(t.TempDir(), "x.yaml"), ConfigYAML: yaml})
 	if err != nil {
 		t.Fatal(err)

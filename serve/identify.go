@@ -75,8 +75,9 @@ func (m *models) get(c context.Context, st *results.Store, exp results.Experimen
 	if err != nil {
 		return nil, err
 	}
-	expl, err := pred.Explainer(c)
+	expl, err := runner.NewExplainer(c, st, exp, t, cacheDir, threads)
 	if err != nil {
+		pred.Close()
 		return nil, err
 	}
 	o := &model{key: key, pred: pred, expl: expl}
@@ -225,7 +226,11 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	shown := shrink(img, shownPx)
-	tile, _, err := m.expl.Draw(shown, pred.Top, form.name, t.Hash)
+	cam, err := m.expl.Explain(shown, pred.Top)
+	if err != nil {
+		return err
+	}
+	overlay, err := gradcam.OverlayPNG(shown, cam)
 	if err != nil {
 		return err
 	}
@@ -233,7 +238,7 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
 	a := &answerView{Photo: form.name, Trial: fmt.Sprintf("trial %d of %s (%s)", t.Index+1, e.Name, describeTrial(t)),
 		TrialLink: link("/trial", "id", t.Hash), Decision: classes[pred.Top], Unknown: pred.Unknown, Rule: m.pred.Rule, Score: pred.Score,
 		Dogs:    len(classes),
-		Overlay: camView{Photo: form.name, Pred: classes[tile.Pred], Prob: tile.Prob, Method: tile.Method, Empty: tile.Empty, PNG: pngURL(tile.PNG)}}
+		Overlay: camView{Photo: form.name, Pred: classes[cam.Class], Prob: float64(cam.Probs[cam.Class]), Method: cam.Method, Empty: cam.Empty(), PNG: pngURL(overlay)}}
 	order := make([]int, len(pred.Probs))
 	for i := range order {
 		order[i] = i

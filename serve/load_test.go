@@ -169,7 +169,7 @@ func probeWrites(ctx context.Context, path string) (latencies, error) {
 	if _, err := st.RegisterTrials(ctx, id, []results.Trial{{Hash: "probe", VariantJSON: "{}", ConfigJSON: "{}"}}); err != nil {
 		return nil, err
 	}
-	tr, err := st.Claim(ctx, id, nil, "probe", time.Hour, 1)
+	tr, err := st.Claim(ctx, id, "probe", time.Hour, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -450,3 +450,30 @@ func TestOpenReadsDoNotBlockWrites(t *testing.T) {
 		t.Error("the open read lost its rows")
 	}
 }
+
+// A settled experiment's page shows its verdicts and each path's chart.
+func TestSettledExperimentShowsItsPath(t *testing.T) {
+	path, st := newStore(t)
+	id := sweep{name: "settled", variants: 2, seeds: 4, dogs: dogs(4), photos: 20, done: -1}.write(t, st)
+	design := results.SettleDesign{By: "head.dropout", Reference: "0", Metric: "top1", Margin: 0.05, Alpha: 0.05,
+		Round: 2, MaxSeeds: 4, Spending: "pocock", Seeds: []int64{1, 2, 3, 4}}
+	if _, err := st.DeclareSettle(context.Background(), id, design, false); err != nil {
+		t.Fatal(err)
+	}
+	_, hs := dashboard(t, path, Options{})
+	_, body, _ := get(t, hs.URL+"/experiment?e=settled")
+	if !strings.Contains(body, "<h2>Settled: head.dropout against 0</h2>") || !strings.Contains(body, "head.dropout=0.1 vs 0") {
+		t.Fatalf("no settle section:\n%s", after(body, "<main>"))
+	}
+	m := regexp.MustCompile(`src="(/chart/settle\.svg\?[^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no chart of the path")
+	}
+	status, svg, h := get(t, hs.URL+strings.ReplaceAll(m[1], "&amp;", "&"))
+	if status != http.StatusOK || h.Get("Content-Type") != "image/svg+xml" || !strings.Contains(svg, "<svg") {
+		t.Errorf("the path's chart: status %d, %s", status, h.Get("Content-Type"))
+	}
+	if status, _, _ := get(t, hs.URL+"/chart/settle.svg?e=settled&i=7"); status != http.StatusNotFound {
+		t.Errorf("a path that is not there: status %d", status)
+	}
+}

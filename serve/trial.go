@@ -270,7 +270,7 @@ func (s *Server) gradcamPart(w http.ResponseWriter, r *http.Request) error {
 		}
 		release := s.models.busy()
 		defer release()
-		cams, err := runner.ExplainTests(c, s.st, e, t, d.DatasetDir, s.models.tiles, trialCAMs, s.opt.CacheDir, s.opt.Threads)
+		cams, _, err := runner.ExplainTests(c, s.st, e, t, d.DatasetDir, s.opt.CacheDir, s.models.tiles, trialCAMs, s.opt.Threads)
 		if err != nil {
 			return gradcamView{Note: "No Grad-CAM tiles: " + err.Error()}, nil
 		}

@@ -56,6 +56,9 @@ func (c *compareCommand) Run(ctx context.Context, args []string) error {
 	if err := printVerdicts(c.stdout, v); err != nil {
 		return err
 	}
+	if err := printSettle(ctx, c.stdout, st, d.Experiment); err != nil {
+		return err
+	}
 	if *noReport {
 		return nil
 	}

@@ -52,7 +52,7 @@ func storeDropout(t *testing.T, runs, name string, seeds int) {
 	}
 	classes := []string{"a", "b"}
 	for _, s := range specs {
-		tr, err := st.Claim(ctx, id, nil, "w", time.Minute, 1)
+		tr, err := st.Claim(ctx, id, "w", time.Minute, 1)
 		if err != nil || tr == nil {
 			t.Fatal(tr, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/gradcam"
 	"github.com/dogrun/dogrun/internal/english"
@@ -22,7 +23,7 @@ type gradcamCommand struct{ stdout, stderr io.Writer }
 
 const gradcamUsage = `Usage: dogrun gradcam [flags] -trial ID IMAGE
 
-Shows where a done trial looks in a photo, as the seed's grad_CAM.py did:
+Shows where a done trial looks in a photo, as the original Keras scripts did:
 the Grad-CAM heatmap of the predicted dog (or of -class) over the photo, as
 a PNG. ID is the trial's hash or a prefix of it, as dogrun status and the
 report show it. Prints the predicted dog and the explained one with their
@@ -42,6 +43,7 @@ pointwise ops.
 `
 
 func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("gradcam", gradcamUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
@@ -66,7 +68,11 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	e, err := openExplainer(ctx, st, exp, trial, trialF.threads)
+	cacheDir, err := workspace.CacheDir()
+	if err != nil {
+		return err
+	}
+	e, err := runner.NewExplainer(ctx, st, exp, trial, cacheDir, trialF.threads)
 	if err != nil {
 		return err
 	}
@@ -77,7 +83,7 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("%w: trial %s knows no dog %q (it knows %s)", errUsage, trial.Hash[:12], *className, someNames(e.Classes))
 		}
 	}
-	tile, r, err := e.Draw(img, class, images[0], trial.Hash)
+	r, err := e.Explain(img, class)
 	if err != nil {
 		return err
 	}
@@ -86,7 +92,11 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 		base := filepath.Base(images[0])
 		path = strings.TrimSuffix(base, filepath.Ext(base)) + "_gradcam.png"
 	}
-	if err := os.WriteFile(path, tile.PNG, 0o644); err != nil {
+	b, err := gradcam.OverlayPNG(img, r)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "predicted %s (%.3f)\n%swrote %s\n", e.Classes[r.Pred], r.Probs[r.Pred], explained(e, r), path)
@@ -105,16 +115,6 @@ func explained(e *gradcam.Explainer, r *gradcam.Result) string {
 		return s + "occlusion: greying out no part of the photo lowers its probability either; the PNG is the photo, unmarked\n"
 	}
 	return s + fmt.Sprintf("shown instead: occlusion sensitivity, %dx%d grid: where greying out the photo lowers its probability\n", r.W, r.H)
-}
-
-// openExplainer loads trial t's backbone and checkpoint for Grad-CAM, as
-// predict loads them.
-func openExplainer(ctx context.Context, st *results.Store, exp results.Experiment, t results.Trial, threads int) (*gradcam.Explainer, error) {
-	cacheDir, err := workspace.CacheDir()
-	if err != nil {
-		return nil, err
-	}
-	return runner.OpenExplainer(ctx, st, exp, t, cacheDir, threads)
 }
 
 func someNames(names []string) string {
@@ -137,7 +137,21 @@ func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.D
 	}
 	g := &report.GradCAM{Trial: *d.Best}
 	d.GradCAM = g
-	drawn, err := explainTests(ctx, st, d, g, dir)
+	cacheDir, err := workspace.CacheDir()
+	if err != nil {
+		g.Note = err.Error()
+		fmt.Fprintf(w, "grad-cam: none: %v\n", err)
+		return
+	}
+	tiles := &gradcam.Tiles{Dir: filepath.Join(dir, "gradcam")}
+	tests, drawn, err := runner.ExplainTests(ctx, st, d.Experiment, *d.Best, d.DatasetDir, cacheDir, tiles, reportCAMs, 0)
+	for _, c := range tests {
+		g.CAMs = append(g.CAMs, report.CAM{Photo: c.Prediction.Photo, True: d.Classes[c.Prediction.True], Pred: d.Classes[c.Tile.Pred], Prob: c.Tile.Prob,
+			File: tiles.Path(c.Key), PNG: c.Tile.PNG, Occluded: c.Tile.Method == gradcam.MethodOcclusion, Empty: c.Tile.Empty})
+	}
+	if err == nil {
+		err = tiles.Prune() // the tiles no longer shown
+	}
 	if err != nil {
 		g.CAMs, g.Note = nil, err.Error()
 		fmt.Fprintf(w, "grad-cam: none: %v\n", err)
@@ -153,26 +167,4 @@ func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.D
 	if occluded > 0 {
 		fmt.Fprintf(w, "grad-cam: empty Grad-CAM map (nothing in it raises the dog's score) on %s: shown by occlusion sensitivity instead\n", english.Count(occluded, "photo"))
 	}
-}
-
-// explainTests fills g with overlays of test photos of the best trial, kept
-// in dir/gradcam, and returns how many it had to draw.
-func explainTests(ctx context.Context, st *results.Store, d *report.Data, g *report.GradCAM, dir string) (drawn int, err error) {
-	cacheDir, err := workspace.CacheDir()
-	if err != nil {
-		return 0, err
-	}
-	tiles := &gradcam.Tiles{Dir: filepath.Join(dir, "gradcam")}
-	cams, err := runner.ExplainTests(ctx, st, d.Experiment, *d.Best, d.DatasetDir, tiles, reportCAMs, cacheDir, 0)
-	for _, c := range cams {
-		if c.Drawn {
-			drawn++
-		}
-		g.CAMs = append(g.CAMs, report.CAM{Photo: c.Prediction.Photo, True: d.Classes[c.Prediction.True], Pred: d.Classes[c.Tile.Pred],
-			Prob: c.Tile.Prob, File: tiles.Path(c.Key), PNG: c.Tile.PNG, Occluded: c.Tile.Method == gradcam.MethodOcclusion, Empty: c.Tile.Empty})
-	}
-	if err != nil {
-		return drawn, err
-	}
-	return drawn, tiles.Prune()
 }

@@ -68,6 +68,10 @@ Usage:
 Commands:
   validate   check experiment files and show the trials they expand to
   run        run every trial of an experiment that is not done yet
+  settle     run seeds round by round until a comparison is decided
+  worker     run trials of registered experiments, one of many workers
+  submit     start workers as a Slurm job array or a Kubernetes Indexed Job
+  copy       copy experiments between results databases
   status     show experiments, or the trials of one
   report     write the Markdown and HTML report of an experiment
   compare    statistical verdicts between the values of a sweep axis
@@ -93,6 +97,10 @@ func commands(stdout, stderr io.Writer) map[string]command {
 	return map[string]command{
 		"validate":  &validateCommand{stdout: stdout, stderr: stderr},
 		"run":       &runCommand{stdout: stdout, stderr: stderr},
+		"settle":    &settleCommand{stdout: stdout, stderr: stderr},
+		"worker":    &workerCommand{stdout: stdout, stderr: stderr},
+		"submit":    &submitCommand{stdout: stdout, stderr: stderr},
+		"copy":      &copyCommand{stdout: stdout, stderr: stderr},
 		"status":    &statusCommand{stdout: stdout, stderr: stderr},
 		"report":    &reportCommand{stdout: stdout, stderr: stderr},
 		"compare":   &compareCommand{stdout: stdout, stderr: stderr},

@@ -49,12 +49,19 @@ func golden(t *testing.T, name, got string) {
 // TestValidateQuickstart validates the quickstart against the shared photos,
 // which validate counts as run would load them.
 func TestValidateQuickstart(t *testing.T) {
-	file := shippedExperiment(t, "quickstart.yaml")
+	validateShipped(t, "quickstart.yaml", "validate_quickstart")
+}
+
+// validateShipped validates experiments/name against the shared photos and
+// compares the output with the golden file.
+func validateShipped(t *testing.T, name, goldenName string) {
+	t.Helper()
+	file := shippedExperiment(t, name)
 	out, _, err := dogrun(t, "validate", file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "validate_quickstart", strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
+	golden(t, goldenName, strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
 }
 
 func TestValidateReportsEveryProblemWithPosition(t *testing.T) {

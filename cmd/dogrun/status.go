@@ -95,7 +95,10 @@ func (c *statusCommand) trials(ctx context.Context, st *results.Store, name stri
 		}
 		fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Index+1, t.VariantKey, t.Seed, t.Status, acc, top5, epochs, t.Hash[:12], firstLine(t.Error))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return printSettle(ctx, c.stdout, st, exp)
 }
 
 func firstLine(s string) string {

@@ -69,19 +69,35 @@ func (c *validateCommand) one(ctx context.Context, file string) error {
 	for _, t := range trials {
 		variants[t.VariantKey()] = true
 	}
-	counts := english.Count(len(variants), "variant") + " x " + english.Count(len(exp.Seeds), "seed")
+	seeds, upTo := english.Count(len(exp.Seeds), "seed"), ""
+	if exp.Settle.Declared() {
+		seeds, upTo = "up to "+english.Count(exp.Settle.MaxSeeds, "seed"), "up to "
+	}
+	counts := english.Count(len(variants), "variant") + " x " + seeds
 	folds := runner.Folds(exp)
 	if k := exp.Split.KFold; k > 0 {
 		counts += " x " + english.Count(k, "fold")
 	}
-	fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %s = %s\n", file, exp.Name, counts, english.Count(len(folds)*len(trials), "trial"))
+	fmt.Fprintf(c.stdout, "%s: ok: experiment %q, %s = %s%s\n", file, exp.Name, counts, upTo, english.Count(len(folds)*len(trials), "trial"))
 	fmt.Fprintf(c.stdout, "  dataset %s: %s of %s\n", schemas.DatasetDir(exp),
 		english.Count(len(data.Photos), "photo"), english.Count(len(data.Classes), "class|classes"))
+	listed := trials
+	if exp.Settle.Declared() {
+		line, err := describeSettle(exp)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, line)
+		listed = trials[:len(variants)*exp.Settle.Round]
+	}
 	// Numbered as run and status number them: from 1, each seed's folds in turn.
-	for i, t := range trials {
+	for i, t := range listed {
 		for j, fold := range folds {
 			fmt.Fprintf(c.stdout, "  trial %d: %s\n", i*len(folds)+j+1, runner.Describe(t.VariantKey(), t.Seed, fold))
 		}
+	}
+	if len(listed) < len(trials) {
+		fmt.Fprintf(c.stdout, "  trials %d to %d: the next rounds, as far as the looks need them\n", len(listed)*len(folds)+1, len(trials)*len(folds))
 	}
 	for _, line := range freezes {
 		fmt.Fprintln(c.stdout, line)
