@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/pgtest"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
 )
@@ -157,7 +158,17 @@ func dogs(n int) []string {
 // (the sweep's side) on it.
 func newStore(t testing.TB) (string, *results.Store) {
 	t.Helper()
+	return newStoreOf(t, "sqlite")
+}
+
+// newStoreOf is newStore of kind sqlite or postgres (a database of its own
+// on the test's PostgreSQL server; its target is a URL).
+func newStoreOf(t testing.TB, kind string) (string, *results.Store) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "dogrun.db")
+	if kind == "postgres" {
+		path = pgtest.Database(t)
+	}
 	st, err := results.Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogrun/dogrun/internal/pgtest"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
@@ -34,6 +35,8 @@ const (
 // test, so that the sweep, the dashboard and the clients share the machine
 // as separate processes do, not one Go scheduler: with DOGRUN_SERVE_CHILD
 // set it runs a sweep ("sweep FILE DB RUNS") or serves a store ("serve DB").
+// Otherwise it runs the tests, and stops the PostgreSQL server of those
+// that started one.
 func TestMain(m *testing.M) {
 	switch os.Getenv("DOGRUN_SERVE_CHILD") {
 	case "sweep":
@@ -41,7 +44,7 @@ func TestMain(m *testing.M) {
 	case "serve":
 		os.Exit(childServe(os.Args[1]))
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // sweepReport is what a sweep child prints when it is done.

@@ -31,7 +31,13 @@ const (
 // whose experiment and first dog have hostile names.
 func twoSweeps(t *testing.T) (path string, st *results.Store, photos string) {
 	t.Helper()
-	path, st = newStore(t)
+	return twoSweepsOf(t, "sqlite")
+}
+
+// twoSweepsOf is twoSweeps in a store of kind.
+func twoSweepsOf(t *testing.T, kind string) (path string, st *results.Store, photos string) {
+	t.Helper()
+	path, st = newStoreOf(t, kind)
 	photos = t.TempDir()
 	a := sweep{name: "alpha", variants: 3, seeds: 3, dogs: dogs(5), photos: 20, done: -1, dataset: photos}
 	a.write(t, st)
@@ -66,9 +72,15 @@ func pagesOf(t *testing.T, base string) []string {
 	return out
 }
 
-// Every page answers, with the security headers, and says where it is.
+// Every page answers, with the security headers, from either store.
 func TestEveryPageAnswers(t *testing.T) {
-	path, _, _ := twoSweeps(t)
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) { everyPageAnswers(t, kind) })
+	}
+}
+
+func everyPageAnswers(t *testing.T, kind string) {
+	path, _, _ := twoSweepsOf(t, kind)
 	_, hs := dashboard(t, path, Options{})
 	for _, p := range pagesOf(t, hs.URL) {
 		status, body, h := get(t, hs.URL+p)
@@ -311,9 +323,16 @@ func after(s, sep string) string {
 }
 
 // The event stream says at once which versions the page shows, and again
-// as soon as a trial is claimed, reports progress or finishes.
+// as soon as a trial is claimed, reports progress or finishes, on either
+// store.
 func TestEventsFollowTheSweep(t *testing.T) {
-	path, st := newStore(t)
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) { eventsFollowTheSweep(t, kind) })
+	}
+}
+
+func eventsFollowTheSweep(t *testing.T, kind string) {
+	path, st := newStoreOf(t, kind)
 	sw := sweep{name: "live", variants: 1, seeds: 3, dogs: dogs(3), photos: 6, done: 1}
 	id := sw.write(t, st)
 	_, hs := dashboard(t, path, Options{})
