@@ -47,34 +47,20 @@ func (r *run) noteProgress(ctx context.Context, claimed *results.Trial, label st
 	if claimed.StartedAt != nil {
 		started = *claimed.StartedAt
 	}
-	ticks, stopTicks := r.heartbeats(progressEvery)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer stopTicks()
-		warned := false
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-ticks:
-				p, ok := note.take()
-				if !ok {
-					continue
-				}
-				err := r.opt.Store.SetProgress(ctx, claimed.ID, r.opt.Worker, started, p)
-				if err != nil && !warned && ctx.Err() == nil {
-					fmt.Fprintf(r.opt.Log, "  %s progress not stored for the dashboard (the trial goes on): %v\n", label, err)
-					warned = true
-				}
-			}
+	warned := false
+	stop = r.ticking(ctx, progressEvery, func() bool {
+		p, ok := note.take()
+		if !ok {
+			return true
 		}
-	}()
-	return note, func() { close(done); wg.Wait() }
+		err := r.opt.Store.SetProgress(ctx, claimed.ID, r.opt.Worker, started, p)
+		if err != nil && !warned && ctx.Err() == nil {
+			fmt.Fprintf(r.opt.Log, "  %s progress not stored for the dashboard (the trial goes on): %v\n", label, err)
+			warned = true
+		}
+		return true
+	})
+	return note, stop
 }
 
 // phase is progress before the first epoch or after the last.

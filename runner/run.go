@@ -507,10 +507,23 @@ func roundDuration(d time.Duration) time.Duration {
 // cancelled with results.ErrNotOwned as the cause.
 func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	stop := r.ticking(ctx, r.opt.StaleAfter/4, func() bool {
+		if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
+			cancel(err)
+			return false
+		}
+		return true
+	})
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+// ticking calls fn at every tick of r.heartbeats(every), from a goroutine
+// of its own, until fn returns false, ctx ends or stop is called.
+func (r *run) ticking(ctx context.Context, every time.Duration, fn func() bool) (stop func()) {
 	done := make(chan struct{})
-	ticks, stop := r.heartbeats(r.opt.StaleAfter / 4)
+	ticks, stopTicks := r.heartbeats(every)
 	go func() {
-		defer stop()
+		defer stopTicks()
 		for {
 			select {
 			case <-done:
@@ -518,14 +531,13 @@ func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, fu
 			case <-ctx.Done():
 				return
 			case <-ticks:
-				if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
-					cancel(err)
+				if !fn() {
 					return
 				}
 			}
 		}
 	}()
-	return ctx, func() { close(done); cancel(nil) }
+	return func() { close(done) }
 }
 
 // safely is one, with a panic in any step turned into the trial's failure:

@@ -30,34 +30,26 @@ func (s *Server) chart(w http.ResponseWriter, r *http.Request) error {
 	var draw func() ([]byte, error)
 	switch name := r.PathValue("chart"); name {
 	case "curves.svg", "variants.svg":
-		e, err := s.experiment(c, q.Get("e"))
+		d, err := s.experimentData(c, q.Get("e"))
 		if err != nil {
 			return err
 		}
-		d, err := s.expData(c, e)
-		if err != nil {
-			return err
-		}
-		key = name + "\x00" + strconv.FormatInt(e.ID, 10) + "\x00" + d.Version
+		key = name + "\x00" + strconv.FormatInt(d.Exp.ID, 10) + "\x00" + d.Version
 		if name == "curves.svg" {
 			draw = func() ([]byte, error) { return s.curves(r, d) }
 		} else {
 			draw = func() ([]byte, error) { return variantsChart(d) }
 		}
 	case "settle.svg":
-		e, err := s.experiment(c, q.Get("e"))
-		if err != nil {
-			return err
-		}
-		d, err := s.expData(c, e)
+		d, err := s.experimentData(c, q.Get("e"))
 		if err != nil {
 			return err
 		}
 		i := atoi(q.Get("i"))
 		if d.Settle == nil || i < 0 || i >= len(d.Settle.Paths) || d.Settle.Paths[i].Chart == "" {
-			return notFound("experiment %s has no settled path %q to draw", e.Name, q.Get("i"))
+			return notFound("experiment %s has no settled path %q to draw", d.Exp.Name, q.Get("i"))
 		}
-		key = name + "\x00" + strconv.FormatInt(e.ID, 10) + "\x00" + d.Version + "\x00" + strconv.Itoa(i)
+		key = name + "\x00" + strconv.FormatInt(d.Exp.ID, 10) + "\x00" + d.Version + "\x00" + strconv.Itoa(i)
 		draw = func() ([]byte, error) { return d.Settle.card.Chart(i, plots.SVG, chartW, wideH) }
 	case "learning.svg", "confusion.svg":
 		_, t, err := s.trial(c, q.Get("id"))

@@ -240,23 +240,20 @@ func (s *Server) experimentPart(w http.ResponseWriter, r *http.Request) error {
 // experimentHTML writes the experiment page or a part of it, rendered by
 // render once per versions of the experiment.
 func (s *Server) experimentHTML(w http.ResponseWriter, r *http.Request, render func(*experimentView) ([]byte, error)) error {
-	c, cancel := ctx(r)
-	defer cancel()
-	e, err := s.experiment(c, r.URL.Query().Get("e"))
-	if err != nil {
-		return err
+	id := func(c context.Context) (int64, error) {
+		e, err := s.experiment(c, r.URL.Query().Get("e"))
+		return e.ID, err
 	}
-	vers, err := s.versions.get(c, e.ID)
+	return cachedPage(s, w, r, id, s.experimentView, render)
+}
+
+// experimentData is the page data of the experiment called name.
+func (s *Server) experimentData(c context.Context, name string) (*expData, error) {
+	e, err := s.experiment(c, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.cachedPage(w, r, vers, func() ([]byte, error) {
-		v, err := s.experimentView(r)
-		if err != nil {
-			return nil, err
-		}
-		return render(v)
-	})
+	return s.expData(c, e)
 }
 
 func (s *Server) experimentView(r *http.Request) (*experimentView, error) {
@@ -374,15 +371,11 @@ func firstLine(s string) string {
 func (s *Server) pointsJSON(w http.ResponseWriter, r *http.Request) error {
 	c, cancel := ctx(r)
 	defer cancel()
-	e, err := s.experiment(c, r.URL.Query().Get("e"))
+	d, err := s.experimentData(c, r.URL.Query().Get("e"))
 	if err != nil {
 		return err
 	}
-	d, err := s.expData(c, e)
-	if err != nil {
-		return err
-	}
-	b, err := cached(s.memo, "points\x00"+strconv.FormatInt(e.ID, 10)+"\x00"+d.Version, func() ([]byte, error) {
+	b, err := cached(s.memo, "points\x00"+strconv.FormatInt(d.Exp.ID, 10)+"\x00"+d.Version, func() ([]byte, error) {
 		return pointsBody(d)
 	})
 	if err != nil {

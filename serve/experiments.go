@@ -95,19 +95,8 @@ func (s *Server) experimentsPart(w http.ResponseWriter, r *http.Request) error {
 // experimentsHTML writes the list of experiments, or its part, rendered
 // by render once per versions of the store.
 func (s *Server) experimentsHTML(w http.ResponseWriter, r *http.Request, render func(*experimentsView) ([]byte, error)) error {
-	c, cancel := ctx(r)
-	defer cancel()
-	vers, err := s.versions.get(c, 0)
-	if err != nil {
-		return err
-	}
-	return s.cachedPage(w, r, vers, func() ([]byte, error) {
-		v, err := s.overview(r)
-		if err != nil {
-			return nil, err
-		}
-		return render(v)
-	})
+	store := func(context.Context) (int64, error) { return 0, nil }
+	return cachedPage(s, w, r, store, s.overview, render)
 }
 
 // overview is the list of experiments at the store's current version.

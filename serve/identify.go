@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"net/http"
 	"sort"
@@ -14,9 +13,9 @@ import (
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/gradcam"
 	"github.com/dogrun/dogrun/openset"
+	"github.com/dogrun/dogrun/report"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
-	xdraw "golang.org/x/image/draw"
 )
 
 // shownPx is the longest side of the overlay the identify page shows: the
@@ -225,7 +224,7 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	shown := shrink(img, shownPx)
+	shown := report.ScaleDown(img, shownPx)
 	cam, err := m.expl.Explain(shown, pred.Top)
 	if err != nil {
 		return err
@@ -315,19 +314,4 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 			}
 		}
 	}
-}
-
-// shrink scales img down so that its longer side is at most px.
-func shrink(img image.Image, px int) image.Image {
-	b := img.Bounds()
-	if b.Dx() <= px && b.Dy() <= px {
-		return img
-	}
-	w, h := px, b.Dy()*px/b.Dx()
-	if b.Dy() > b.Dx() {
-		w, h = b.Dx()*px/b.Dy(), px
-	}
-	out := image.NewRGBA(image.Rect(0, 0, max(w, 1), max(h, 1)))
-	xdraw.CatmullRom.Scale(out, out.Bounds(), img, b, xdraw.Src, nil)
-	return out
 }

@@ -86,17 +86,13 @@ func (s *Server) photo(w http.ResponseWriter, r *http.Request) error {
 	c, cancel := ctx(r)
 	defer cancel()
 	q := r.URL.Query()
-	e, err := s.experiment(c, q.Get("e"))
+	d, err := s.experimentData(c, q.Get("e"))
 	if err != nil {
 		return err
 	}
-	rel := q.Get("p")
+	e, rel := d.Exp, q.Get("p")
 	if !filepath.IsLocal(filepath.FromSlash(rel)) {
 		return notFound("%q is not a photo of experiment %s", rel, e.Name)
-	}
-	d, err := s.expData(c, e)
-	if err != nil {
-		return err
 	}
 	known, err := cached(s.memo, "photo\x00"+strconv.FormatInt(e.ID, 10)+"\x00"+d.Version+"\x00"+rel, func() (bool, error) {
 		return s.st.HasPhoto(c, e.ID, rel)

@@ -157,11 +157,28 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 	})
 }
 
-// cachedPage writes the HTML of r's URL, rendered by build at most once
-// per versions of what it shows: any number of viewers of a page cost one
-// rendering per change of the store.
-func (s *Server) cachedPage(w http.ResponseWriter, r *http.Request, v results.Versions, build func() ([]byte, error)) error {
-	b, err := cached(s.rendered, r.URL.RequestURI()+"\x00"+v.Results+"\x00"+v.Progress, build)
+// cachedPage writes the HTML of r: the view build makes of it, rendered by
+// render, at most once per versions of experiment id (0: of the store, as
+// id says): any number of viewers of a page cost one rendering per change.
+func cachedPage[V any](s *Server, w http.ResponseWriter, r *http.Request, id func(context.Context) (int64, error),
+	build func(*http.Request) (V, error), render func(V) ([]byte, error)) error {
+	c, cancel := ctx(r)
+	defer cancel()
+	n, err := id(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.versions.get(c, n)
+	if err != nil {
+		return err
+	}
+	b, err := cached(s.rendered, r.URL.RequestURI()+"\x00"+v.Results+"\x00"+v.Progress, func() ([]byte, error) {
+		view, err := build(r)
+		if err != nil {
+			return nil, err
+		}
+		return render(view)
+	})
 	if err != nil {
 		return err
 	}

@@ -101,23 +101,11 @@ func (s *Server) trialPart(w http.ResponseWriter, r *http.Request) error {
 // trialHTML writes the trial page or its part, rendered by render once per
 // versions of its experiment.
 func (s *Server) trialHTML(w http.ResponseWriter, r *http.Request, render func(*trialView) ([]byte, error)) error {
-	c, cancel := ctx(r)
-	defer cancel()
-	e, _, err := s.trial(c, r.URL.Query().Get("id"))
-	if err != nil {
-		return err
+	id := func(c context.Context) (int64, error) {
+		e, _, err := s.trial(c, r.URL.Query().Get("id"))
+		return e.ID, err
 	}
-	vers, err := s.versions.get(c, e.ID)
-	if err != nil {
-		return err
-	}
-	return s.cachedPage(w, r, vers, func() ([]byte, error) {
-		v, err := s.trialView(r)
-		if err != nil {
-			return nil, err
-		}
-		return render(v)
-	})
+	return cachedPage(s, w, r, id, s.trialView, render)
 }
 
 func (s *Server) trialView(r *http.Request) (*trialView, error) {

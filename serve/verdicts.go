@@ -67,11 +67,7 @@ func (s *Server) verdictsPart(w http.ResponseWriter, r *http.Request) error {
 	c, cancel := ctx(r)
 	defer cancel()
 	q := r.URL.Query()
-	e, err := s.experiment(c, q.Get("e"))
-	if err != nil {
-		return err
-	}
-	d, err := s.expData(c, e)
+	d, err := s.experimentData(c, q.Get("e"))
 	if err != nil {
 		return err
 	}
@@ -86,6 +82,7 @@ func (s *Server) verdictsPart(w http.ResponseWriter, r *http.Request) error {
 			"Compare chosen variants side by side instead (tick them in the table of variants), or "+
 			"dogrun compare -where AXIS=VALUE on the command line.", len(d.Variants), maxVerdictRows)
 	default:
+		e := d.Exp
 		id := strconv.FormatInt(e.ID, 10)
 		v.Table, err = cached(s.memo, "verdicts\x00"+id+"\x00"+d.Version+"\x00"+v.Form.By+"\x00"+v.Form.Ref+"\x00"+v.Form.Metric,
 			func() (*report.VerdictTable, error) {

@@ -49,15 +49,15 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: -addr %s listens beyond this machine's loopback; add -expose if you mean it (see the WARNING above)", errUsage, *addr)
 	}
+	cacheDir, err := workspace.CacheDir() // where identify and Grad-CAM find the backbones
+	if err != nil {
+		return err
+	}
 	st, err := store.open()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cacheDir, err := workspace.CacheDir()
-	if err != nil {
-		return err
-	}
 	srv, err := serve.New(serve.Options{Store: st, CacheDir: cacheDir, Threads: *threads, Exposed: *expose, Log: c.stderr})
 	if err != nil {
 		return err
