@@ -165,14 +165,18 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 	return text
 }
 
-// shoot saves a screenshot (of the page, or of the element sel) as name.
+// shoot saves a screenshot as name: of the whole page (sel ""), of what
+// the window shows ("window"), or of the element sel.
 func shoot(t *testing.T, ctx context.Context, name, sel string) {
 	t.Helper()
 	var b []byte
 	var err error
-	if sel == "" {
+	switch sel {
+	case "":
 		b, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	} else {
+	case "window":
+		b, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	default:
 		b, err = chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
 	}
 	if err != nil {
@@ -215,7 +219,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	_, hs := dashboard(t, path, Options{Poll: 200 * time.Millisecond, CacheDir: cacheDir})
 
 	// The live page: a sweep starts, and the page follows it.
-	exp := realExperiment(t, "dogs", photos, 80, 3)
+	exp := realExperiment(t, "dogs", photos, 1500, 3) // a few seconds a trial: long enough to watch
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	var log bytes.Buffer
@@ -232,17 +236,28 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 	open(t, ctx, w, hs.URL, "/experiment?e=dogs")
-	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.dogrunSentinel = "not reloaded"; document.querySelector("#status .count").textContent`))
+	// A sentinel that a reload would lose, and every count the page shows.
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](`
+		window.dogrunSentinel = "not reloaded";
+		window.dogrunSeen = [document.querySelector("#status .count").textContent];
+		new MutationObserver(() => {
+			const c = document.querySelector("#status .count");
+			if (c && window.dogrunSeen[window.dogrunSeen.length - 1] !== c.textContent) { window.dogrunSeen.push(c.textContent); }
+		}).observe(document.getElementById("status"), {childList: true, subtree: true, characterData: true});
+		window.dogrunSeen[0]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A running trial's progress bar shows up, then the count of done
-	// trials moves on, and the page was never reloaded.
-	running := `window.dogrunSentinel === "not reloaded" && document.querySelector("#status table.running progress") !== null`
+	// A trial shows up training, with its epochs, after a first one is
+	// done; then the count of done trials moves on; and the page was never
+	// reloaded.
+	running := `window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent !== "0 of 6 trials done" &&
+		Array.from(document.querySelectorAll("#status table.running tr")).some(tr => tr.cells[2].textContent === "training" && tr.querySelector("progress").value > 0)`
 	if err := within(ctx, 2*time.Minute, until(running)); err != nil {
-		t.Fatalf("no running trial shown: %v\n%s", err, log.String())
+		t.Fatalf("no trial shown training: %v\n%s", err, log.String())
 	}
-	shoot(t, ctx, "experiment-running.png", "")
+	shoot(t, ctx, "experiment-running.png", "window")
+	before = textOf(t, ctx, "#status .count")
 	moved := fmt.Sprintf(`window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent !== %q`, before)
 	if err := within(ctx, 2*time.Minute, until(moved)); err != nil {
 		t.Fatalf("the done count stayed %q: %v\n%s", before, err, log.String())
@@ -255,6 +270,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	final := `window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent === "6 of 6 trials done"`
 	if err := within(ctx, time.Minute, until(final)); err != nil {
 		t.Fatalf("the page did not show the finished sweep: %v", err)
+	}
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.dogrunSeen`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the page showed, in turn: %q", seen)
+	if len(seen) < 3 {
+		t.Errorf("the page showed %q: want the count to move on trial by trial, not only at the end", seen)
 	}
 	if p := w.take(); len(p) > 0 {
 		t.Errorf("while the sweep ran, the browser reported:\n%s", strings.Join(p, "\n"))

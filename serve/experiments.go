@@ -168,8 +168,8 @@ func runningElapsed(rows []runningRow) []float64 {
 // done ones did on average, as many at a time as are running now.
 func eta(c results.StatusCounts, doneSeconds float64, running []float64) string {
 	done, pending := c[results.StatusDone], c[results.StatusPending]
-	if done == 0 || pending+len(running) == 0 {
-		return ""
+	if done == 0 || len(running) == 0 {
+		return "" // nothing runs now: no sweep to see the end of
 	}
 	mean := doneSeconds / float64(done)
 	work := float64(pending) * mean
