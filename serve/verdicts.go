@@ -25,8 +25,14 @@ type verdictForm struct {
 // have = its first), on top1 or top5.
 func (s *Server) verdictForm(d *expData, by, ref, metric string) verdictForm {
 	f := verdictForm{By: by, Ref: ref, Metric: metric}
-	if len(d.Axes) == 0 {
+	switch {
+	case len(d.Axes) == 0:
 		f.Disabled = "This experiment sweeps nothing, so there is nothing to compare."
+		return f
+	case len(d.Variants) > maxVerdictRows:
+		f.Disabled = fmt.Sprintf("%d variants: too many for one table of verdicts (at most %d). "+
+			"Compare chosen variants side by side instead (tick them in the table of variants), or "+
+			"narrow the comparison with dogrun compare -where AXIS=VALUE.", len(d.Variants), maxVerdictRows)
 		return f
 	}
 	f.Axes = append(slices.Clone(d.Axes), axisValues{Path: report.ByVariant, Values: variantKeys(d)})
@@ -77,10 +83,6 @@ func (s *Server) verdictsPart(w http.ResponseWriter, r *http.Request) error {
 		v.Note = v.Form.Disabled
 	case d.Counts["done"] == 0:
 		v.Note = "No trial is done yet: the verdicts appear with the first results."
-	case len(d.Variants) > maxVerdictRows:
-		v.Note = fmt.Sprintf("%d variants: too many for one table of verdicts (at most %d). "+
-			"Compare chosen variants side by side instead (tick them in the table of variants), or "+
-			"dogrun compare -where AXIS=VALUE on the command line.", len(d.Variants), maxVerdictRows)
 	default:
 		e := d.Exp
 		id := strconv.FormatInt(e.ID, 10)
