@@ -32,6 +32,18 @@ var funcs = template.FuncMap{
 	"width":    func(x float64) string { return fmt.Sprintf("%.1f%%", 100*math.Max(0, math.Min(1, x))) },
 	"clock":    func(t time.Time) string { return t.Local().Format("15:04:05") },
 	"nan":      math.IsNaN,
+	"epoch":    perEpoch,
+}
+
+// perEpoch is an epoch's time: milliseconds below a second.
+func perEpoch(s float64) string {
+	switch {
+	case math.IsNaN(s):
+		return "–"
+	case s < 1:
+		return fmt.Sprintf("%.0f ms", 1000*s)
+	}
+	return fmt.Sprintf("%.2f s", s)
 }
 
 func parsePages() (*pages, error) {

@@ -389,7 +389,7 @@ func eventsFollowTheSweep(t *testing.T, kind string) {
 	st.SetProgress(ctx, tr2.ID, "w3", *tr2.StartedAt, results.Progress{Phase: results.PhaseTraining, Epoch: 7, Epochs: 10, EpochSeconds: 0.5})
 	next("claim")
 	_, body, _ := get(t, hs.URL+"/part/experiment/status?e=live")
-	for _, want := range []string{`<progress max="10" value="7">`, "7/10", "≤ 1.5 s", "2 of 3 trials done"} {
+	for _, want := range []string{`<progress max="10" value="7">`, "7/10", "500 ms", "≤ 1.5 s", "2 of 3 trials done"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("status part lacks %q:\n%s", want, body)
 		}
