@@ -53,7 +53,7 @@ func measureVerification(c *corpus, cfg config, pca *whiten.PCA, eval, thr []int
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		pairs, err := verify.SamplePairs(c.labels(idx), s.Pairs, uint64(seed)*1000+salt, c.relatedIn(idx))
+		pairs, err := verify.SamplePairs(c.labels(idx), s.Pairs, s.Pairs, uint64(seed)*1000+salt, c.relatedIn(idx))
 		if err != nil {
 			return nil, nil, nil, err
 		}
