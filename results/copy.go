@@ -16,7 +16,8 @@ import (
 var (
 	experimentTables = []string{"splits", "split_units"} // by experiment_id, splits first
 	trialTables      = []string{"epochs", "test_metrics", "class_metrics", "confusion",
-		"open_set", "open_set_counts", "trial_attempts"} // by trial_id
+		"open_set", "open_set_counts", "trial_attempts", "open_set_calibration", "open_set_unknowns",
+		"verification", "verification_tar", "verification_roc", "one_shot_cmc"} // by trial_id
 )
 
 // Copied says what Copy did with one experiment.

@@ -52,6 +52,10 @@ type Outcome struct {
 
 	// OpenSet is set when the trial held dogs out of training (migration 0004).
 	OpenSet *OpenSet
+	// Verification is set for a trial of an evaluation experiment, which
+	// trains no head (migration 0008); Report is then its one-shot
+	// identification.
+	Verification *Verification
 }
 
 // maxTopK bounds the stored scores per prediction.
@@ -111,7 +115,8 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 		}
 		// Done trials are never claimed, so these rows can only be leftovers
 		// of manual surgery; clearing them keeps "one finish, one result".
-		for _, t := range []string{"epochs", "test_metrics", "class_metrics", "confusion", "predictions", "open_set_counts", "open_set"} {
+		for _, t := range []string{"epochs", "test_metrics", "class_metrics", "confusion", "predictions", "open_set_counts", "open_set",
+			"open_set_calibration", "open_set_unknowns", "verification", "verification_tar", "verification_roc", "one_shot_cmc"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE trial_id = ?`, trialID); err != nil {
 				return err
 			}
@@ -216,7 +221,12 @@ func insertOutcome(ctx context.Context, tx conn, trialID int64, o *Outcome) erro
 		}
 	}
 	if o.OpenSet != nil {
-		return insertOpenSet(ctx, tx, trialID, o.OpenSet)
+		if err := insertOpenSet(ctx, tx, trialID, o.OpenSet); err != nil {
+			return err
+		}
+	}
+	if o.Verification != nil {
+		return insertVerification(ctx, tx, trialID, o.Verification)
 	}
 	return nil
 }

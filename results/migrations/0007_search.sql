@@ -1,0 +1,3 @@
+-- Placeholder for issue 19's migration of this number (its file has this
+-- name), so that 0008 loads on the verification branch; merging takes
+-- issue 19's.
