@@ -136,6 +136,9 @@ func newPlan(exp *schemas.Experiment, photos string, log io.Writer) (*Plan, erro
 		if err != nil {
 			return nil, err
 		}
+		if err := p.checkEvaluation(exp, t.Config); err != nil {
+			return nil, err
+		}
 		// Folds are replicates like seeds: each (variant, seed) runs once per fold.
 		for _, fold := range Folds(exp) {
 			tr := Trial{Trial: t, Backbone: spec, Cut: cut, Parts: parts, Adapter: ad, Fold: fold}

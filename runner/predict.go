@@ -26,13 +26,17 @@ import (
 type Predictor struct {
 	Classes []string
 	Rule    *openset.Rule // nil: the trial held no dogs out, so it never answers "unknown"
+	// Calibration is whose photos the rule was calibrated on, Measured how
+	// many photos of each set of unknown dogs it let through besides.
+	Calibration results.Calibration
+	Measured    []results.UnknownCount
 
-	head      *train.Head
-	centroids openset.Centroids
-	spec      backbone.Spec
-	cut       backbone.Cut
-	cacheDir  string
-	threads   int
+	head     *train.Head
+	scorer   openset.Scorer
+	spec     backbone.Spec
+	cut      backbone.Cut
+	cacheDir string
+	threads  int
 }
 
 // Prediction is the answer for one photo.
@@ -77,6 +81,9 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 	if frozen != nil {
 		spec, cut = frozen.Prefix, frozen.Cut
 	}
+	if t.CheckpointPath == "" {
+		return nil, fmt.Errorf("trial %s of %s trained no head (an evaluation experiment measures features alone), so it names no dog", t.Hash[:12], exp.Name)
+	}
 	head, err := train.Load(t.CheckpointPath)
 	if err != nil {
 		return nil, fmt.Errorf("trial %s: checkpoint: %w", t.Hash[:12], err)
@@ -88,7 +95,8 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 	p := &Predictor{Classes: classes, head: head, spec: spec, cut: cut, cacheDir: cacheDir, threads: threads}
 	switch o, err := st.OpenSet(ctx, t.ID); {
 	case err == nil:
-		p.Rule, p.centroids = &o.Rule, o.Centroids
+		p.Rule, p.scorer = &o.Rule, openset.Scorer{Centroids: o.Centroids, Cohort: o.Cohort}
+		p.Calibration, p.Measured = measuredFAR(o)
 	case !errors.Is(err, results.ErrNotFound):
 		return nil, err
 	}
@@ -96,6 +104,32 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 }
 
 func short(sha string) string { return sha[:min(12, len(sha))] }
+
+// measuredFAR is whose photos o's chosen rule was calibrated on and its
+// false accepts on every other set of unknown dogs. A trial stored before
+// these were (migration 0008) calibrated on its held-out validation dogs
+// and was measured on its held-out test dogs, as its counts say.
+func measuredFAR(o *results.OpenSet) (results.Calibration, []results.UnknownCount) {
+	kind := o.Rule.Kind
+	if o.Calibration.On != "" {
+		var out []results.UnknownCount
+		for _, u := range o.Unknowns {
+			if u.Kind == kind && u.Set != results.UnknownsCalibration {
+				out = append(out, u)
+			}
+		}
+		return o.Calibration, out
+	}
+	c := results.Calibration{On: results.CalibratedOnTask, Dogs: len(o.UnknownVal)}
+	if val, ok := o.Result(kind, results.PartVal); ok {
+		c.Photos = val.Unknown
+	}
+	test, ok := o.Result(kind, results.PartTest)
+	if !ok {
+		return c, nil
+	}
+	return c, []results.UnknownCount{{Kind: kind, Set: results.UnknownsTaskTest, Dogs: len(o.UnknownTest), Photos: test.Unknown, FalseAccepts: test.FalseAccepts}}
+}
 
 // Predict scores each image. Features go through the trial's feature cache,
 // so a photo the trial saw, or one asked about before, needs no backbone run.
@@ -145,11 +179,21 @@ func (p *Predictor) Predict(ctx context.Context, images []string) ([]Prediction,
 	if err != nil {
 		return nil, err
 	}
+	var logits [][]float32
+	if p.Rule != nil && openset.NeedsLogits(p.Rule.Kind) {
+		if logits, err = p.head.Logits(x); err != nil {
+			return nil, err
+		}
+	}
 	for k, pr := range probs {
 		o := &out[good[k]]
 		o.Probs, o.Top = pr, metrics.Argmax(pr)
 		if p.Rule != nil {
-			o.Score = openset.Score(p.Rule.Kind, pr, x.X[k*x.Dim:(k+1)*x.Dim], p.centroids)
+			var lg []float32
+			if logits != nil {
+				lg = logits[k]
+			}
+			o.Score = p.scorer.Score(p.Rule.Kind, pr, lg, x.X[k*x.Dim:(k+1)*x.Dim])
 			o.Unknown = !p.Rule.Accept(o.Score)
 		}
 	}
