@@ -14,7 +14,7 @@ import (
 // here: TestCopyKnowsEveryTable fails until it does. Predictions and their
 // scores are copied apart, since scores point at a prediction's generated id.
 var (
-	experimentTables = []string{"splits", "split_units"} // by experiment_id, splits first
+	experimentTables = []string{"splits", "split_units", "settle_designs"} // by experiment_id, splits first
 	trialTables      = []string{"epochs", "test_metrics", "class_metrics", "confusion",
 		"open_set", "open_set_counts", "trial_attempts", "open_set_calibration", "open_set_unknowns",
 		"verification", "verification_tar", "verification_roc", "one_shot_cmc"} // by trial_id
