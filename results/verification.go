@@ -18,9 +18,11 @@ type Verification struct {
 	Impostor      int // pairs of photos of two dogs
 	Threshold     float64
 	// GenuineAccepted and ImpostorRejected are the pairs decided right at
-	// Threshold.
+	// Threshold, of the genuine pairs and as many impostor pairs (balanced,
+	// as the DogFaceNet authors' pairs are; the other impostor pairs serve
+	// the TAR at low FAR).
 	GenuineAccepted, ImpostorRejected int
-	BestAccuracy                      float64 // at the best threshold for these very pairs
+	BestAccuracy                      float64 // of the balanced pairs at their own best threshold
 	AUC                               float64
 	TARs                              []verify.TAR   // by target FAR, ascending
 	ROC                               []verify.Point // thinned (verify.ThinROC)
@@ -28,9 +30,9 @@ type Verification struct {
 	CMC                               []int // queries found within rank 1, 2, ...
 }
 
-// Accuracy is the share of pairs decided right at Threshold.
+// Accuracy is the share of the balanced pairs decided right at Threshold.
 func (v *Verification) Accuracy() float64 {
-	return ratio(v.GenuineAccepted+v.ImpostorRejected, v.Genuine+v.Impostor)
+	return ratio(v.GenuineAccepted+v.ImpostorRejected, v.Genuine+min(v.Genuine, v.Impostor))
 }
 
 // Rank is the share of queries whose dog is among the k most similar

@@ -25,14 +25,17 @@ type Settings struct {
 // dogs.
 type Measurement struct {
 	Genuine, Impostor []float64 // the measured pairs' cosines
-	Threshold         float64   // chosen on the threshold dogs' pairs
-	Accuracy          float64   // of the measured pairs at Threshold
-	GenuineAccepted   int       // at Threshold
-	ImpostorRejected  int       // at Threshold
-	BestAccuracy      float64   // at the best threshold for the measured pairs themselves
-	AUC               float64
-	ROC               []Point
-	TARs              []TAR // one per target FAR, in the order given
+	// Accuracies are of balanced pairs, as the DogFaceNet authors' are: the
+	// genuine pairs and as many impostor pairs (the first drawn, a random
+	// subset); the rest of the impostors only sharpen the TAR at low FAR.
+	Threshold        float64 // of best accuracy on the threshold dogs' balanced pairs
+	Accuracy         float64 // of the measured balanced pairs at Threshold
+	GenuineAccepted  int     // at Threshold
+	ImpostorRejected int     // of the balanced impostor pairs, at Threshold
+	BestAccuracy     float64 // at the best threshold for the measured balanced pairs themselves
+	AUC              float64
+	ROC              []Point
+	TARs             []TAR // one per target FAR, in the order given
 
 	// One-shot: Gallery and Queries are photo indexes into the measured
 	// dogs' rows; Similarity[q][g] the cosine of query q to gallery photo g.
@@ -65,28 +68,31 @@ func Measure(measured, threshold Dogs, s Settings) (Measurement, error) {
 		g, i := Scores(pairs, func(a, b int) float64 { return dot(d.Rows[a], d.Rows[b]) })
 		return g, i, nil
 	}
+	// balanced is the impostor scores accuracies are of.
+	balanced := func(genuine, impostor []float64) []float64 { return impostor[:min(len(genuine), len(impostor))] }
 	gT, iT, err := scores(threshold, 1)
 	if err != nil {
 		return m, fmt.Errorf("threshold dogs: %w", err)
 	}
-	if m.Threshold, _, err = BestThreshold(gT, iT); err != nil {
+	if m.Threshold, _, err = BestThreshold(gT, balanced(gT, iT)); err != nil {
 		return m, err
 	}
 	if m.Genuine, m.Impostor, err = scores(measured, 0); err != nil {
 		return m, fmt.Errorf("measured dogs: %w", err)
 	}
-	m.Accuracy = Accuracy(m.Genuine, m.Impostor, m.Threshold)
+	fair := balanced(m.Genuine, m.Impostor)
+	m.Accuracy = Accuracy(m.Genuine, fair, m.Threshold)
 	for _, x := range m.Genuine {
 		if x > m.Threshold {
 			m.GenuineAccepted++
 		}
 	}
-	for _, x := range m.Impostor {
+	for _, x := range fair {
 		if x <= m.Threshold {
 			m.ImpostorRejected++
 		}
 	}
-	if _, m.BestAccuracy, err = BestThreshold(m.Genuine, m.Impostor); err != nil {
+	if _, m.BestAccuracy, err = BestThreshold(m.Genuine, fair); err != nil {
 		return m, err
 	}
 	if m.AUC, err = AUC(m.Genuine, m.Impostor); err != nil {

@@ -15,8 +15,9 @@ CREATE TABLE verification (
     impostor          INTEGER NOT NULL,  -- pairs of photos of two dogs
     threshold         REAL NOT NULL,     -- "same dog" when the cosine is above it
     genuine_accepted  INTEGER NOT NULL,  -- at threshold
-    impostor_rejected INTEGER NOT NULL,  -- at threshold
-    best_accuracy     REAL NOT NULL,     -- at the best threshold for these very pairs
+    impostor_rejected INTEGER NOT NULL,  -- at threshold, of the first min(genuine, impostor) impostor pairs:
+                                         -- accuracies are of balanced pairs, the rest serve the TAR
+    best_accuracy     REAL NOT NULL,     -- of the balanced pairs at their own best threshold
     auc               REAL NOT NULL,     -- area under the ROC curve (Mann-Whitney)
     gallery           INTEGER NOT NULL,  -- one-shot: one photo per measured dog
     queries           INTEGER NOT NULL   -- one-shot: the other photos
