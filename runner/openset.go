@@ -255,8 +255,10 @@ const cohortSize = 10
 // dogs', or a third of the pool's), counts each on validation (the known
 // validation photos and the calibration photos) and test (the known test
 // photos and the held-out test dogs'), and on every other set of unknown
-// dogs, and keeps the kind with the higher validation open-set accuracy.
-// The test photos and the measuring dogs play no part in the choice. The
+// dogs, and keeps the kind that names the most known validation photos
+// right (of equals, the one letting the fewest calibration photos
+// through; then the simplest). The test photos and the measuring dogs play
+// no part in the choice. The
 // feature scores compare each backbone's vector at unit length.
 func (p *Plan) openSet(head *train.Head, s sets, testProbs [][]float32, caches []*backbone.Cache, t Trial) (*results.OpenSet, error) {
 	u := p.Unknown
@@ -380,7 +382,7 @@ func (p *Plan) openSet(head *train.Head, s sets, testProbs [][]float32, caches [
 	out.Calibration = results.Calibration{On: on, Dogs: calibration.dogs, Photos: len(calibration.probs)}
 
 	far := cfg.TargetFAR
-	bestAcc := -1.0
+	var best openset.Counts
 	for _, kind := range kinds {
 		calScores := score(kind, calibration)
 		thr, err := openset.Calibrate(calScores, far)
@@ -403,9 +405,14 @@ func (p *Plan) openSet(head *train.Head, s sets, testProbs [][]float32, caches [
 			c := openset.Count(rule, nil, nil, score(kind, pt))
 			out.Unknowns = append(out.Unknowns, results.UnknownCount{Kind: kind, Set: set, Dogs: pt.dogs, Photos: c.Unknown, FalseAccepts: c.FalseAccepts})
 		}
-		// NaN (no validation photo at all) never beats the first kind.
-		if acc := val.OpenAccuracy(); acc > bestAcc || bestAcc < 0 {
-			bestAcc, out.Rule = acc, rule
+		// Every rule lets through at most the target's share of the
+		// calibration photos; what tells them apart is the known dogs. The
+		// open-set accuracy would weigh a false accept fewer (a tie at the
+		// threshold) as much as a known photo named right, and with a pool
+		// of 1,500 calibration photos against 50 known ones that is all it
+		// would see.
+		if val.KnownCorrect > best.KnownCorrect || val.KnownCorrect == best.KnownCorrect && val.FalseAccepts < best.FalseAccepts || out.Rule.Kind == "" {
+			best, out.Rule = val, rule
 		}
 	}
 	return out, nil
