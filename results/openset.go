@@ -63,6 +63,34 @@ func (u UnknownCount) FAR() float64 {
 	return openset.Counts{Unknown: u.Photos, FalseAccepts: u.FalseAccepts}.FAR()
 }
 
+// Chosen is whose photos o's rules were calibrated on and its chosen
+// rule's false accepts on each set of unknown dogs, the calibration photos
+// first. A trial stored before these were (migration 0008) calibrated on its
+// held-out validation dogs and was measured on its held-out test dogs, as
+// its counts say.
+func (o *OpenSet) Chosen() (Calibration, []UnknownCount) {
+	kind := o.Rule.Kind
+	if o.Calibration.On != "" {
+		var out []UnknownCount
+		for _, set := range []string{UnknownsCalibration, UnknownsTaskVal, UnknownsTaskTest, UnknownsPool} {
+			if u, ok := o.Unknown(kind, set); ok {
+				out = append(out, u)
+			}
+		}
+		return o.Calibration, out
+	}
+	c := Calibration{On: CalibratedOnTask, Dogs: len(o.UnknownVal)}
+	var out []UnknownCount
+	if val, ok := o.Result(kind, PartVal); ok {
+		c.Photos = val.Unknown
+		out = append(out, UnknownCount{Kind: kind, Set: UnknownsCalibration, Dogs: c.Dogs, Photos: val.Unknown, FalseAccepts: val.FalseAccepts})
+	}
+	if test, ok := o.Result(kind, PartTest); ok {
+		out = append(out, UnknownCount{Kind: kind, Set: UnknownsTaskTest, Dogs: len(o.UnknownTest), Photos: test.Unknown, FalseAccepts: test.FalseAccepts})
+	}
+	return c, out
+}
+
 // Unknown returns the counts of kind on the unknown set, and whether they
 // are stored.
 func (o *OpenSet) Unknown(kind, set string) (UnknownCount, bool) {

@@ -96,7 +96,13 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 	switch o, err := st.OpenSet(ctx, t.ID); {
 	case err == nil:
 		p.Rule, p.scorer = &o.Rule, openset.Scorer{Centroids: o.Centroids, Cohort: o.Cohort}
-		p.Calibration, p.Measured = measuredFAR(o)
+		var counts []results.UnknownCount
+		p.Calibration, counts = o.Chosen()
+		for _, u := range counts {
+			if u.Set != results.UnknownsCalibration {
+				p.Measured = append(p.Measured, u)
+			}
+		}
 	case !errors.Is(err, results.ErrNotFound):
 		return nil, err
 	}
@@ -104,32 +110,6 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 }
 
 func short(sha string) string { return sha[:min(12, len(sha))] }
-
-// measuredFAR is whose photos o's chosen rule was calibrated on and its
-// false accepts on every other set of unknown dogs. A trial stored before
-// these were (migration 0008) calibrated on its held-out validation dogs
-// and was measured on its held-out test dogs, as its counts say.
-func measuredFAR(o *results.OpenSet) (results.Calibration, []results.UnknownCount) {
-	kind := o.Rule.Kind
-	if o.Calibration.On != "" {
-		var out []results.UnknownCount
-		for _, u := range o.Unknowns {
-			if u.Kind == kind && u.Set != results.UnknownsCalibration {
-				out = append(out, u)
-			}
-		}
-		return o.Calibration, out
-	}
-	c := results.Calibration{On: results.CalibratedOnTask, Dogs: len(o.UnknownVal)}
-	if val, ok := o.Result(kind, results.PartVal); ok {
-		c.Photos = val.Unknown
-	}
-	test, ok := o.Result(kind, results.PartTest)
-	if !ok {
-		return c, nil
-	}
-	return c, []results.UnknownCount{{Kind: kind, Set: results.UnknownsTaskTest, Dogs: len(o.UnknownTest), Photos: test.Unknown, FalseAccepts: test.FalseAccepts}}
-}
 
 // Predict scores each image. Features go through the trial's feature cache,
 // so a photo the trial saw, or one asked about before, needs no backbone run.
