@@ -19,7 +19,7 @@ const (
 )
 
 // Default thresholds. PHashThreshold is a Hamming distance in bits (a pair
-// is a near-duplicate at or below it), calibrated on edited copies (README.md,
+// is a near-duplicate at or below it), calibrated on edited copies (docs/evaluation.md,
 // "Near-duplicate detection"); SSIMThreshold is the seed's similarity (at or
 // above it); AlignThreshold (align.go) a registered correlation.
 const (

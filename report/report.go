@@ -65,6 +65,8 @@ type Data struct {
 	GradCAM *GradCAM
 	// OpenSet shows the rejection of held-out dogs; nil without open_set.
 	OpenSet *OpenSetCard
+	// Search shows a search's draws; nil for a sweep.
+	Search *SearchCard
 	// Settle shows a settled experiment's verdicts and paths; nil when it
 	// declared no settle design.
 	Settle *SettleCard
@@ -119,6 +121,18 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 		d.DatasetDir = schemas.DatasetDir(cfg)
 		if abs, err := filepath.Abs(d.DatasetDir); err == nil && d.DatasetDir != "" {
 			d.DatasetDir = abs
+		}
+	}
+	if err := d.gatherSearch(ctx, st); err != nil {
+		return nil, err
+	}
+	if d.Search != nil && len(d.Search.Studies) > 0 && d.Search.Studies[0].Best != nil {
+		// A search's best is what it chose, on validation.
+		id := d.Search.Studies[0].Best.Trial.ID
+		for i := range d.Trials {
+			if d.Trials[i].ID == id {
+				d.Best = &d.Trials[i]
+			}
 		}
 	}
 	if d.Best != nil {

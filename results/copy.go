@@ -16,8 +16,8 @@ import (
 var (
 	experimentTables = []string{"splits", "split_units", "settle_designs"} // by experiment_id, splits first
 	trialTables      = []string{"epochs", "test_metrics", "class_metrics", "confusion",
-		"open_set", "open_set_counts", "trial_attempts", "open_set_calibration", "open_set_unknowns",
-		"verification", "verification_tar", "verification_roc", "one_shot_cmc"} // by trial_id
+		"open_set", "open_set_counts", "trial_attempts", "trial_progress", "search_samples", "search_confirmations",
+		"open_set_calibration", "open_set_unknowns", "verification", "verification_tar", "verification_roc", "one_shot_cmc"} // by trial_id
 )
 
 // Copied says what Copy did with one experiment.
@@ -141,7 +141,7 @@ func copyExperiment(ctx context.Context, src, dst *Store, tx conn, e Experiment,
 			c.Kept++
 			continue
 		}
-		if err := copyTrialRows(ctx, src, tx, t.ID, h.id); err != nil {
+		if err := copyTrialRows(ctx, src, tx, t.ID, h.id, id); err != nil {
 			return fmt.Errorf("trial %s: %w", t.Hash, err)
 		}
 	}
@@ -191,10 +191,10 @@ func replaceTrial(ctx context.Context, src *Store, tx conn, srcID, dstID int64) 
 	return err
 }
 
-// copyTrialRows copies a trial's results and attempts from src to the
-// destination's trial dstID.
-func copyTrialRows(ctx context.Context, src *Store, tx conn, srcID, dstID int64) error {
-	to := map[string]any{"trial_id": dstID}
+// copyTrialRows copies a trial's results, attempts and search records from
+// src to the destination's trial dstID of experiment expID.
+func copyTrialRows(ctx context.Context, src *Store, tx conn, srcID, dstID, expID int64) error {
+	to := map[string]any{"trial_id": dstID, "experiment_id": expID}
 	for _, table := range trialTables {
 		if _, _, err := copyRows(ctx, src.db, tx, table, "trial_id = ?", srcID, to); err != nil {
 			return err

@@ -24,7 +24,7 @@ type OpenSet struct {
 
 	// Calibration says whose photos calibrated the rules, Cohort is the
 	// cohort of CentroidMinusCohort, Unknowns each rule's false accepts per
-	// set of unknown dogs (migration 0008). A trial stored before has a zero
+	// set of unknown dogs (migration 0009). A trial stored before has a zero
 	// Calibration: it calibrated on the task's held-out dogs.
 	Calibration Calibration
 	Cohort      openset.Cohort
@@ -65,7 +65,7 @@ func (u UnknownCount) FAR() float64 {
 
 // Chosen is whose photos o's rules were calibrated on and its chosen
 // rule's false accepts on each set of unknown dogs, the calibration photos
-// first. A trial stored before these were (migration 0008) calibrated on its
+// first. A trial stored before these were (migration 0009) calibrated on its
 // held-out validation dogs and was measured on its held-out test dogs, as
 // its counts say.
 func (o *OpenSet) Chosen() (Calibration, []UnknownCount) {

@@ -53,15 +53,23 @@ type Outcome struct {
 	// OpenSet is set when the trial held dogs out of training (migration 0004).
 	OpenSet *OpenSet
 	// Verification is set for a trial of an evaluation experiment, which
-	// trains no head (migration 0008); Report is then its one-shot
+	// trains no head (migration 0009); Report is then its one-shot
 	// identification.
 	Verification *Verification
+
+	// Pruned is a trial a search's pruner stopped: only its epochs, times
+	// and build are stored, no test results (migration 0007).
+	Pruned        bool
+	FitCPUSeconds float64 // the head's fit on its thread; 0 when not measured
 }
 
 // maxTopK bounds the stored scores per prediction.
 const maxTopK = 5
 
 func (o *Outcome) check() error {
+	if o.Pruned && (len(o.Classes) > 0 || len(o.Predictions) > 0 || o.OpenSet != nil) {
+		return errors.New("a pruned trial has no test results")
+	}
 	k := len(o.Classes)
 	if len(o.Report.PerClass) != k {
 		return fmt.Errorf("%d class names but %d per-class scores", k, len(o.Report.PerClass))
@@ -94,7 +102,8 @@ func (o *Outcome) check() error {
 }
 
 // Finish stores the outcome of a trial running under worker and marks it
-// done, all in one transaction: readers see either nothing or everything.
+// done (or pruned), all in one transaction: readers see either nothing or
+// everything.
 // It fails with ErrNotOwned, storing nothing, when the trial is not running
 // under worker.
 func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outcome) error {
@@ -121,16 +130,21 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 				return err
 			}
 		}
-		if err := insertOutcome(ctx, tx, trialID, &o); err != nil {
+		insert := insertOutcome
+		if o.Pruned {
+			insert = insertEpochs
+		}
+		if err := insert(ctx, tx, trialID, &o); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `
 			UPDATE trials SET status = 'done', error = '', finished_at = ?,
 				checkpoint_path = ?, best_epoch = ?, stopped_epoch = ?, duration_seconds = ?,
-				go_version = ?, git_commit = ?, git_dirty = ?, backbone_sha256 = ?
+				go_version = ?, git_commit = ?, git_dirty = ?, backbone_sha256 = ?,
+				pruned = ?, fit_cpu_seconds = ?
 			WHERE id = ?`,
 			ts(s.now()), o.CheckpointPath, o.BestEpoch, o.StoppedEpoch, o.DurationSeconds,
-			o.GoVersion, o.GitCommit, o.GitDirty, o.BackboneSHA256, trialID)
+			o.GoVersion, o.GitCommit, o.GitDirty, o.BackboneSHA256, o.Pruned, o.FitCPUSeconds, trialID)
 		if err != nil {
 			return err
 		}
@@ -143,20 +157,9 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 }
 
 func insertOutcome(ctx context.Context, tx conn, trialID int64, o *Outcome) error {
-	ep, err := tx.PrepareContext(ctx, `INSERT INTO epochs
-		(trial_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
+	if err := insertEpochs(ctx, tx, trialID, o); err != nil {
 		return err
 	}
-	defer ep.Close()
-	for _, e := range o.Epochs {
-		if _, err := ep.ExecContext(ctx, trialID, e.Epoch, e.TrainLoss, e.TrainAccuracy,
-			e.ValLoss, e.ValAccuracy, e.Seconds); err != nil {
-			return fmt.Errorf("epoch %d: %w", e.Epoch, err)
-		}
-	}
-
 	r := &o.Report
 	if _, err := tx.ExecContext(ctx, `INSERT INTO test_metrics
 		(trial_id, n, accuracy, top5, log_loss, macro_precision, macro_recall, macro_f1,
@@ -227,6 +230,24 @@ func insertOutcome(ctx context.Context, tx conn, trialID int64, o *Outcome) erro
 	}
 	if o.Verification != nil {
 		return insertVerification(ctx, tx, trialID, o.Verification)
+	}
+	return nil
+}
+
+// insertEpochs stores the trial's epochs.
+func insertEpochs(ctx context.Context, tx conn, trialID int64, o *Outcome) error {
+	ep, err := tx.PrepareContext(ctx, `INSERT INTO epochs
+		(trial_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ep.Close()
+	for _, e := range o.Epochs {
+		if _, err := ep.ExecContext(ctx, trialID, e.Epoch, e.TrainLoss, e.TrainAccuracy,
+			e.ValLoss, e.ValAccuracy, e.Seconds); err != nil {
+			return fmt.Errorf("epoch %d: %w", e.Epoch, err)
+		}
 	}
 	return nil
 }

@@ -11,13 +11,15 @@ import (
 // TrialStatus is the life-cycle state of a trial.
 type TrialStatus string
 
-// Trial states: pending -> running -> done | failed. A failed trial with
-// attempts left, a released trial and a running trial whose worker went
-// silent can be claimed again.
+// Trial states: pending -> running -> done | pruned | failed. A failed trial
+// with attempts left, a released trial and a running trial whose worker went
+// silent can be claimed again. A pruned trial was stopped by a search's
+// pruner: it has its curve but no test results.
 const (
 	StatusPending TrialStatus = "pending"
 	StatusRunning TrialStatus = "running"
 	StatusDone    TrialStatus = "done"
+	StatusPruned  TrialStatus = "pruned"
 	StatusFailed  TrialStatus = "failed"
 )
 
@@ -47,22 +49,27 @@ type Trial struct {
 	BestEpoch            int
 	StoppedEpoch         int
 	DurationSeconds      float64
+	FitCPUSeconds        float64 // the head's fit on its thread (migration 0007); 0 when not measured
 }
 
 const trialCols = `id, experiment_id, hash, trial_index, seed, variant_key, variant_json, config_json,
 	status, worker, attempts, error, started_at, finished_at, heartbeat_at,
 	go_version, git_commit, git_dirty, backbone_sha256, checkpoint_path,
-	best_epoch, stopped_epoch, duration_seconds, fold`
+	best_epoch, stopped_epoch, duration_seconds, fold, pruned, fit_cpu_seconds`
 
 func scanTrial(r scanner) (Trial, error) {
 	var t Trial
 	var status string
+	var pruned bool
 	err := r.Scan(&t.ID, &t.ExperimentID, &t.Hash, &t.Index, &t.Seed, &t.VariantKey, &t.VariantJSON, &t.ConfigJSON,
 		&status, &t.Worker, &t.Attempts, &t.Error,
 		nullTimeScanner{&t.StartedAt}, nullTimeScanner{&t.FinishedAt}, nullTimeScanner{&t.HeartbeatAt},
 		&t.GoVersion, &t.GitCommit, &t.GitDirty, &t.BackboneSHA256, &t.CheckpointPath,
-		&t.BestEpoch, &t.StoppedEpoch, &t.DurationSeconds, &t.Fold)
+		&t.BestEpoch, &t.StoppedEpoch, &t.DurationSeconds, &t.Fold, &pruned, &t.FitCPUSeconds)
 	t.Status = TrialStatus(status)
+	if pruned && t.Status == StatusDone {
+		t.Status = StatusPruned // see migration 0007
+	}
 	return t, err
 }
 

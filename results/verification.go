@@ -9,7 +9,7 @@ import (
 )
 
 // Verification is what an evaluation trial measured on one draw of dogs no
-// head was trained on (migration 0008): pairs of photos judged same dog or
+// head was trained on (migration 0009): pairs of photos judged same dog or
 // not, and one-shot identification against a gallery of one photo per dog.
 type Verification struct {
 	Dogs, Photos  int // the measured dogs and their photos

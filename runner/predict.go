@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
@@ -37,6 +39,9 @@ type Predictor struct {
 	cut      backbone.Cut
 	cacheDir string
 	threads  int
+
+	mu    sync.Mutex
+	model *backbone.Model // PredictImage's, opened on first use
 }
 
 // Prediction is the answer for one photo.
@@ -166,18 +171,77 @@ func (p *Predictor) Predict(ctx context.Context, images []string) ([]Prediction,
 		}
 	}
 	for k, pr := range probs {
-		o := &out[good[k]]
-		o.Probs, o.Top = pr, metrics.Argmax(pr)
-		if p.Rule != nil {
-			var lg []float32
-			if logits != nil {
-				lg = logits[k]
-			}
-			o.Score = p.scorer.Score(p.Rule.Kind, pr, lg, x.X[k*x.Dim:(k+1)*x.Dim])
-			o.Unknown = !p.Rule.Accept(o.Score)
+		var lg []float32
+		if logits != nil {
+			lg = logits[k]
 		}
+		p.answer(&out[good[k]], pr, lg, x.X[k*x.Dim:(k+1)*x.Dim])
 	}
 	return out, nil
+}
+
+// answer fills o from the head's probabilities, its logits (nil unless
+// the rule scores them) and the photo's features.
+func (p *Predictor) answer(o *Prediction, probs, logits, features []float32) {
+	o.Probs, o.Top = probs, metrics.Argmax(probs)
+	if p.Rule != nil {
+		o.Score = p.scorer.Score(p.Rule.Kind, probs, logits, features)
+		o.Unknown = !p.Rule.Accept(o.Score)
+	}
+}
+
+// PredictImage scores a decoded photo by running the trial's backbone on
+// it directly: unlike Predict, it neither reads nor fills the feature
+// cache, so nothing of the photo is kept anywhere (the dashboard's
+// uploads). The backbone opens on the first call and stays open until
+// Close; calls wait for each other.
+func (p *Predictor) PredictImage(ctx context.Context, name string, img image.Image) (Prediction, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.model == nil {
+		m, err := backbone.Open(ctx, p.cacheDir, p.spec, p.cut.Name, p.threads)
+		if err != nil {
+			return Prediction{}, err
+		}
+		p.model = m
+	}
+	in := make([]float32, p.model.InputLen())
+	p.model.Fill(in, dataset.Render(img, dataset.ViewParams{}, p.spec.InputSize))
+	feats, err := p.model.Forward(in, 1)
+	if err != nil {
+		return Prediction{}, err
+	}
+	if len(feats) != p.head.Dim {
+		return Prediction{}, fmt.Errorf("features have %d values, the head takes %d", len(feats), p.head.Dim)
+	}
+	x := train.Data{X: feats, Dim: len(feats)}
+	probs, err := p.head.Predict(x)
+	if err != nil {
+		return Prediction{}, err
+	}
+	var logits []float32
+	if p.Rule != nil && openset.NeedsLogits(p.Rule.Kind) {
+		lg, err := p.head.Logits(x)
+		if err != nil {
+			return Prediction{}, err
+		}
+		logits = lg[0]
+	}
+	o := Prediction{Image: name}
+	p.answer(&o, probs[0], logits, feats)
+	return o, nil
+}
+
+// Close frees the backbone PredictImage opened.
+func (p *Predictor) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.model == nil {
+		return nil
+	}
+	err := p.model.Close()
+	p.model = nil
+	return err
 }
 
 // request is the feature request of the photo at path. A photo not cached

@@ -56,11 +56,12 @@ type Options struct {
 	Redesign bool
 }
 
-// Summary counts what a run did.
+// Summary counts what a run did. Pruned trials (a search's) were stopped
+// by its pruner; they are not in Trained.
 type Summary struct {
-	Planned, AlreadyDone, Trained, Failed int
-	FeaturesComputed                      int
-	ExperimentID                          int64
+	Planned, AlreadyDone, Trained, Pruned, Failed int
+	FeaturesComputed                              int
+	ExperimentID                                  int64
 }
 
 func (o *Options) defaults() {
@@ -119,7 +120,7 @@ func Register(ctx context.Context, exp *schemas.Experiment, opt Options) (Summar
 	if err := r.register(ctx); err != nil {
 		return r.sum, err
 	}
-	r.sum.Planned = len(r.plan.Trials)
+	r.sum.Planned = r.planned()
 	return r.sum, nil
 }
 
@@ -137,7 +138,7 @@ func newRun(ctx context.Context, exp *schemas.Experiment, opt Options) (*run, er
 	}
 	// Every download before the sweep starts, not in the middle of a trial.
 	var specs []backbone.Spec
-	for _, t := range plan.Trials {
+	for _, t := range append(slices.Clone(plan.Trials), plan.choices...) {
 		for _, p := range t.Parts {
 			specs = append(specs, p.Spec)
 		}
@@ -196,6 +197,8 @@ type run struct {
 	// counted are the trials counted in sum.Planned; failedHere those that
 	// failed in this run, not claimed again by it.
 	counted, failedHere map[string]bool
+	// search is the experiment's search; nil for a sweep.
+	search *searching
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
 	// r.trial), the heartbeat clock (else a time.Ticker) and the pause of a
@@ -249,8 +252,11 @@ func (r *run) register(ctx context.Context) error {
 	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
 		return err
 	}
-	if exp.Settle.Declared() {
+	switch {
+	case exp.Settle.Declared():
 		return nil // each round registers its own trials
+	case exp.Search.Declared():
+		return r.registerSearch(ctx) // its trials are made as they are claimed
 	}
 	return r.registerTrials(ctx, r.plan.Trials, r.planHashes())
 }
@@ -269,33 +275,50 @@ func (r *run) planHashes() []string {
 func (r *run) registerTrials(ctx context.Context, trials []Trial, current []string) error {
 	rows := make([]results.Trial, len(trials))
 	for i, t := range trials {
-		cfg, err := t.Config.CanonicalJSON()
+		row, err := storedTrial(t)
 		if err != nil {
 			return err
 		}
-		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
-			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
+		rows[i] = row
 	}
 	_, err := r.opt.Store.RegisterTrialsOf(ctx, r.expID, rows, current)
 	return err
 }
 
+// storedTrial is t's row for the store: its identity.
+func storedTrial(t Trial) (results.Trial, error) {
+	cfg, err := t.Config.CanonicalJSON()
+	if err != nil {
+		return results.Trial{}, err
+	}
+	return results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
+		VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}, nil
+}
+
 // proceed runs the registered experiment: round by round when it is
-// settled, else every trial this worker can claim.
+// settled, draw by draw when it is a search, else every trial this worker
+// can claim.
 func (r *run) proceed(ctx context.Context) error {
 	r.build = ReadBuildInfo(filepath.Dir(r.plan.Experiment.File))
 	started := time.Now()
 	var err error
-	if r.plan.Experiment.Settle.Declared() {
+	switch exp := r.plan.Experiment; {
+	case exp.Settle.Declared():
 		err = r.settle(ctx)
-	} else {
+	case exp.Search.Declared():
+		err = r.runSearch(ctx)
+	default:
 		err = r.sweep(ctx)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
-		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
+	pruned := ""
+	if r.search != nil {
+		pruned = fmt.Sprintf(", %d pruned", r.sum.Pruned)
+	}
+	fmt.Fprintf(r.opt.Log, "done: %d trained%s, %d failed, %d already done, %s computed in %s\n",
+		r.sum.Trained, pruned, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
 	return nil
 }
 
@@ -349,19 +372,63 @@ func (r *run) describeData() string {
 // work claims and runs the registered trials this worker can claim, after
 // handing back those of dead workers of this host.
 func (r *run) work(ctx context.Context) error {
+	return r.workOn(ctx, &sweepClaims{r: r})
+}
+
+// workOn is work with the trials claims hands out.
+func (r *run) workOn(ctx context.Context, claims claimer) error {
 	if err := r.reclaimDead(ctx, true); err != nil {
 		return err
 	}
-	return r.trials(ctx, time.Now())
+	return r.trials(ctx, claims, time.Now())
 }
 
-// trials runs the experiment's trials that the store lets this worker claim,
-// Options.Threads at a time: each on a goroutine of its own, from claim to
+// planned is the number of trials the run plans: a search's draws and
+// confirmations, or the plan's trials.
+func (r *run) planned() int {
+	if r.search != nil {
+		return r.search.planned()
+	}
+	return len(r.plan.Trials)
+}
+
+// claimer hands a run's workers their trials.
+type claimer interface {
+	// claim claims this worker's next trial, nil when none is left to it;
+	// claimStored claims a stored trial as the store's Claim does, passing
+	// over this run's failures and those of skip.
+	claim(ctx context.Context, claimStored func(skip ...string) (*results.Trial, error)) (*results.Trial, Trial, error)
+	// ended says that a trial of this run ended.
+	ended()
+}
+
+// sweepClaims hands out the planned trials of a sweep (or a settle round).
+type sweepClaims struct{ r *run }
+
+func (c *sweepClaims) claim(ctx context.Context, claimStored func(...string) (*results.Trial, error)) (*results.Trial, Trial, error) {
+	r := c.r
+	claimed, err := claimStored()
+	if err != nil || claimed == nil {
+		return nil, Trial{}, err
+	}
+	t, ok := r.byHash[claimed.Hash]
+	if !ok {
+		_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
+		return nil, Trial{}, fmt.Errorf("experiment %s was registered again, from another version of its file, while this worker ran it: "+
+			"trial %s is not one this worker planned, so it stops (start it again to work on the new version)",
+			r.plan.Experiment.Name, claimed.Hash[:min(12, len(claimed.Hash))])
+	}
+	return claimed, t, nil
+}
+
+func (c *sweepClaims) ended() {}
+
+// trials runs the trials claims hands this worker, Options.Threads at a time: each on a goroutine of its own, from claim to
 // stored results, as the only trial would run. Heads train on one core each
 // (train.Fit), so trials side by side use the cores without sharing a
 // computation, and each stores what it would alone. A trial that fails is
 // recorded and the others go on; Ctrl-C hands back every trial in flight.
-func (r *run) trials(ctx context.Context, started time.Time) error {
+func (r *run) trials(ctx context.Context, claims claimer, started time.Time) error {
 	workers := r.opt.Threads
 	if workers <= 0 {
 		workers = runtime.NumCPU()
@@ -392,13 +459,16 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 				}
 				return
 			}
-			// The claim holds mu: a trial that failed here is stored as failed
-			// (claimable while attempts are left) only under mu, so no claim
-			// can see it failed but not yet in failedHere.
-			mu.Lock()
-			skip := slices.Collect(maps.Keys(r.failedHere)) // not claimed again by this worker
-			claimed, err := r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
-			mu.Unlock()
+			// A stored claim holds mu: a trial that failed here is stored as
+			// failed (claimable while attempts are left) only under mu, so no
+			// claim can see it failed but not yet in failedHere.
+			claimStored := func(skip ...string) (*results.Trial, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				skip = append(slices.Collect(maps.Keys(r.failedHere)), skip...) // not claimed again by this worker
+				return r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
+			}
+			claimed, t, err := claims.claim(ctx, claimStored)
 			if err == nil && claimed == nil {
 				var again bool
 				if again, err = r.othersRunning(ctx); err == nil && again {
@@ -411,21 +481,13 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 				}
 				return
 			}
-			t, ok := r.byHash[claimed.Hash]
-			if !ok {
-				_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
-				fail(fmt.Errorf("experiment %s was registered again, from another version of its file, while this worker ran it: "+
-					"trial %s is not one this worker planned, so it stops (start it again to work on the new version)",
-					r.plan.Experiment.Name, claimed.Hash[:min(12, len(claimed.Hash))]))
-				return
-			}
 			// Trials are numbered from 1 in their file's order, as status shows them.
-			label := fmt.Sprintf("trial %d/%d", t.Index+1, len(r.plan.Trials))
+			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.planned())
 			what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
 			mu.Lock()
 			eta := ""
 			if finished > 0 {
-				left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
+				left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Pruned + r.sum.Failed)
 				eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
 			}
 			mu.Unlock()
@@ -436,6 +498,8 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 			switch {
 			case err == nil:
 				r.sum.Trained++
+			case errors.Is(err, errPruned):
+				r.sum.Pruned++
 			case errors.Is(err, results.ErrNotOwned):
 				// Another worker reclaimed it after this one went silent; it is theirs now.
 				fmt.Fprintf(r.opt.Log, "%s taken over by another worker: %v\n", label, err)
@@ -459,6 +523,7 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 				}
 			}
 			mu.Unlock()
+			claims.ended()
 		}
 	}
 	for range workers {
@@ -473,7 +538,7 @@ func (r *run) trials(ctx context.Context, started time.Time) error {
 		slices.SortFunc(handedBack, func(a, b Trial) int { return a.Index - b.Index })
 		names := make([]string, len(handedBack))
 		for i, t := range handedBack {
-			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, len(r.plan.Trials), Describe(t.VariantKey(), t.Seed, t.Fold))
+			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.planned(), Describe(t.VariantKey(), t.Seed, t.Fold))
 		}
 		verb := "was handed back unfinished, and the next dogrun run does it again"
 		if len(names) > 1 {
@@ -510,10 +575,23 @@ func roundDuration(d time.Duration) time.Duration {
 // cancelled with results.ErrNotOwned as the cause.
 func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	stop := r.ticking(ctx, r.opt.StaleAfter/4, func() bool {
+		if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
+			cancel(err)
+			return false
+		}
+		return true
+	})
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+// ticking calls fn at every tick of r.heartbeats(every), from a goroutine
+// of its own, until fn returns false, ctx ends or stop is called.
+func (r *run) ticking(ctx context.Context, every time.Duration, fn func() bool) (stop func()) {
 	done := make(chan struct{})
-	ticks, stop := r.heartbeats(r.opt.StaleAfter / 4)
+	ticks, stopTicks := r.heartbeats(every)
 	go func() {
-		defer stop()
+		defer stopTicks()
 		for {
 			select {
 			case <-done:
@@ -521,14 +599,13 @@ func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, fu
 			case <-ctx.Done():
 				return
 			case <-ticks:
-				if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
-					cancel(err)
+				if !fn() {
 					return
 				}
 			}
 		}
 	}()
-	return ctx, func() { close(done); cancel(nil) }
+	return func() { close(done) }
 }
 
 // safely is one, with a panic in any step turned into the trial's failure:
@@ -573,13 +650,18 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	}
 	start := time.Now()
 	cfg := t.Config
+	note, stopNote := r.noteProgress(ctx, claimed, label)
+	defer stopNote()
+	note.set(phase(results.PhaseFeatures, 0, cfg.Train.Epochs))
 	sets, _, err := r.prepare(ctx, t, label)
 	if err != nil {
 		return err
 	}
 
 	lastLine := time.Time{}
-	onEpoch := func(e train.Epoch) {
+	progress := func(e train.Epoch) {
+		note.set(results.Progress{Phase: results.PhaseTraining, Epoch: e.Epoch, Epochs: cfg.Train.Epochs,
+			EpochSeconds: e.Seconds, ValAccuracy: e.ValAccuracy})
 		if time.Since(lastLine) >= 2*time.Second || e.Epoch == cfg.Train.Epochs {
 			left := time.Duration(float64(cfg.Train.Epochs-e.Epoch) * e.Seconds * float64(time.Second))
 			fmt.Fprintf(r.opt.Log, "  %s epoch %d/%d loss %.4f acc %.3f val_loss %.4f val_acc %.3f (%.2fs/epoch, trial ETA <= %s)\n",
@@ -587,11 +669,16 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 			lastLine = time.Now()
 		}
 	}
-	head, fit, err := train.Fit(ctx, FitConfig(t), sets.train, sets.val, len(sets.classes), onEpoch)
-	if err != nil {
-		return fmt.Errorf("train head: %w", err)
+	f, err := r.fit(ctx, claimed, t, sets, progress)
+	if errors.Is(err, errPruned) {
+		return r.finishPruned(ctx, claimed, t, label, f, start)
 	}
+	if err != nil {
+		return err
+	}
+	head, fit := f.head, f.result
 	fmt.Fprintf(r.opt.Log, "  %s stopped at epoch %d, best epoch %d\n", label, fit.StoppedEpoch, fit.BestEpoch)
+	note.set(phase(results.PhaseEvaluating, fit.StoppedEpoch, cfg.Train.Epochs))
 
 	probs, report, open, err := r.evaluate(head, sets, t)
 	if err != nil {
@@ -607,17 +694,12 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	fmt.Fprintf(r.opt.Log, "  %s test accuracy %.3f top-5 %.3f macro F1 %.3f (%s)\n",
 		label, report.Accuracy, report.Top5, report.Macro.F1, english.Count(report.N, "photo"))
 
-	epochs := make([]results.Epoch, len(fit.Epochs))
-	for i, e := range fit.Epochs {
-		epochs[i] = results.Epoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, TrainAccuracy: e.TrainAccuracy,
-			ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy, Seconds: e.Seconds}
-	}
 	err = r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
-		Epochs: epochs, BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
+		Epochs: storedEpochs(fit.Epochs), BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
 		CheckpointPath: filepath.Join(dir, "checkpoint"), Classes: sets.classes,
 		Report: report, Predictions: predictions(r.plan, sets.testUnits, sets.classOf, probs),
-		DurationSeconds: time.Since(start).Seconds(),
-		GoVersion:       runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
+		DurationSeconds: time.Since(start).Seconds(), FitCPUSeconds: f.cpu.Seconds(),
+		GoVersion: runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
 		BackboneSHA256: backboneID(t.Parts), OpenSet: open,
 	})
 	if err != nil {

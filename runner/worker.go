@@ -46,6 +46,7 @@ func Work(ctx context.Context, targets []string, opt Options) (Summary, error) {
 			total.Planned += sum.Planned
 			total.AlreadyDone += sum.AlreadyDone
 			total.Trained += sum.Trained
+			total.Pruned += sum.Pruned
 			total.Failed += sum.Failed
 			total.FeaturesComputed += sum.FeaturesComputed
 			if err != nil {
@@ -98,12 +99,16 @@ func workOn(ctx context.Context, target string, opt Options) (Summary, error) {
 		if stored, err = opt.Store.Experiment(ctx, target); err != nil {
 			return Summary{}, err
 		}
-		if left, err := workLeft(ctx, opt, stored); err != nil || !left {
-			return Summary{}, err
-		}
 		// Relative paths in it (the photos) are taken from where the file was.
 		if exp, err = schemas.Decode(stored.File, []byte(stored.ConfigYAML)); err != nil {
 			return Summary{}, fmt.Errorf("experiment %s as registered in %s: %w", target, opt.Store.Path(), err)
+		}
+		// A search makes its trials as it goes: the stored ones do not say
+		// whether any are left to make.
+		if !exp.Search.Declared() {
+			if left, err := workLeft(ctx, opt, stored); err != nil || !left {
+				return Summary{}, err
+			}
 		}
 	}
 	r, err := newRun(ctx, exp, opt)
@@ -155,6 +160,12 @@ func (r *run) attach(ctx context.Context, stored results.Experiment) error {
 			"(content fingerprint %.12s here, %.12s in %s): every worker must see the same photos, "+
 			"though each may keep them in its own folder (-photos); check this machine's copy",
 			stored.Name, r.plan.photos, fp, stored.DatasetFingerprint, r.opt.Store.Path())
+	}
+	if r.plan.Experiment.Search.Declared() {
+		// Its trials are checked as they are claimed (searchClaims.trialOf).
+		var err error
+		r.search, err = newSearching(r.plan)
+		return err
 	}
 	trials, err := r.opt.Store.Trials(ctx, stored.ID)
 	if err != nil {

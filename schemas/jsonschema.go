@@ -116,6 +116,8 @@ func fieldSchema(f field) object {
 	switch {
 	case f.typ == sweepType:
 		o = append(o, sweepSchema()...)
+	case f.typ == spaceType:
+		o = append(o, spaceSchema()...)
 	case f.typ.Kind() == reflect.Struct:
 		o = append(o, structSchema(f.typ)...)
 	default:

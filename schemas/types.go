@@ -40,6 +40,9 @@ type Experiment struct {
 	Evaluation   Evaluation   `yaml:"evaluation,omitempty" json:"evaluation,omitempty" dogrun:"nosweep,optional" doc:"Measure the features themselves on dogs nothing is trained on, as face verification is measured: no head is trained. Each seed draws dogs anew; a trial is one draw under one variant of the features (docs/verification.md). Absent: trials train heads."`
 	Sweep        Sweep        `yaml:"sweep,omitempty" json:"sweep,omitempty" dogrun:"nosweep" doc:"Grid of variants: dotted field path -> list of values. Every combination is run (first axis outermost) once per seed."`
 	Settle       Settle       `yaml:"settle,omitempty" json:"settle,omitempty" dogrun:"nosweep,nohash,optional" doc:"Settle a comparison: run seeds round by round until every value of settle.by is decided against settle.reference (better, worse, equivalent within ±margin) or max_seeds is reached, with the error rates held at alpha (docs/settle.md). Absent: every seed runs."`
+	Search       Search       `yaml:"search,omitempty" json:"search,omitempty" dogrun:"nosweep,optional" doc:"Draw trials from ranges of settings instead of a grid (docs/search.md): random or TPE sampling, trials per seed, each seed a search of its own. Absent: the sweep's grid."`
+	Prune        Prune        `yaml:"prune,omitempty" json:"prune,omitempty" dogrun:"nosweep,optional" doc:"Stop a search's trials whose validation curve is behind, after any epoch: the median rule or asynchronous successive halving (ASHA). Pruned trials are stored with their curve and never tested. Absent: every trial trains to its end."`
+	Confirm      Confirm      `yaml:"confirm,omitempty" json:"confirm,omitempty" dogrun:"nosweep,optional" doc:"Once the search has finished, re-run its best configurations (chosen on validation) with new seeds on the same split, and compare each with the best on the test photos."`
 	Seeds        []int64      `yaml:"seeds" json:"seeds" dogrun:"nosweep,unique" doc:"Training seeds; each variant is trained once per seed. Required unless settle is given; with settle, the first seeds in the order they run, the rest being the smallest positive integers not listed."`
 
 	File string `yaml:"-" json:"-"` // path it was loaded from
@@ -159,6 +162,36 @@ type Evaluation struct {
 	ImpostorPairs int       `yaml:"impostor_pairs" json:"impostor_pairs" dogrun:"min=1,max=10000000,default=25000" doc:"Pairs of photos of two dogs per draw (two dogs drawn uniformly, a photo of each). The true-accept rate at a false-accept rate f rests on the floor(f x impostor_pairs) impostor pairs the threshold lets through: 25000 gives 25 at 0.1%."`
 	TargetFARs    []float64 `yaml:"target_fars" json:"target_fars" dogrun:"gt=0,lt=1,unique,default=0.01 0.001" doc:"False-accept rates at which the true-accept rate is reported."`
 	MaxRank       int       `yaml:"max_rank" json:"max_rank" dogrun:"min=1,max=1000,default=5" doc:"One-shot identification's cumulative match characteristic is reported from rank 1 to this."`
+}
+
+// Search draws trials from a space of settings. Each seed of the
+// experiment is a search of its own (with dataset.resample, on its own
+// draw); its trials all train with that seed.
+type Search struct {
+	Method        string `yaml:"method" json:"method" dogrun:"enum=random|tpe,default=tpe" doc:"random (each setting drawn independently) or tpe (the tree-structured Parzen estimator, as Optuna's TPESampler: random for the first startup_trials, then drawn where the best trials so far are)."`
+	Trials        int    `yaml:"trials" json:"trials" dogrun:"required,min=1,max=100000" doc:"Trials to draw per seed, pruned and failed ones included. Raising it continues a finished search."`
+	Seed          int64  `yaml:"seed" json:"seed" dogrun:"default=1" doc:"Seed of the draws: the same seed and history draw the same settings."`
+	Metric        string `yaml:"metric" json:"metric" dogrun:"enum=val_accuracy|val_loss,default=val_accuracy" doc:"The validation metric the search optimises and prunes on: a complete trial's value is the one at its best epoch (by train.early_stopping.monitor)."`
+	StartupTrials int    `yaml:"startup_trials" json:"startup_trials" dogrun:"min=0,max=100000,default=10" doc:"tpe: finished trials drawn at random before TPE takes over."`
+	Space         Space  `yaml:"space" json:"space" doc:"Dotted field path -> its range: {uniform: [lo, hi]}, {loguniform: [lo, hi]}, {int: [lo, hi]} with optional step: k or log: true, or {choice: [a, b, ...]}."`
+}
+
+// Prune stops a search's trials that fall behind, after any epoch.
+type Prune struct {
+	Method               string `yaml:"method" json:"method" dogrun:"required,enum=median|asha" doc:"median (stop when the best value so far is worse than the median of complete trials at the same epoch, as Optuna's MedianPruner) or asha (asynchronous successive halving, as Optuna's SuccessiveHalvingPruner)."`
+	StartupTrials        int    `yaml:"startup_trials" json:"startup_trials" dogrun:"min=0,max=100000,default=5" doc:"median: complete trials before any is stopped."`
+	WarmupEpochs         int    `yaml:"warmup_epochs" json:"warmup_epochs" dogrun:"min=0,max=100000,default=0" doc:"median: epochs of each trial never stopped after."`
+	Interval             int    `yaml:"interval" json:"interval" dogrun:"min=1,max=100000,default=1" doc:"median: epochs between checks after the warm-up."`
+	MinTrials            int    `yaml:"min_trials" json:"min_trials" dogrun:"min=1,max=100000,default=1" doc:"median: fewest complete trials that reached the epoch to decide."`
+	MinEpochs            int    `yaml:"min_epochs" json:"min_epochs" dogrun:"min=1,max=100000,default=1" doc:"asha: r, the first rung's unit of epochs."`
+	ReductionFactor      int    `yaml:"reduction_factor" json:"reduction_factor" dogrun:"min=2,max=100,default=4" doc:"asha: η; rungs end at epochs r·η^(s+k), and about 1/η of the trials reaching a rung go on."`
+	MinEarlyStoppingRate int    `yaml:"min_early_stopping_rate" json:"min_early_stopping_rate" dogrun:"min=0,max=30,default=0" doc:"asha: s; the first rung ends at epoch r·η^s."`
+}
+
+// Confirm re-runs a search's best configurations with new seeds.
+type Confirm struct {
+	Top   int `yaml:"top" json:"top" dogrun:"min=1,max=100,default=3" doc:"How many of the best complete trials (by the search's validation metric; distinct settings) to re-run."`
+	Seeds int `yaml:"seeds" json:"seeds" dogrun:"min=2,max=200,default=8" doc:"Seeds each is re-run with: 1, 2, ... skipping the search's own seed, on the same split."`
 }
 
 // Settle is a sequential comparison declared before the first seed: the

@@ -75,8 +75,10 @@ Commands:
   status     show experiments, or the trials of one
   report     write the Markdown and HTML report of an experiment
   compare    statistical verdicts between the values of a sweep axis
+  race       searches against a grid: validation accuracy reached per CPU time
   predict    name the dog in photos with a trained trial, or answer "unknown"
   gradcam    heatmap of where a trained trial looks in a photo
+  serve      a live dashboard of the results in the browser
   dedupe     find near-duplicate photos (bursts, re-crops, copies) in a folder
   setup      fetch ONNX Runtime and backbones into the cache
   backbones  list the backbones dogrun can use
@@ -103,8 +105,10 @@ func commands(stdout, stderr io.Writer) map[string]command {
 		"status":    &statusCommand{stdout: stdout, stderr: stderr},
 		"report":    &reportCommand{stdout: stdout, stderr: stderr},
 		"compare":   &compareCommand{stdout: stdout, stderr: stderr},
+		"race":      &raceCommand{stdout: stdout, stderr: stderr},
 		"predict":   &predictCommand{stdout: stdout, stderr: stderr},
 		"gradcam":   &gradcamCommand{stdout: stdout, stderr: stderr},
+		"serve":     &serveCommand{stdout: stdout, stderr: stderr},
 		"dedupe":    &dedupeCommand{stdout: stdout, stderr: stderr},
 		"setup":     &setupCommand{stdout: stdout, stderr: stderr},
 		"backbones": &backbonesCommand{stdout: stdout, stderr: stderr},

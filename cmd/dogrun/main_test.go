@@ -64,6 +64,17 @@ func validateShipped(t *testing.T, name, goldenName string) {
 	golden(t, goldenName, strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
 }
 
+// TestValidateSearch describes a search: its space, where ASHA may stop a
+// trial, the draws per seed.
+func TestValidateSearch(t *testing.T) {
+	file := shippedExperiment(t, "search-tpe.yaml")
+	out, _, err := dogrun(t, "validate", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "validate_search", strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
+}
+
 func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 	_, _, err := dogrun(t, "validate", filepath.Join("testdata", "bad_field.yaml"))
 	if err == nil {
@@ -73,7 +84,7 @@ func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 }
 
 func TestValidateUnknownBackboneAndCut(t *testing.T) {
-	for _, name := range []string{"bad_backbone", "bad_swept_backbone"} {
+	for _, name := range []string{"bad_backbone", "bad_swept_backbone", "bad_searched_backbone"} {
 		_, _, err := dogrun(t, "validate", filepath.Join("testdata", name+".yaml"))
 		if err == nil {
 			t.Fatalf("%s validated", name)

@@ -15,8 +15,8 @@ const statusUsage = `Usage: dogrun status [flags] [EXPERIMENT]
 
 Without EXPERIMENT, lists the experiments in the results database with their
 trial counts. With it, lists that experiment's trials: number, variant, seed,
-status, test metrics, hash and, for a failed trial, the step that failed and
-why.
+status (a search's pruned trials have their curve but no test metrics), test
+metrics, hash and, for a failed trial, the step that failed and why.
 
 `
 
@@ -53,7 +53,7 @@ func (c *statusCommand) experiments(ctx context.Context, st *results.Store) erro
 		return err
 	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "EXPERIMENT\tTRIALS\tDONE\tRUNNING\tPENDING\tFAILED\tFILE")
+	fmt.Fprintln(w, "EXPERIMENT\tTRIALS\tDONE\tPRUNED\tRUNNING\tPENDING\tFAILED\tFILE")
 	for _, e := range exps {
 		trials, err := st.Trials(ctx, e.ID)
 		if err != nil {
@@ -63,8 +63,8 @@ func (c *statusCommand) experiments(ctx context.Context, st *results.Store) erro
 		for _, t := range trials {
 			n[t.Status]++
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", e.Name, len(trials),
-			n[results.StatusDone], n[results.StatusRunning], n[results.StatusPending], n[results.StatusFailed], e.File)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", e.Name, len(trials), n[results.StatusDone],
+			n[results.StatusPruned], n[results.StatusRunning], n[results.StatusPending], n[results.StatusFailed], e.File)
 	}
 	return w.Flush()
 }
