@@ -85,6 +85,11 @@ func BuildOpenSetCard(variants []Variant, sets map[int64]*results.OpenSet) *Open
 				c.TestPhotos, c.KnownTest = r.Unknown, r.Known
 			}
 			c.Calibration, _ = o.Chosen()
+			// Calibrated on the pool, validation's unknown photos are the
+			// pool's: the held-out validation dogs' are counted apart.
+			if u, ok := o.Unknown(o.Rule.Kind, results.UnknownsTaskVal); ok {
+				c.ValPhotos = u.Photos
+			}
 		}
 		kinds := map[string]bool{}
 		for i, o := range trials {

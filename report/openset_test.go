@@ -65,6 +65,7 @@ func TestOpenSetCard(t *testing.T) {
 			o.Unknowns = append(o.Unknowns,
 				results.UnknownCount{Kind: kind, Set: results.UnknownsCalibration, Dogs: 315, Photos: cal, FalseAccepts: cal / 20},
 				results.UnknownCount{Kind: kind, Set: results.UnknownsPool, Dogs: 315, Photos: 1500, FalseAccepts: 90},
+				results.UnknownCount{Kind: kind, Set: results.UnknownsTaskVal, Dogs: 1, Photos: 12, FalseAccepts: 2},
 				results.UnknownCount{Kind: kind, Set: results.UnknownsTaskTest, Dogs: 1, Photos: 10, FalseAccepts: 1})
 		}
 		o.Results = append(o.Results, res(openset.MaxLogit, results.PartVal, val), res(openset.MaxLogit, results.PartTest, other))
@@ -76,7 +77,8 @@ func TestOpenSetCard(t *testing.T) {
 		t.Fatalf("pool card: %+v", c)
 	}
 	md = c.Markdown()
-	for _, want := range []string{"on all photos (1500 to 1520) of a third of the folder's dogs", "FAR on the measuring dogs",
+	// The held-out validation dog's own 12 photos, not the 20 unknown ones of validation.
+	for _, want := range []string{"lassie (12 photos) and hooch (10 photos).", "on all photos (1500 to 1520) of a third of the folder's dogs", "FAR on the measuring dogs",
 		"| 90/1500 = 0.060 [0.049, 0.073] |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
