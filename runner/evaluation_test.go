@@ -185,27 +185,7 @@ seeds: [1, 2]
 func TestOpenSetCalibratedOnThePool(t *testing.T) {
 	data := t.TempDir()
 	makeDogs(t, data, 10, 6)
-	// 30 pool dogs of 3 photos, each photo its own noise.
-	for d := range 30 {
-		dir := filepath.Join(data, fmt.Sprintf("pool-%02d", d))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 3 {
-			img := image.NewRGBA(image.Rect(0, 0, 8, 8))
-			r := rand.New(rand.NewPCG(uint64(d), uint64(100+i)))
-			for p := range 64 {
-				img.Set(p%8, p/8, color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255})
-			}
-			var b bytes.Buffer
-			if err := png.Encode(&b, img); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.png", i)), b.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	makePoolDogs(t, data, 30, 3)
 	exp := writeExperiment(t, `
 name: openpool
 dataset: {path: `+data+`, min_images_per_class: 4, seed: 1, test: 0.34, val: 0.34}
@@ -311,5 +291,67 @@ seeds: [1, 2]
 	}
 	if m, _ := a.Unknown(a.Rule.Kind, results.UnknownsTaskTest); named != m.FalseAccepts {
 		t.Errorf("predict named %d of the held-out test dogs' %d photos; the run counted %d", named, len(photos), m.FalseAccepts)
+	}
+}
+
+// makePoolDogs makes dogs pool-00, pool-01, ... of photos each under root,
+// each photo its own noise.
+func makePoolDogs(t *testing.T, root string, dogs, photos int) {
+	t.Helper()
+	for d := range dogs {
+		dir := filepath.Join(root, fmt.Sprintf("pool-%02d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range photos {
+			img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+			r := rand.New(rand.NewPCG(uint64(d), uint64(100+i)))
+			for p := range 64 {
+				img.Set(p%8, p/8, color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255})
+			}
+			var b bytes.Buffer
+			if err := png.Encode(&b, img); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.png", i)), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestPoolLeavesOutCopiesOfTaskPhotos checks that a pool dog's copy of a
+// task dog's photo is left out of the pool, as the adapter's pool leaves it
+// out: calibrating on it would calibrate on a known dog's photo.
+func TestPoolLeavesOutCopiesOfTaskPhotos(t *testing.T) {
+	data := t.TempDir()
+	makeDogs(t, data, 10, 6)
+	makePoolDogs(t, data, 21, 2)
+	b, err := os.ReadFile(filepath.Join(data, "a", "a.0.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "pool-03", "2.png"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exp := writeExperiment(t, `
+name: openpool
+dataset: {path: `+data+`, min_images_per_class: 4, seed: 1}
+open_set: {unknown_dogs: 4, target_far: 0.1, calibrate_on: pool}
+backbone: {name: mobilefacenet}
+seeds: [1]
+`)
+	var log bytes.Buffer
+	p, err := NewPlan(exp, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "calibrated on a third of the 21 other dogs with 2 to 3 photos (42 photos)"; !strings.Contains(log.String(), want) {
+		t.Errorf("plan log lacks %q:\n%s", want, log.String())
+	}
+	for _, ph := range p.Unknown.Pool.Photos {
+		if ph.Rel == "pool-03/2.png" {
+			t.Errorf("the copy of a/a.0.png is in the pool")
+		}
 	}
 }
