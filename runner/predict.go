@@ -10,6 +10,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/dogrun/dogrun/backbone"
@@ -70,10 +71,14 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 		file = e
 		cfg.Backbone.File = e.Backbone.File
 	}
-	spec, cut, err := ResolveBackbone(file, cfg.Backbone)
+	parts, err := ResolveBackbones(file, cfg.Backbone)
 	if err != nil {
 		return nil, err
 	}
+	if len(parts) > 1 {
+		return nil, fmt.Errorf("trial %s concatenates %s (backbone.names); predict runs a trial of one backbone", t.Hash[:12], strings.Join(cfg.Backbone.Names, " and "))
+	}
+	spec, cut := parts[0].Spec, parts[0].Cut
 	if spec.SHA256() != t.BackboneSHA256 {
 		return nil, fmt.Errorf("trial %s ran on backbone %s with sha256 %s, but %s now has %s",
 			t.Hash[:12], spec.Name, short(t.BackboneSHA256), spec.Name, short(spec.SHA256()))
