@@ -80,17 +80,7 @@ func (p *Plan) related(idx []int) verify.Related {
 
 // part is the verify.Part of some of the plan's photos.
 func (p *Plan) part(name string, idx []int) verify.Part {
-	out := verify.Part{Name: name}
-	seen := map[int]bool{}
-	for _, i := range idx {
-		ph := p.Data.Photos[i]
-		out.Photos = append(out.Photos, ph)
-		if !seen[ph.Class] {
-			seen[ph.Class] = true
-			out.Dogs = append(out.Dogs, p.Data.Classes[ph.Class])
-		}
-	}
-	return out
+	return verify.PartOfPhotos(name, p.Data, idx)
 }
 
 // evaluationTrial measures a trial of an evaluation experiment: its seed's

@@ -442,3 +442,14 @@ func TestMeasureTakesTheThresholdFromOtherDogs(t *testing.T) {
 		t.Error("1 row for 2 labels: no error")
 	}
 }
+
+// TestPartOfPhotos checks a part holds the photos asked for and each of
+// their dogs once, in order of first photo.
+func TestPartOfPhotos(t *testing.T) {
+	d := &dataset.Dataset{Classes: []string{"5", "6", "7"}, Photos: []dataset.Photo{
+		{Rel: "5/a.jpg", Class: 0}, {Rel: "6/a.jpg", Class: 1}, {Rel: "7/a.jpg", Class: 2}, {Rel: "6/b.jpg", Class: 1}}}
+	p := PartOfPhotos("threshold dogs", d, []int{3, 2, 1})
+	if p.Name != "threshold dogs" || !slices.Equal(p.Dogs, []string{"6", "7"}) || len(p.Photos) != 3 || p.Photos[0].Rel != "6/b.jpg" || p.Photos[2].Rel != "6/a.jpg" {
+		t.Errorf("part %+v, want dogs 6 and 7 and photos 6/b, 7/a, 6/a", p)
+	}
+}
