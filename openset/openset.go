@@ -149,7 +149,7 @@ func (c Cohort) Score(f []float32) float64 {
 	var cos []float64
 	for _, v := range c.Centroids.Vectors {
 		if v != nil {
-			cos = append(cos, dot(f, v)/n)
+			cos = append(cos, Dot(f, v)/n)
 		}
 	}
 	if len(cos) == 0 {
@@ -229,14 +229,16 @@ func (c Centroids) Nearest(f []float32) (class int, cos float64) {
 		if v == nil {
 			continue
 		}
-		if d := dot(f, v) / n; d > cos || class < 0 {
+		if d := Dot(f, v) / n; d > cos || class < 0 {
 			class, cos = k, d
 		}
 	}
 	return class, cos
 }
 
-func dot(a, b []float32) float64 {
+// Dot is the dot product of a and b (the cosine when both are at unit
+// length), summed in float64.
+func Dot(a, b []float32) float64 {
 	var s float64
 	for j, x := range a {
 		s += float64(x) * float64(b[j])

@@ -3,6 +3,8 @@ package verify
 import (
 	"errors"
 	"fmt"
+
+	"github.com/dogrun/dogrun/openset"
 )
 
 // Dogs is one role's photos in a measurement: each photo's unit-length
@@ -65,7 +67,7 @@ func Measure(measured, threshold Dogs, s Settings) (Measurement, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		g, i := Scores(pairs, func(a, b int) float64 { return dot(d.Rows[a], d.Rows[b]) })
+		g, i := Scores(pairs, func(a, b int) float64 { return openset.Dot(d.Rows[a], d.Rows[b]) })
 		return g, i, nil
 	}
 	// balanced is the impostor scores accuracies are of.
@@ -119,7 +121,7 @@ func Measure(measured, threshold Dogs, s Settings) (Measurement, error) {
 	for q, k := range m.Queries {
 		m.Similarity[q] = make([]float64, len(m.Gallery))
 		for e, g := range m.Gallery {
-			m.Similarity[q][e] = dot(measured.Rows[k], measured.Rows[g])
+			m.Similarity[q][e] = openset.Dot(measured.Rows[k], measured.Rows[g])
 		}
 		m.Truth[q] = entry[measured.Labels[k]]
 	}
@@ -130,12 +132,4 @@ func Measure(measured, threshold Dogs, s Settings) (Measurement, error) {
 		m.Hits = append(m.Hits, int(c*float64(len(m.Queries))+0.5))
 	}
 	return m, nil
-}
-
-func dot(a, b []float32) float64 {
-	var s float64
-	for i, v := range a {
-		s += float64(v) * float64(b[i])
-	}
-	return s
 }
