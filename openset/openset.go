@@ -1,10 +1,10 @@
 // Package openset decides when a prediction names a dog the head never saw:
-// it scores each prediction (the largest softmax probability, or the cosine
-// of its backbone features to the nearest class centroid), calibrates a
-// threshold on unseen dogs to a target false-accept rate, and counts how a
-// rule does on known and unknown photos.
+// it scores each prediction (from the head's outputs, or from how close the
+// photo's backbone features are to the known dogs'), calibrates a threshold
+// on unseen dogs to a target false-accept rate, and counts how a rule does
+// on known and unknown photos.
 //
-// Both scores are "higher means more like a known dog", so every rule is the
+// Every score is "higher means more like a known dog", so every rule is the
 // same shape: accept when score > threshold, otherwise answer "unknown".
 package openset
 
@@ -19,14 +19,35 @@ import (
 const (
 	// MaxSoftmax scores a prediction by the head's largest class probability.
 	MaxSoftmax = "max_softmax"
+	// MaxLogit scores it by the head's largest logit (the output before
+	// softmax): softmax divides by the sum over classes, so a photo close to
+	// two known dogs looks unsure, and one far from all of them can look sure.
+	MaxLogit = "max_logit"
+	// Energy scores it by the log of the sum of the exponentiated logits
+	// (the negated free energy at temperature 1): like MaxLogit it keeps the
+	// logits' scale, and it counts every class a photo is close to.
+	Energy = "energy"
 	// CentroidCosine scores it by the cosine between the photo's backbone
 	// features and the nearest training centroid: softmax can be confident
 	// far from every training photo, feature distance cannot.
 	CentroidCosine = "centroid_cosine"
+	// CentroidMinusCohort is CentroidCosine less the mean cosine to the
+	// photo's nearest centroids among a cohort of other dogs (Cohort): a photo
+	// close to every dog, as a blurred or generic face is, is not thereby
+	// close to a known one.
+	CentroidMinusCohort = "centroid_cosine_minus_cohort"
 )
 
-// Kinds lists the rule kinds in the order ties are broken (simplest first).
+// Kinds lists the rule kinds a trial calibrates when the experiment does
+// not name its own (open_set.scores), in the order ties are broken
+// (simplest first).
 var Kinds = []string{MaxSoftmax, CentroidCosine}
+
+// AllKinds lists every rule kind, in the order ties are broken.
+var AllKinds = []string{MaxSoftmax, MaxLogit, Energy, CentroidCosine, CentroidMinusCohort}
+
+// NeedsLogits says whether kind scores the head's logits.
+func NeedsLogits(kind string) bool { return kind == MaxLogit || kind == Energy }
 
 // Rule accepts a prediction when its score is above Threshold.
 type Rule struct {
@@ -63,8 +84,9 @@ func Allowed(n int, far float64) int {
 	return int(math.Floor(far*float64(n) + 1e-9))
 }
 
-// MaxProb is the MaxSoftmax score of one row of probabilities.
-func MaxProb(p []float32) float64 {
+// Largest is the largest value of a row: the MaxSoftmax score of
+// probabilities, the MaxLogit score of logits; -Inf for an empty row.
+func Largest(p []float32) float64 {
 	m := math.Inf(-1)
 	for _, v := range p {
 		m = math.Max(m, float64(v))
@@ -72,13 +94,74 @@ func MaxProb(p []float32) float64 {
 	return m
 }
 
-// Score is a photo's score under kind, from the head's probabilities or
-// the photo's backbone features.
-func Score(kind string, probs, features []float32, c Centroids) float64 {
-	if kind == MaxSoftmax {
-		return MaxProb(probs)
+// Scorer scores photos under every kind: from the head's probabilities or
+// logits, or from the photo's backbone features and the known dogs'
+// centroids (and, for CentroidMinusCohort, a cohort of other dogs).
+type Scorer struct {
+	Centroids Centroids
+	Cohort    Cohort
+}
+
+// Score is a photo's score under kind. logits may be nil for a kind that
+// does not read them.
+func (s Scorer) Score(kind string, probs, logits, features []float32) float64 {
+	switch kind {
+	case MaxSoftmax:
+		return Largest(probs)
+	case MaxLogit:
+		return Largest(logits)
+	case Energy:
+		return LogSumExp(logits)
+	case CentroidMinusCohort:
+		return s.Centroids.Score(features) - s.Cohort.Score(features)
 	}
-	return c.Score(features)
+	return s.Centroids.Score(features)
+}
+
+// LogSumExp is log(sum exp(v)), computed without overflow; -Inf for no values.
+func LogSumExp(v []float32) float64 {
+	m := Largest(v)
+	if math.IsInf(m, 0) {
+		return m
+	}
+	var s float64
+	for _, x := range v {
+		s += math.Exp(float64(x) - m)
+	}
+	return m + math.Log(s)
+}
+
+// Cohort is other dogs' centroids (dogs neither known nor measured), and
+// how many of the nearest to a photo its score averages.
+type Cohort struct {
+	K         int
+	Centroids Centroids
+}
+
+// Score is the mean cosine of the feature row to its K nearest cohort
+// centroids (fewer when the cohort is smaller); 0 for an empty cohort or a
+// row without direction.
+func (c Cohort) Score(f []float32) float64 {
+	n := norm(f)
+	if n == 0 || c.K < 1 {
+		return 0
+	}
+	var cos []float64
+	for _, v := range c.Centroids.Vectors {
+		if v != nil {
+			cos = append(cos, Dot(f, v)/n)
+		}
+	}
+	if len(cos) == 0 {
+		return 0
+	}
+	slices.Sort(cos)
+	top := cos[len(cos)-min(c.K, len(cos)):]
+	var sum float64
+	for _, x := range top {
+		sum += x
+	}
+	return sum / float64(len(top))
 }
 
 // Centroids are each class's mean training feature, all at unit length.
@@ -146,15 +229,21 @@ func (c Centroids) Nearest(f []float32) (class int, cos float64) {
 		if v == nil {
 			continue
 		}
-		var dot float64
-		for j, x := range f {
-			dot += float64(x) * float64(v[j])
-		}
-		if dot/n > cos || class < 0 {
-			class, cos = k, dot/n
+		if d := Dot(f, v) / n; d > cos || class < 0 {
+			class, cos = k, d
 		}
 	}
 	return class, cos
+}
+
+// Dot is the dot product of a and b (the cosine when both are at unit
+// length), summed in float64.
+func Dot(a, b []float32) float64 {
+	var s float64
+	for j, x := range a {
+		s += float64(x) * float64(b[j])
+	}
+	return s
 }
 
 func norm(v []float32) float64 {

@@ -101,7 +101,47 @@ func TestCountAndRates(t *testing.T) {
 	if !math.IsNaN((Counts{}).FAR()) {
 		t.Error("FAR without unknown photos is not NaN")
 	}
-	if got := MaxProb([]float32{0.1, 0.7, 0.2}); !near(got, 0.7) {
-		t.Errorf("MaxProb = %v", got)
+	if got := Largest([]float32{0.1, 0.7, 0.2}); !near(got, 0.7) {
+		t.Errorf("Largest = %v", got)
+	}
+}
+
+// TestScorerByHand checks every kind on values counted on paper.
+func TestScorerByHand(t *testing.T) {
+	// Known dogs' centroids (1,0) and (0,1); a cohort of three other dogs.
+	s := Scorer{
+		Centroids: Centroids{Dim: 2, Vectors: [][]float32{{1, 0}, {0, 1}}},
+		Cohort:    Cohort{K: 2, Centroids: Centroids{Dim: 2, Vectors: [][]float32{{0.6, 0.8}, {-1, 0}, nil, {0.8, -0.6}}}},
+	}
+	probs := []float32{0.2, 0.8}
+	logits := []float32{1, 3}
+	f := []float32{3, 4} // (0.6, 0.8) at unit length
+	// log(e^1 + e^3) = 3 + log(1 + e^-2).
+	energy := 3 + math.Log(1+math.Exp(-2))
+	// Cosines to the cohort: 1, -0.6, 0 (nil skipped); the 2 largest average 0.5.
+	for kind, want := range map[string]float64{
+		MaxSoftmax:          0.8,
+		MaxLogit:            3,
+		Energy:              energy,
+		CentroidCosine:      0.8,
+		CentroidMinusCohort: 0.8 - 0.5,
+	} {
+		if got := s.Score(kind, probs, logits, f); !near(got, want) {
+			t.Errorf("%s = %v, want %v", kind, got, want)
+		}
+	}
+	if got := LogSumExp([]float32{1000, 1000}); !near(got, 1000+math.Ln2) {
+		t.Errorf("LogSumExp of large logits = %v, want 1000 + ln 2 (no overflow)", got)
+	}
+	if got := (Cohort{K: 5, Centroids: s.Cohort.Centroids}).Score(f); !near(got, (1-0.6+0)/3) {
+		t.Errorf("a cohort smaller than K: %v, want the mean of all three", got)
+	}
+	if got := (Cohort{}).Score(f); got != 0 {
+		t.Errorf("no cohort: %v, want 0", got)
+	}
+	for _, kind := range AllKinds {
+		if NeedsLogits(kind) != (kind == MaxLogit || kind == Energy) {
+			t.Errorf("NeedsLogits(%s) = %v", kind, NeedsLogits(kind))
+		}
 	}
 }

@@ -88,6 +88,9 @@ func TestNoTextBelowMinimum(t *testing.T) {
 			figure{"sweep axis", w, func() ([]byte, error) {
 				return SweepAxis(long, "head.dropout", "test accuracy", []string{"0", "0.5"}, []float64{0, 0.5}, series, SVG, w, h)
 			}},
+			figure{"ROC curves", w, func() ([]byte, error) {
+				return ROCCurves(long, rocCurves(3), []float64{0.01, 0.001}, SVG, w, h)
+			}},
 			figure{"sequential path", w, func() ([]byte, error) {
 				return SequentialPath(long, "difference in accuracy", obfPath, 0.01, 48, 0.975, SVG, w, h)
 			}},

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/dogrun/dogrun/internal/english"
@@ -32,6 +33,11 @@ func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error
 	}
 	if d.Settle != nil {
 		if err := d.Settle.draw(pics); err != nil {
+			return nil, err
+		}
+	}
+	if d.Verification != nil {
+		if err := d.Verification.draw(pics); err != nil {
 			return nil, err
 		}
 	}
@@ -124,7 +130,9 @@ func (v *view) bestFigures(pics *pictures, th *thumbs) error {
 		v.BestCurve = &f
 	}
 
-	// The top variant over all its seeds, not its luckiest seed.
+	// The top variant over all its seeds, not its luckiest seed; of seeds
+	// that drew other dogs (an evaluation, dataset.resample), those of the
+	// first's.
 	var reps []metrics.Report
 	var classes []string
 	for _, t := range v.Top.Trials {
@@ -132,7 +140,9 @@ func (v *view) bestFigures(pics *pictures, th *thumbs) error {
 			if classes == nil {
 				classes = classNames(r)
 			}
-			reps = append(reps, r)
+			if slices.Equal(classNames(r), classes) {
+				reps = append(reps, r)
+			}
 		}
 	}
 	if len(reps) == 0 {

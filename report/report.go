@@ -70,6 +70,9 @@ type Data struct {
 	// Settle shows a settled experiment's verdicts and paths; nil when it
 	// declared no settle design.
 	Settle *SettleCard
+	// Verification shows an evaluation experiment's verification and
+	// one-shot identification; nil for experiments that train heads.
+	Verification *VerificationCard
 
 	optionalSections
 }
@@ -157,6 +160,9 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 		return nil, err
 	}
 	if err := d.gatherSettle(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := d.gatherVerification(ctx, st); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -2,6 +2,7 @@ package results
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,85 @@ type OpenSet struct {
 	UnknownVal  []string
 	UnknownTest []string
 	Results     []OpenSetResult
+
+	// Calibration says whose photos calibrated the rules, Cohort is the
+	// cohort of CentroidMinusCohort, Unknowns each rule's false accepts per
+	// set of unknown dogs (migration 0009). A trial stored before has a zero
+	// Calibration: it calibrated on the task's held-out dogs.
+	Calibration Calibration
+	Cohort      openset.Cohort
+	Unknowns    []UnknownCount
+}
+
+// Where open-set rules are calibrated (schemas.OpenSet.CalibrateOn).
+const (
+	CalibratedOnTask = "task" // all photos of half of the task's held-out dogs
+	CalibratedOnPool = "pool" // a third of the folder's dogs below min_images_per_class
+)
+
+// Calibration is whose photos calibrated an open-set trial's rules.
+type Calibration struct {
+	On           string // CalibratedOnTask or CalibratedOnPool
+	Dogs, Photos int
+}
+
+// The sets of unknown dogs whose photos a rule is counted on.
+const (
+	UnknownsCalibration = "calibration"  // the photos it was calibrated on
+	UnknownsTaskVal     = "task_val"     // the task's held-out validation dogs, when not calibrated on them
+	UnknownsTaskTest    = "task_test"    // the task's held-out test dogs
+	UnknownsPool        = "pool_measure" // the third of the pool that measures a pool-calibrated rule
+)
+
+// UnknownCount is how many photos of one set of unknown dogs one rule kind
+// named as a known dog.
+type UnknownCount struct {
+	Kind, Set                  string
+	Dogs, Photos, FalseAccepts int
+}
+
+// FAR is the share of the set's photos named as a known dog.
+func (u UnknownCount) FAR() float64 {
+	return openset.Counts{Unknown: u.Photos, FalseAccepts: u.FalseAccepts}.FAR()
+}
+
+// Chosen is whose photos o's rules were calibrated on and its chosen
+// rule's false accepts on each set of unknown dogs, the calibration photos
+// first. A trial stored before these were (migration 0009) calibrated on its
+// held-out validation dogs and was measured on its held-out test dogs, as
+// its counts say.
+func (o *OpenSet) Chosen() (Calibration, []UnknownCount) {
+	kind := o.Rule.Kind
+	if o.Calibration.On != "" {
+		var out []UnknownCount
+		for _, set := range []string{UnknownsCalibration, UnknownsTaskVal, UnknownsTaskTest, UnknownsPool} {
+			if u, ok := o.Unknown(kind, set); ok {
+				out = append(out, u)
+			}
+		}
+		return o.Calibration, out
+	}
+	c := Calibration{On: CalibratedOnTask, Dogs: len(o.UnknownVal)}
+	var out []UnknownCount
+	if val, ok := o.Result(kind, PartVal); ok {
+		c.Photos = val.Unknown
+		out = append(out, UnknownCount{Kind: kind, Set: UnknownsCalibration, Dogs: c.Dogs, Photos: val.Unknown, FalseAccepts: val.FalseAccepts})
+	}
+	if test, ok := o.Result(kind, PartTest); ok {
+		out = append(out, UnknownCount{Kind: kind, Set: UnknownsTaskTest, Dogs: len(o.UnknownTest), Photos: test.Unknown, FalseAccepts: test.FalseAccepts})
+	}
+	return c, out
+}
+
+// Unknown returns the counts of kind on the unknown set, and whether they
+// are stored.
+func (o *OpenSet) Unknown(kind, set string) (UnknownCount, bool) {
+	for _, u := range o.Unknowns {
+		if u.Kind == kind && u.Set == set {
+			return u, true
+		}
+	}
+	return UnknownCount{}, false
 }
 
 // OpenSetResult is how one rule kind did on one part (PartVal or PartTest).
@@ -54,6 +134,21 @@ func insertOpenSet(ctx context.Context, tx conn, trialID int64, o *OpenSet) erro
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			trialID, r.Kind, r.Part, r.Threshold, r.Known, r.KnownCorrect, r.KnownRejected, r.Unknown, r.FalseAccepts); err != nil {
 			return fmt.Errorf("open set %s %s: %w", r.Kind, r.Part, err)
+		}
+	}
+	if c := o.Calibration; c.On != "" {
+		if o.Cohort.Centroids.Vectors != nil && o.Cohort.Centroids.Dim != o.Centroids.Dim {
+			return fmt.Errorf("open set: cohort centroids of %d values, the known dogs' of %d", o.Cohort.Centroids.Dim, o.Centroids.Dim)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO open_set_calibration (trial_id, calibrated_on, dogs, photos, cohort_size, cohort)
+			VALUES (?, ?, ?, ?, ?, ?)`, trialID, c.On, c.Dogs, c.Photos, o.Cohort.K, centroidBlob(o.Cohort.Centroids)); err != nil {
+			return fmt.Errorf("open set calibration: %w", err)
+		}
+	}
+	for _, u := range o.Unknowns {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO open_set_unknowns (trial_id, rule, unknowns, dogs, photos, false_accepts)
+			VALUES (?, ?, ?, ?, ?, ?)`, trialID, u.Kind, u.Set, u.Dogs, u.Photos, u.FalseAccepts); err != nil {
+			return fmt.Errorf("open set %s on %s: %w", u.Kind, u.Set, err)
 		}
 	}
 	return nil
@@ -167,6 +262,47 @@ func (s *Store) openSets(ctx context.Context, where string, arg int64) (map[int6
 		}
 	}
 	if err := crows.Err(); err != nil {
+		return fail(err)
+	}
+	join := ` x JOIN open_set o ON o.trial_id = x.trial_id ` + where
+	err = s.eachRow(ctx, `SELECT x.trial_id, x.calibrated_on, x.dogs, x.photos, x.cohort_size, x.cohort, o.dim FROM open_set_calibration`+join, arg,
+		func(rows *sql.Rows) error {
+			var id int64
+			var c Calibration
+			var k, dim int
+			var blob []byte
+			if err := rows.Scan(&id, &c.On, &c.Dogs, &c.Photos, &k, &blob, &dim); err != nil {
+				return err
+			}
+			o, ok := out[id]
+			if !ok {
+				return nil
+			}
+			o.Calibration, o.Cohort.K = c, k
+			if len(blob) > 0 {
+				if o.Cohort.Centroids, err = centroidsFromBlob(blob, dim); err != nil {
+					return fmt.Errorf("trial %d: cohort: %w", id, err)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return fail(err)
+	}
+	err = s.eachRow(ctx, `SELECT x.trial_id, x.rule, x.unknowns, x.dogs, x.photos, x.false_accepts FROM open_set_unknowns`+join+
+		` ORDER BY x.trial_id, x.rule`+s.d.collate+`, x.unknowns`+s.d.collate, arg,
+		func(rows *sql.Rows) error {
+			var id int64
+			var u UnknownCount
+			if err := rows.Scan(&id, &u.Kind, &u.Set, &u.Dogs, &u.Photos, &u.FalseAccepts); err != nil {
+				return err
+			}
+			if o, ok := out[id]; ok {
+				o.Unknowns = append(o.Unknowns, u)
+			}
+			return nil
+		})
+	if err != nil {
 		return fail(err)
 	}
 	return out, nil

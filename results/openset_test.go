@@ -30,6 +30,13 @@ func TestOpenSetRoundTrip(t *testing.T) {
 				{Kind: openset.CentroidCosine, Part: PartVal, Threshold: 0.625, Counts: openset.Counts{Known: 4, KnownCorrect: 3, KnownRejected: 1, Unknown: 20, FalseAccepts: 1}},
 				{Kind: openset.CentroidCosine, Part: PartTest, Threshold: 0.625, Counts: openset.Counts{Known: 4, KnownCorrect: 2, Unknown: 12, FalseAccepts: 2}},
 			},
+			Calibration: Calibration{On: CalibratedOnPool, Dogs: 300, Photos: 20},
+			Cohort:      openset.Cohort{K: 10, Centroids: openset.Centroids{Dim: 2, Vectors: [][]float32{{0, 1}, {1, 0}}}},
+			Unknowns: []UnknownCount{
+				{Kind: openset.CentroidCosine, Set: UnknownsCalibration, Dogs: 300, Photos: 20, FalseAccepts: 1},
+				{Kind: openset.CentroidCosine, Set: UnknownsPool, Dogs: 310, Photos: 1500, FalseAccepts: 80},
+				{Kind: openset.CentroidCosine, Set: UnknownsTaskTest, Dogs: 2, Photos: 12, FalseAccepts: 2},
+			},
 		}
 		if err := s.Finish(ctx, tr.ID, "w1", o); err != nil {
 			t.Fatal(err)
@@ -50,6 +57,9 @@ func TestOpenSetRoundTrip(t *testing.T) {
 		}
 		// Test: 2 false accepts of 12 unknown photos; 2 known right + 10 unknown
 		// rejected of 16 photos.
+		if u, ok := all[tr.ID].Unknown(openset.CentroidCosine, UnknownsPool); !ok || u.FAR() != 80.0/1500 {
+			t.Errorf("pool measurement %+v, %v: FAR %v, want 80/1500", u, ok, u.FAR())
+		}
 		r, ok := all[tr.ID].Result(openset.CentroidCosine, PartTest)
 		if !ok || r.FAR() != 2.0/12 || r.OpenAccuracy() != 12.0/16 {
 			t.Errorf("test result %+v: FAR %v, open-set accuracy %v", r, r.FAR(), r.OpenAccuracy())

@@ -52,6 +52,10 @@ type Outcome struct {
 
 	// OpenSet is set when the trial held dogs out of training (migration 0004).
 	OpenSet *OpenSet
+	// Verification is set for a trial of an evaluation experiment, which
+	// trains no head (migration 0009); Report is then its one-shot
+	// identification.
+	Verification *Verification
 
 	// Pruned is a trial a search's pruner stopped: only its epochs, times
 	// and build are stored, no test results (migration 0007).
@@ -120,7 +124,8 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 		}
 		// Done trials are never claimed, so these rows can only be leftovers
 		// of manual surgery; clearing them keeps "one finish, one result".
-		for _, t := range []string{"epochs", "test_metrics", "class_metrics", "confusion", "predictions", "open_set_counts", "open_set"} {
+		for _, t := range []string{"epochs", "test_metrics", "class_metrics", "confusion", "predictions", "open_set_counts", "open_set",
+			"open_set_calibration", "open_set_unknowns", "verification", "verification_tar", "verification_roc", "one_shot_cmc"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE trial_id = ?`, trialID); err != nil {
 				return err
 			}
@@ -219,7 +224,12 @@ func insertOutcome(ctx context.Context, tx conn, trialID int64, o *Outcome) erro
 		}
 	}
 	if o.OpenSet != nil {
-		return insertOpenSet(ctx, tx, trialID, o.OpenSet)
+		if err := insertOpenSet(ctx, tx, trialID, o.OpenSet); err != nil {
+			return err
+		}
+	}
+	if o.Verification != nil {
+		return insertVerification(ctx, tx, trialID, o.Verification)
 	}
 	return nil
 }

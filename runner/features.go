@@ -31,7 +31,7 @@ func requests(p *Plan, u dataset.UnitSplit, aug dataset.Augment, tta string) []b
 		}
 	}
 	if p.Unknown != nil {
-		out = append(out, p.Unknown.requests(key)...)
+		out = append(out, p.Unknown.requests(tta)...)
 	}
 	return append(out, ttaRequests(p, u, tta)...)
 }

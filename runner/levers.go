@@ -199,51 +199,19 @@ func (r *run) trialSets(ctx context.Context, t Trial, units dataset.UnitSplit, l
 }
 
 // buildSets builds a trial's matrices from caches that hold every vector its
-// requests list: per row, each backbone's vector (for a photo with TTA, the
-// mean over the photo and its TTA views) concatenated in order, labelled with
-// the trial's class index. A vector missing from a cache (one that another
-// process cut short, say) fails the trial, not the sweep.
+// requests list: per row, each part's vector (photoVector) concatenated in
+// order, labelled with the trial's class index.
 func buildSets(p *Plan, t Trial, caches []*backbone.Cache, u dataset.UnitSplit) (sets, error) {
 	key := augmentOf(t.Config).Key()
 	tta := ttaSet(t.Config.Features.TTA)
 	names, classOf := p.trialClasses(t)
-	get := func(c *backbone.Cache, ph dataset.Photo, k backbone.Key, what string) ([]float32, error) {
-		f, ok := c.Get(k)
-		if !ok {
-			return nil, fmt.Errorf("features of %s %s are missing from %s after extraction", ph.Rel, what, c.Path)
-		}
-		return f, nil
-	}
-	vector := func(c *backbone.Cache, ph dataset.Photo, view int) ([]float32, error) {
-		f, err := get(c, ph, backbone.ViewKey(ph.SHA256, key, view), fmt.Sprintf("view %d", view))
-		if err != nil || view != 0 || len(tta) == 0 {
-			return f, err
-		}
-		mean := make([]float64, len(f))
-		for _, v := range append([]int{0}, tta...) {
-			g := f
-			if v > 0 {
-				if g, err = get(c, ph, backbone.ViewKey(ph.SHA256, ttaKey, v), fmt.Sprintf("TTA view %d", v)); err != nil {
-					return nil, err
-				}
-			}
-			for j, x := range g {
-				mean[j] += float64(x)
-			}
-		}
-		out := make([]float32, len(f))
-		for j, s := range mean {
-			out[j] = float32(s / float64(1+len(tta)))
-		}
-		return out, nil
-	}
 	rows := func(units []dataset.Unit, sources bool) (train.Data, error) {
 		var d train.Data
 		for _, x := range units {
 			ph := p.Data.Photos[x.Photo]
 			var blocks []int
 			for _, c := range caches {
-				f, err := vector(c, ph, x.View)
+				f, err := photoVector(c, ph, x.View, key, tta)
 				if err != nil {
 					return train.Data{}, err
 				}
@@ -273,6 +241,41 @@ func buildSets(p *Plan, t Trial, caches []*backbone.Cache, u dataset.UnitSplit) 
 		return sets{}, err
 	}
 	return s, nil
+}
+
+// photoVector is the cached vector of one view of a photo; for the photo
+// itself (view 0) with TTA views, the mean over it and them. A vector
+// missing from the cache (one that another process cut short, say) fails
+// the trial, not the sweep.
+func photoVector(c *backbone.Cache, ph dataset.Photo, view int, augKey string, tta []int) ([]float32, error) {
+	get := func(k backbone.Key, what string) ([]float32, error) {
+		f, ok := c.Get(k)
+		if !ok {
+			return nil, fmt.Errorf("features of %s %s are missing from %s after extraction", ph.Rel, what, c.Path)
+		}
+		return f, nil
+	}
+	f, err := get(backbone.ViewKey(ph.SHA256, augKey, view), fmt.Sprintf("view %d", view))
+	if err != nil || view != 0 || len(tta) == 0 {
+		return f, err
+	}
+	mean := make([]float64, len(f))
+	for _, v := range append([]int{0}, tta...) {
+		g := f
+		if v > 0 {
+			if g, err = get(backbone.ViewKey(ph.SHA256, ttaKey, v), fmt.Sprintf("TTA view %d", v)); err != nil {
+				return nil, err
+			}
+		}
+		for j, x := range g {
+			mean[j] += float64(x)
+		}
+	}
+	out := make([]float32, len(f))
+	for j, s := range mean {
+		out[j] = float32(s / float64(1+len(tta)))
+	}
+	return out, nil
 }
 
 func sumInts(xs []int) int {

@@ -1,13 +1,16 @@
 package runner
 
 import (
+	"context"
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
+	"github.com/dogrun/dogrun/results"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -157,5 +160,24 @@ seeds: [1]
 	}
 	if backboneID(tr.Parts) == tr.Parts[0].Spec.SHA256() {
 		t.Error("a concatenation has the identity of its first backbone")
+	}
+}
+
+// A trial concatenating backbones is refused by predict by name, before
+// anything is opened; one of a single name is not refused for its names.
+func TestPredictorRefusesConcatenatedTrials(t *testing.T) {
+	exp := results.Experiment{Name: "open", File: filepath.Join(t.TempDir(), "open.yaml")}
+	trial := func(names string) results.Trial {
+		return results.Trial{Hash: "abcdef0123456789", Status: results.StatusDone, ConfigJSON: `{"backbone": {"names": ` + names + `}}`}
+	}
+	_, err := NewPredictor(context.Background(), nil, exp, trial(`["mobilefacenet", "vggface2-mobilenet"]`), t.TempDir(), 1)
+	if want := "trial abcdef012345 concatenates mobilefacenet and vggface2-mobilenet (backbone.names); predict runs a trial of one backbone"; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	// One name resolves as backbone.name would; the trial's stored sha256
+	// (none here) is what stops it.
+	_, err = NewPredictor(context.Background(), nil, exp, trial(`["mobilefacenet"]`), t.TempDir(), 1)
+	if err == nil || !strings.Contains(err.Error(), "ran on backbone mobilefacenet") {
+		t.Errorf("err = %v, want the backbone's sha256 check", err)
 	}
 }

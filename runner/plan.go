@@ -154,6 +154,9 @@ func newPlan(exp *schemas.Experiment, photos string, log io.Writer) (*Plan, erro
 	p.Data, p.Split = data, p.Folds[0]
 	p.fingerprint = data.Fingerprint()
 	for _, t := range expanded {
+		if err := p.checkEvaluation(exp, t.Config); err != nil {
+			return nil, err
+		}
 		// Folds are replicates like seeds: each (variant, seed) runs once per fold.
 		for _, fold := range Folds(exp) {
 			tr, err := p.trial(t, fold)

@@ -10,6 +10,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/dogrun/dogrun/backbone"
@@ -28,13 +29,17 @@ import (
 type Predictor struct {
 	Classes []string
 	Rule    *openset.Rule // nil: the trial held no dogs out, so it never answers "unknown"
+	// Calibration is whose photos the rule was calibrated on, Measured how
+	// many photos of each set of unknown dogs it let through besides.
+	Calibration results.Calibration
+	Measured    []results.UnknownCount
 
-	head      *train.Head
-	centroids openset.Centroids
-	spec      backbone.Spec
-	cut       backbone.Cut
-	cacheDir  string
-	threads   int
+	head     *train.Head
+	scorer   openset.Scorer
+	spec     backbone.Spec
+	cut      backbone.Cut
+	cacheDir string
+	threads  int
 
 	mu    sync.Mutex
 	model *backbone.Model // PredictImage's, opened on first use
@@ -66,10 +71,14 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 		file = e
 		cfg.Backbone.File = e.Backbone.File
 	}
-	spec, cut, err := ResolveBackbone(file, cfg.Backbone)
+	parts, err := ResolveBackbones(file, cfg.Backbone)
 	if err != nil {
 		return nil, err
 	}
+	if len(parts) > 1 {
+		return nil, fmt.Errorf("trial %s concatenates %s (backbone.names); predict runs a trial of one backbone", t.Hash[:12], strings.Join(cfg.Backbone.Names, " and "))
+	}
+	spec, cut := parts[0].Spec, parts[0].Cut
 	if spec.SHA256() != t.BackboneSHA256 {
 		return nil, fmt.Errorf("trial %s ran on backbone %s with sha256 %s, but %s now has %s",
 			t.Hash[:12], spec.Name, short(t.BackboneSHA256), spec.Name, short(spec.SHA256()))
@@ -82,6 +91,9 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 	if frozen != nil {
 		spec, cut = frozen.Prefix, frozen.Cut
 	}
+	if t.CheckpointPath == "" {
+		return nil, fmt.Errorf("trial %s of %s trained no head (an evaluation experiment measures features alone), so it names no dog", t.Hash[:12], exp.Name)
+	}
 	head, err := train.Load(t.CheckpointPath)
 	if err != nil {
 		return nil, fmt.Errorf("trial %s: checkpoint: %w", t.Hash[:12], err)
@@ -93,7 +105,14 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 	p := &Predictor{Classes: classes, head: head, spec: spec, cut: cut, cacheDir: cacheDir, threads: threads}
 	switch o, err := st.OpenSet(ctx, t.ID); {
 	case err == nil:
-		p.Rule, p.centroids = &o.Rule, o.Centroids
+		p.Rule, p.scorer = &o.Rule, openset.Scorer{Centroids: o.Centroids, Cohort: o.Cohort}
+		var counts []results.UnknownCount
+		p.Calibration, counts = o.Chosen()
+		for _, u := range counts {
+			if u.Set != results.UnknownsCalibration {
+				p.Measured = append(p.Measured, u)
+			}
+		}
 	case !errors.Is(err, results.ErrNotFound):
 		return nil, err
 	}
@@ -150,17 +169,28 @@ func (p *Predictor) Predict(ctx context.Context, images []string) ([]Prediction,
 	if err != nil {
 		return nil, err
 	}
+	var logits [][]float32
+	if p.Rule != nil && openset.NeedsLogits(p.Rule.Kind) {
+		if logits, err = p.head.Logits(x); err != nil {
+			return nil, err
+		}
+	}
 	for k, pr := range probs {
-		p.answer(&out[good[k]], pr, x.X[k*x.Dim:(k+1)*x.Dim])
+		var lg []float32
+		if logits != nil {
+			lg = logits[k]
+		}
+		p.answer(&out[good[k]], pr, lg, x.X[k*x.Dim:(k+1)*x.Dim])
 	}
 	return out, nil
 }
 
-// answer fills o from the head's probabilities and the photo's features.
-func (p *Predictor) answer(o *Prediction, probs, features []float32) {
+// answer fills o from the head's probabilities, its logits (nil unless
+// the rule scores them) and the photo's features.
+func (p *Predictor) answer(o *Prediction, probs, logits, features []float32) {
 	o.Probs, o.Top = probs, metrics.Argmax(probs)
 	if p.Rule != nil {
-		o.Score = openset.Score(p.Rule.Kind, probs, features, p.centroids)
+		o.Score = p.scorer.Score(p.Rule.Kind, probs, logits, features)
 		o.Unknown = !p.Rule.Accept(o.Score)
 	}
 }
@@ -189,12 +219,21 @@ func (p *Predictor) PredictImage(ctx context.Context, name string, img image.Ima
 	if len(feats) != p.head.Dim {
 		return Prediction{}, fmt.Errorf("features have %d values, the head takes %d", len(feats), p.head.Dim)
 	}
-	probs, err := p.head.Predict(train.Data{X: feats, Dim: len(feats)})
+	x := train.Data{X: feats, Dim: len(feats)}
+	probs, err := p.head.Predict(x)
 	if err != nil {
 		return Prediction{}, err
 	}
+	var logits []float32
+	if p.Rule != nil && openset.NeedsLogits(p.Rule.Kind) {
+		lg, err := p.head.Logits(x)
+		if err != nil {
+			return Prediction{}, err
+		}
+		logits = lg[0]
+	}
 	o := Prediction{Image: name}
-	p.answer(&o, probs[0], feats)
+	p.answer(&o, probs[0], logits, feats)
 	return o, nil
 }
 

@@ -362,6 +362,9 @@ func (r *run) countDone(ctx context.Context, hashes []string) error {
 
 // describeData is the classes and photos the trials share.
 func (r *run) describeData() string {
+	if r.plan.Experiment.Evaluation.Dogs > 0 {
+		return r.plan.evaluationNote()
+	}
 	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
 		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
 }
@@ -642,12 +645,15 @@ func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label st
 // trial runs a claimed trial's steps. Each error names the step that failed:
 // it is what dogrun status shows for the trial.
 func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
+	if t.Config.Evaluation.Dogs > 0 {
+		return r.evaluationTrial(ctx, claimed, t, label)
+	}
 	start := time.Now()
 	cfg := t.Config
 	note, stopNote := r.noteProgress(ctx, claimed, label)
 	defer stopNote()
 	note.set(phase(results.PhaseFeatures, 0, cfg.Train.Epochs))
-	sets, cache, err := r.prepare(ctx, t, label)
+	sets, _, err := r.prepare(ctx, t, label)
 	if err != nil {
 		return err
 	}
@@ -674,7 +680,7 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	fmt.Fprintf(r.opt.Log, "  %s stopped at epoch %d, best epoch %d\n", label, fit.StoppedEpoch, fit.BestEpoch)
 	note.set(phase(results.PhaseEvaluating, fit.StoppedEpoch, cfg.Train.Epochs))
 
-	probs, report, open, err := r.evaluate(head, sets, cache, augmentOf(cfg).Key())
+	probs, report, open, err := r.evaluate(head, sets, t)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
@@ -728,7 +734,7 @@ func (r *run) prepare(ctx context.Context, t Trial, label string) (sets, *backbo
 
 // evaluate scores the trained head on the test photos and, with open_set,
 // calibrates and counts its rule for unknown dogs.
-func (r *run) evaluate(head *train.Head, s sets, cache *backbone.Cache, augKey string) ([][]float32, metrics.Report, *results.OpenSet, error) {
+func (r *run) evaluate(head *train.Head, s sets, t Trial) ([][]float32, metrics.Report, *results.OpenSet, error) {
 	probs, err := head.Predict(s.test)
 	if err != nil {
 		return nil, metrics.Report{}, nil, err
@@ -739,11 +745,22 @@ func (r *run) evaluate(head *train.Head, s sets, cache *backbone.Cache, augKey s
 	}
 	var open *results.OpenSet
 	if r.plan.Unknown != nil {
-		if open, err = r.plan.openSet(head, s, probs, cache, augKey); err != nil {
+		if open, err = r.plan.openSet(head, s, probs, r.partCachesOf(t), t); err != nil {
 			return nil, metrics.Report{}, nil, err
 		}
 	}
 	return probs, report, open, nil
+}
+
+// partCachesOf are the feature caches of t's parts, which prepare filled.
+func (r *run) partCachesOf(t Trial) []*backbone.Cache {
+	r.prep.Lock()
+	defer r.prep.Unlock()
+	var out []*backbone.Cache
+	for _, p := range t.featureParts() {
+		out = append(out, r.caches[p.Spec.SHA256()+"/"+p.Cut.Name])
+	}
+	return out
 }
 
 // writeTrialFiles writes the trial's checkpoint, its CSV reports and its

@@ -221,14 +221,6 @@ func TestSearchDrawsPrunesAndConfirms(t *testing.T) {
 	}
 }
 
-func seq(n int) []int {
-	out := []int{}
-	for i := range n {
-		out = append(out, i)
-	}
-	return out
-}
-
 // truncate is the curves as they stood at epoch e.
 func truncate(curves []search.Curve, e int) []search.Curve {
 	out := make([]search.Curve, len(curves))

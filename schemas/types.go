@@ -37,6 +37,7 @@ type Experiment struct {
 	Augmentation Augmentation `yaml:"augmentation" json:"augmentation" doc:"Random image augmentation of training photos."`
 	Train        Train        `yaml:"train" json:"train" doc:"Optimisation settings."`
 	OpenSet      OpenSet      `yaml:"open_set,omitempty" json:"open_set,omitempty" dogrun:"nosweep" doc:"Dogs held out of training entirely, to calibrate and measure when predictions answer \"unknown\". Absent: every dog trains, no rejection rule."`
+	Evaluation   Evaluation   `yaml:"evaluation,omitempty" json:"evaluation,omitempty" dogrun:"nosweep,optional" doc:"Measure the features themselves on dogs nothing is trained on, as face verification is measured: no head is trained. Each seed draws dogs anew; a trial is one draw under one variant of the features (docs/verification.md). Absent: trials train heads."`
 	Sweep        Sweep        `yaml:"sweep,omitempty" json:"sweep,omitempty" dogrun:"nosweep" doc:"Grid of variants: dotted field path -> list of values. Every combination is run (first axis outermost) once per seed."`
 	Settle       Settle       `yaml:"settle,omitempty" json:"settle,omitempty" dogrun:"nosweep,nohash,optional" doc:"Settle a comparison: run seeds round by round until every value of settle.by is decided against settle.reference (better, worse, equivalent within ±margin) or max_seeds is reached, with the error rates held at alpha (docs/settle.md). Absent: every seed runs."`
 	Search       Search       `yaml:"search,omitempty" json:"search,omitempty" dogrun:"nosweep,optional" doc:"Draw trials from ranges of settings instead of a grid (docs/search.md): random or TPE sampling, trials per seed, each seed a search of its own. Absent: the sweep's grid."`
@@ -151,6 +152,21 @@ type EarlyStopping struct {
 type OpenSet struct {
 	UnknownDogs int     `yaml:"unknown_dogs" json:"unknown_dogs" dogrun:"min=0,max=100000" doc:"Dogs drawn (with dataset.seed) out of the kept dogs and never trained on: all photos of half of them join validation to calibrate the rule, all photos of the other half join test to measure it. At least 2."`
 	TargetFAR   float64 `yaml:"target_far" json:"target_far" dogrun:"min=0,lt=1" doc:"False-accept rate the rule is calibrated to on the validation unknowns: the largest share of unseen dogs' photos that may be named as a known dog, e.g. 0.05."`
+	// Empty values mean task and the two original scores, so existing trial
+	// hashes stay.
+	CalibrateOn string   `yaml:"calibrate_on,omitempty" json:"calibrate_on,omitempty" dogrun:"enum=task|pool" doc:"Whose photos calibrate the rules: task (the default: all photos of half of the unknown_dogs) or pool (the folder's dogs with 2 to dataset.min_images_per_class - 1 photos, which no trial uses, split with each trial's seed into thirds: one calibrates, one measures, one is the cohort of centroid_cosine_minus_cohort; checked disjoint from the task's dogs by folder and sha256). With pool, the unknown_dogs measure the rule too."`
+	Scores      []string `yaml:"scores,omitempty" json:"scores,omitempty" dogrun:"unique,enum=max_softmax|max_logit|energy|centroid_cosine|centroid_cosine_minus_cohort" doc:"The rules calibrated, of which each trial keeps the one naming the most known validation photos right (every rule lets the same share of calibration photos through): max_softmax (the head's largest probability), max_logit (its largest output before softmax), energy (the log-sum-exp of those outputs), centroid_cosine (the cosine of the features to the nearest known dog's mean), centroid_cosine_minus_cohort (that less the mean cosine to the 10 nearest cohort dogs; needs calibrate_on: pool). Absent: max_softmax and centroid_cosine."`
+}
+
+// Evaluation measures features without a head: verification of photo
+// pairs (same dog or not, by cosine) and one-shot identification against a
+// gallery of one photo per dog, each draw on dogs nothing was trained on.
+type Evaluation struct {
+	Dogs          int       `yaml:"dogs" json:"dogs" dogrun:"min=2,max=100000,default=48" doc:"Dogs measured per draw, drawn with the trial's seed from those with at least dataset.min_images_per_class photos; as many others, drawn with them, choose the verification threshold. The DogFaceNet paper measures 48."`
+	GenuinePairs  int       `yaml:"genuine_pairs" json:"genuine_pairs" dogrun:"min=1,max=10000000,default=2500" doc:"Pairs of two photos of one dog per draw (a dog drawn uniformly, then two of its photos; fewer when the dogs have fewer); near-duplicates are never paired."`
+	ImpostorPairs int       `yaml:"impostor_pairs" json:"impostor_pairs" dogrun:"min=1,max=10000000,default=25000" doc:"Pairs of photos of two dogs per draw (two dogs drawn uniformly, a photo of each). The true-accept rate at a false-accept rate f rests on the floor(f x impostor_pairs) impostor pairs the threshold lets through: 25000 gives 25 at 0.1%."`
+	TargetFARs    []float64 `yaml:"target_fars" json:"target_fars" dogrun:"gt=0,lt=1,unique,default=0.01 0.001" doc:"False-accept rates at which the true-accept rate is reported."`
+	MaxRank       int       `yaml:"max_rank" json:"max_rank" dogrun:"min=1,max=1000,default=5" doc:"One-shot identification's cumulative match characteristic is reported from rank 1 to this."`
 }
 
 // Search draws trials from a space of settings. Each seed of the

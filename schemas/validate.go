@@ -71,6 +71,40 @@ func validateBase(e *Experiment) []problem {
 		ps = append(ps, problem{"open_set.target_far", "is required with open_set.unknown_dogs, e.g. 0.05"})
 	case o.UnknownDogs == 0 && o.TargetFAR > 0:
 		ps = append(ps, problem{"open_set.unknown_dogs", "is required with open_set.target_far (at least 2)"})
+	case o.UnknownDogs == 0 && (o.CalibrateOn != "" || len(o.Scores) > 0):
+		ps = append(ps, problem{"open_set.unknown_dogs", "is required with open_set's other settings (at least 2)"})
+	case o.CalibrateOn != "pool" && slices.Contains(o.Scores, "centroid_cosine_minus_cohort"):
+		i := slices.Index(o.Scores, "centroid_cosine_minus_cohort")
+		ps = append(ps, problem{fmt.Sprintf("open_set.scores[%d]", i), "centroid_cosine_minus_cohort needs calibrate_on: pool (its cohort is a third of the pool)"})
+	}
+	return append(ps, evaluationProblems(e)...)
+}
+
+// evaluationProblems refuses what an evaluation experiment, which trains
+// no head and draws its own dogs per seed, cannot take.
+func evaluationProblems(e *Experiment) []problem {
+	if e.Evaluation.Dogs == 0 {
+		return nil // absent
+	}
+	var ps []problem
+	refuse := func(field, why string) { ps = append(ps, problem{field, "cannot be combined with evaluation: " + why}) }
+	switch {
+	case e.OpenSet.UnknownDogs > 0:
+		refuse("open_set", "an evaluation's dogs are all unseen already")
+	case e.Dataset.MaxClasses > 0:
+		refuse("dataset.max_classes", "evaluation.dogs draws the dogs, anew with each seed")
+	case e.Dataset.Resample:
+		refuse("dataset.resample", "an evaluation draws its dogs with each seed already")
+	case e.Split.KFold > 0:
+		refuse("split.kfold", "an evaluation splits no photos")
+	case e.Split.Leaky:
+		refuse("split.leaky", "an evaluation splits no photos")
+	case e.Settle.Declared():
+		refuse("settle", "settle compares test accuracies of trained heads")
+	case e.Backbone.Freeze != "" && e.Backbone.Freeze != "all":
+		refuse("backbone.freeze", "no layer is trained")
+	case strings.Contains(e.Features.Normalize, "standardize"):
+		refuse("features.normalize", "standardize is fitted on training photos, and an evaluation has none (each backbone's vector is at unit length already)")
 	}
 	return ps
 }
@@ -120,6 +154,9 @@ func validateField(v reflect.Value, sp spec, path string, ps *[]problem) {
 		}
 		for i := range n {
 			checkNumber(v.Index(i), sp, fmt.Sprintf("%s[%d]", path, i), ps)
+			if e := v.Index(i); e.Kind() == reflect.String && sp.enum != nil && !slices.Contains(sp.enum, e.String()) {
+				add(fmt.Sprintf("%s[%d]", path, i), "%q is not one of %s", e.String(), strings.Join(sp.enum, ", "))
+			}
 			if sp.unique {
 				for j := range i {
 					if v.Index(j).Equal(v.Index(i)) {

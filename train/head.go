@@ -134,17 +134,30 @@ func (h *Head) Predict(d Data) ([][]float32, error) {
 	if h.net == nil {
 		return h.graph.predictRows(h, d)
 	}
+	out, err := h.Logits(d)
+	for _, row := range out {
+		Probabilities(row)
+	}
+	return out, err
+}
+
+// Logits returns the head's outputs before softmax for every row of d, for
+// open-set scores that keep their scale (openset.MaxLogit, openset.Energy).
+// A head with trainable backbone layers runs on GoMLX, whose compiled model
+// gives probabilities only.
+func (h *Head) Logits(d Data) ([][]float32, error) {
+	if h.net == nil {
+		return nil, errors.New("train: logits of a head with trainable backbone layers (backbone.freeze) are not available")
+	}
 	n := d.Rows()
 	out := make([][]float32, n)
 	w := newWork(h.net, max(1, min(evalRows, n)))
 	for start := 0; start < n; start += w.rows {
 		rows := min(w.rows, n-start)
 		copy(w.in[0], h.prep.apply(d.X[start*h.Dim:(start+rows)*h.Dim], h.Dim))
-		probs := h.net.forward(h.net.params, w, rows, nil)
+		logits := h.net.forward(h.net.params, w, rows, nil)
 		for r := 0; r < rows; r++ {
-			row := probs[r*h.Classes : (r+1)*h.Classes]
-			Probabilities(row)
-			out[start+r] = append([]float32(nil), row...)
+			out[start+r] = append([]float32(nil), logits[r*h.Classes:(r+1)*h.Classes]...)
 		}
 	}
 	return out, nil

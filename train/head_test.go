@@ -204,3 +204,42 @@ func reloaded(t *testing.T, h *Head) *Head {
 	}
 	return loaded
 }
+
+// TestLogitsAreWhatSoftmaxTurnsIntoPredict checks that Logits gives the
+// outputs Predict normalises, their scale kept: softmax of a trained head's
+// logits is its probabilities, and the logits are not probabilities.
+func TestLogitsAreWhatSoftmaxTurnsIntoPredict(t *testing.T) {
+	for _, typ := range []string{"", "cosine"} {
+		trainSet, valSet := blobs(3, 3, 30, 6, 0.5), blobs(3, 3, 10, 6, 0.5)
+		cfg := testConfig()
+		cfg.Type = typ
+		h, _, err := Fit(context.Background(), cfg, trainSet, valSet, 3, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		probs, err := h.Predict(valSet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, err := h.Logits(valSet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outside := false
+		for r, row := range logits {
+			for _, v := range row {
+				outside = outside || v < 0 || v > 1
+			}
+			soft := append([]float32(nil), row...)
+			Probabilities(soft)
+			for c, p := range soft {
+				if diff(float64(p), float64(probs[r][c])) > 1e-6 {
+					t.Fatalf("%q head, row %d: softmax of the logits %v is %v, Predict gave %v", typ, r, row, soft, probs[r])
+				}
+			}
+		}
+		if !outside {
+			t.Errorf("%q head: every logit lies in [0, 1]; Logits returned probabilities", typ)
+		}
+	}
+}

@@ -21,6 +21,22 @@ func PartOf(name string, d *dataset.Dataset) Part {
 	return Part{Name: name, Dogs: d.Classes, Photos: d.Photos}
 }
 
+// PartOfPhotos is the part named name holding d's photos at idx and their
+// dogs, each once.
+func PartOfPhotos(name string, d *dataset.Dataset, idx []int) Part {
+	out := Part{Name: name}
+	seen := map[int]bool{}
+	for _, i := range idx {
+		ph := d.Photos[i]
+		out.Photos = append(out.Photos, ph)
+		if !seen[ph.Class] {
+			seen[ph.Class] = true
+			out.Dogs = append(out.Dogs, d.Classes[ph.Class])
+		}
+	}
+	return out
+}
+
 // CheckDisjoint fails when two parts share a dog, by folder name, or a photo,
 // by sha256 (the same file filed under two dogs), as the adapter's dogs are
 // checked against an experiment's: a threshold chosen on the dogs it is

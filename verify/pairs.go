@@ -17,15 +17,17 @@ type Pair struct {
 // nothing.
 type Related func(a, b int) bool
 
-// SamplePairs draws up to n genuine pairs and as many impostor pairs of the
-// photos whose dogs are labels (one label per photo), deterministically from
-// seed. As in the DogFaceNet authors' evaluation, a genuine pair is a dog
-// drawn uniformly and two of its photos, an impostor pair two different dogs
-// drawn uniformly and one photo of each, so dogs with many photos do not
-// dominate. Unlike it, the two kinds are exactly balanced, no pair is drawn
-// twice, and related photos are never paired. When the dogs have fewer than
-// n distinct genuine pairs, all of them are drawn and as many impostors.
-func SamplePairs(labels []int, n int, seed uint64, related Related) ([]Pair, error) {
+// SamplePairs draws up to genuine genuine pairs and impostors impostor
+// pairs of the photos whose dogs are labels (one label per photo),
+// deterministically from seed. As in the DogFaceNet authors' evaluation, a
+// genuine pair is a dog drawn uniformly and two of its photos, an impostor
+// pair two different dogs drawn uniformly and one photo of each, so dogs
+// with many photos do not dominate. Unlike it, the counts are fixed (more
+// impostor pairs than genuine ones make a low false-accept rate
+// measurable), no pair is drawn twice, and related photos are never paired.
+// When the dogs have fewer than genuine distinct genuine pairs, all of them
+// are drawn.
+func SamplePairs(labels []int, genuine, impostors int, seed uint64, related Related) ([]Pair, error) {
 	if related == nil {
 		related = func(int, int) bool { return false }
 	}
@@ -56,7 +58,7 @@ func SamplePairs(labels []int, n int, seed uint64, related Related) ([]Pair, err
 		}
 	}
 	var out []Pair
-	for len(out) < n && len(open) > 0 {
+	for len(out) < genuine && len(open) > 0 {
 		k := r.IntN(len(open))
 		d := open[k]
 		ps := left[d]
@@ -67,15 +69,15 @@ func SamplePairs(labels []int, n int, seed uint64, related Related) ([]Pair, err
 			open = open[:len(open)-1]
 		}
 	}
-	genuine := len(out)
+	drawn := len(out)
 
 	type key struct{ a, b int }
 	seen := map[key]bool{}
 	// Bounded: a draw may fail (same photo twice, a related pair), but with
 	// two dogs or more most succeed.
-	for tries := 0; len(out) < 2*genuine; tries++ {
-		if tries > 100*genuine+1000 {
-			return nil, fmt.Errorf("verify: only %d distinct unrelated impostor pairs found for %d genuine ones", len(out)-genuine, genuine)
+	for tries := 0; len(out) < drawn+impostors; tries++ {
+		if tries > 100*impostors+1000 {
+			return nil, fmt.Errorf("verify: only %d distinct unrelated impostor pairs found of %d asked for", len(out)-drawn, impostors)
 		}
 		i := r.IntN(len(dogs))
 		j := r.IntN(len(dogs) - 1)

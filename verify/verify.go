@@ -196,3 +196,44 @@ func rateAtOrBelow(xs []float64, thr float64) float64 {
 	}
 	return float64(n) / float64(len(xs))
 }
+
+// ThinROC keeps, of an ROC curve from ROC, the points that give its exact
+// true-accept rate at every false-accept rate of a grid of n values spaced
+// evenly (for a linear axis) and n spaced evenly in log between the
+// smallest non-zero FAR and 1 (for a log axis): the last point at or below
+// each grid value, with the first and last points. A curve of tens of
+// thousands of pairs keeps a few hundred points and draws the same.
+func ThinROC(roc []Point, n int) []Point {
+	if len(roc) <= 2 || n < 2 {
+		return roc
+	}
+	smallest := 1.0
+	for _, p := range roc {
+		if p.FAR > 0 {
+			smallest = min(smallest, p.FAR)
+		}
+	}
+	var grid []float64
+	for i := range n {
+		grid = append(grid, float64(i)/float64(n-1))
+		grid = append(grid, smallest*math.Pow(1/smallest, float64(i)/float64(n-1)))
+	}
+	slices.Sort(grid)
+	keep := make([]bool, len(roc))
+	keep[0], keep[len(roc)-1] = true, true
+	k := 0
+	for _, g := range grid {
+		// Points are in ascending FAR: advance to the last at or below g.
+		for k+1 < len(roc) && roc[k+1].FAR <= g*(1+1e-12) {
+			k++
+		}
+		keep[k] = true
+	}
+	var out []Point
+	for i, p := range roc {
+		if keep[i] {
+			out = append(out, p)
+		}
+	}
+	return out
+}

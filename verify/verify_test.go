@@ -245,8 +245,9 @@ func TestOneShot(t *testing.T) {
 	}
 }
 
-// TestSamplePairs checks the pairs are balanced, right about their dogs,
-// distinct, never related, the same for a seed and drawn dog by dog.
+// TestSamplePairs checks the pairs are as many of each kind as asked,
+// right about their dogs, distinct, never related, the same for a seed and
+// drawn dog by dog.
 func TestSamplePairs(t *testing.T) {
 	// Dog 0 has 20 photos (190 genuine pairs); dogs 1-4 have 5 (10 each).
 	var labels []int
@@ -258,11 +259,11 @@ func TestSamplePairs(t *testing.T) {
 	related := func(a, b int) bool { return min(a, b) == 20 && max(a, b) == 21 }
 	var fromBig, genuineTotal int
 	for seed := range uint64(100) {
-		pairs, err := SamplePairs(labels, 40, seed, related)
+		pairs, err := SamplePairs(labels, 40, 100, seed, related)
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, _ := SamplePairs(labels, 40, seed, related)
+		again, _ := SamplePairs(labels, 40, 100, seed, related)
 		if !slices.Equal(pairs, again) {
 			t.Fatalf("seed %d: two calls differ", seed)
 		}
@@ -286,8 +287,8 @@ func TestSamplePairs(t *testing.T) {
 				}
 			}
 		}
-		if genuine != 40 || len(pairs) != 80 {
-			t.Fatalf("seed %d: %d genuine of %d pairs, want 40 of 80", seed, genuine, len(pairs))
+		if genuine != 40 || len(pairs) != 140 {
+			t.Fatalf("seed %d: %d genuine of %d pairs, want 40 of 140", seed, genuine, len(pairs))
 		}
 		genuineTotal += genuine
 	}
@@ -296,16 +297,20 @@ func TestSamplePairs(t *testing.T) {
 	if share := float64(fromBig) / float64(genuineTotal); share > 0.3 {
 		t.Errorf("dog 0 gave %.2f of the genuine pairs; dogs are not drawn uniformly", share)
 	}
-	// Fewer genuine pairs than asked: all of them, and as many impostors.
-	pairs, err := SamplePairs([]int{0, 0, 1, 1, 2}, 10, 1, nil)
-	if err != nil || len(pairs) != 4 || !pairs[0].Same || !pairs[1].Same || pairs[2].Same || pairs[3].Same {
-		t.Errorf("2 genuine pairs available: got %v, %v; want both and 2 impostors", pairs, err)
+	// Fewer genuine pairs than asked: all of them, and the impostors asked for.
+	pairs, err := SamplePairs([]int{0, 0, 1, 1, 2}, 10, 3, 1, nil)
+	if err != nil || len(pairs) != 5 || !pairs[0].Same || !pairs[1].Same || pairs[2].Same || pairs[3].Same || pairs[4].Same {
+		t.Errorf("2 genuine pairs available: got %v, %v; want both and 3 impostors", pairs, err)
 	}
-	if _, err := SamplePairs([]int{0, 0, 0}, 10, 1, nil); err == nil {
+	// Five photos of three dogs make 8 impostor pairs: 9 cannot be drawn.
+	if _, err := SamplePairs([]int{0, 0, 1, 1, 2}, 1, 9, 1, nil); err == nil {
+		t.Error("9 distinct impostor pairs of 8: no error")
+	}
+	if _, err := SamplePairs([]int{0, 0, 0}, 10, 10, 1, nil); err == nil {
 		t.Error("pairs of one dog: no error")
 	}
-	a, _ := SamplePairs(labels, 40, 1, nil)
-	b, _ := SamplePairs(labels, 40, 2, nil)
+	a, _ := SamplePairs(labels, 40, 40, 1, nil)
+	b, _ := SamplePairs(labels, 40, 40, 2, nil)
 	if slices.Equal(a, b) {
 		t.Error("seeds 1 and 2 drew the same pairs")
 	}
@@ -341,5 +346,110 @@ func TestCheckDisjoint(t *testing.T) {
 		if err := CheckDisjoint(tc.parts...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err = %v, want it to say %q", err, tc.want)
 		}
+	}
+}
+
+// TestThinROC checks on a curve of 10,000 impostor pairs that the thinned
+// curve is a few hundred points of the original with the same TAR at every
+// grid FAR, and on a short one that nothing is lost.
+func TestThinROC(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	genuine, impostor := make([]float64, 2000), make([]float64, 10000)
+	for i := range genuine {
+		genuine[i] = r.NormFloat64() + 1.5
+	}
+	for i := range impostor {
+		impostor[i] = r.NormFloat64()
+	}
+	roc, err := ROC(genuine, impostor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 101 values: linear steps of 0.01; log steps of a 25th of a decade
+	// from 1/10000, so 0.001, 0.01 and 0.1 are on both grids.
+	thin := ThinROC(roc, 101)
+	if len(thin) > 202 || len(thin) < 100 {
+		t.Fatalf("%d points of %d kept, want between 100 and 200", len(thin), len(roc))
+	}
+	if thin[0] != roc[0] || thin[len(thin)-1] != roc[len(roc)-1] {
+		t.Errorf("ends %v and %v, want %v and %v", thin[0], thin[len(thin)-1], roc[0], roc[len(roc)-1])
+	}
+	// TAR at FAR f on a curve: of the last point at or below f.
+	tarAt := func(c []Point, f float64) float64 {
+		tar := 0.0
+		for _, p := range c {
+			if p.FAR <= f {
+				tar = p.TAR
+			}
+		}
+		return tar
+	}
+	for _, f := range []float64{0.0001, 0.001, 0.01, 0.1, 0.37, 0.5, 1} {
+		if a, b := tarAt(roc, f), tarAt(thin, f); a != b {
+			t.Errorf("TAR at FAR %g: %v on the curve, %v thinned", f, a, b)
+		}
+	}
+	short := []Point{{0, 0}, {0.5, 0.5}, {1, 1}}
+	if got := ThinROC(short, 100); !slices.Equal(got, short) {
+		t.Errorf("a 3-point curve thinned to %v", got)
+	}
+}
+
+// TestMeasureTakesTheThresholdFromOtherDogs measures dogs on the unit
+// circle whose photos of one dog are 30 degrees apart (cosine 0.866), with
+// the threshold chosen on dogs whose photos are 10 degrees apart and whose
+// impostor pairs come as close as 30 degrees: the threshold lands between
+// cos 30 and cos 10, so every measured genuine pair is refused (accuracy
+// 2/4 on the 2 genuine pairs and the first 2 of the 4 impostor pairs),
+// though on their own best threshold the measured pairs are all right and
+// one-shot finds every dog first.
+func TestMeasureTakesTheThresholdFromOtherDogs(t *testing.T) {
+	at := func(deg ...float64) [][]float32 {
+		var out [][]float32
+		for _, d := range deg {
+			r := d * math.Pi / 180
+			out = append(out, []float32{float32(math.Cos(r)), float32(math.Sin(r))})
+		}
+		return out
+	}
+	measured := Dogs{Rows: at(0, 30, 90, 120), Labels: []int{0, 0, 1, 1}}
+	threshold := Dogs{Rows: at(0, 10, 40, 50), Labels: []int{0, 0, 1, 1}}
+	m, err := Measure(measured, threshold, Settings{Genuine: 10, Impostor: 4, TargetFARs: []float64{0.25}, MaxRank: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if thr := m.Threshold; thr <= math.Cos(30*math.Pi/180) || thr >= math.Cos(10*math.Pi/180) {
+		t.Errorf("threshold %v, want between cos 30 and cos 10", thr)
+	}
+	if len(m.Genuine) != 2 || len(m.Impostor) != 4 {
+		t.Errorf("%d genuine and %d impostor pairs, want the 2 and 4 there are", len(m.Genuine), len(m.Impostor))
+	}
+	if m.Accuracy != 0.5 || m.GenuineAccepted != 0 || m.ImpostorRejected != 2 || m.BestAccuracy != 1 || m.AUC != 1 {
+		t.Errorf("accuracy %v (%d genuine accepted, %d impostors rejected), best %v, AUC %v; want 2/4 (0, 2), 1, 1",
+			m.Accuracy, m.GenuineAccepted, m.ImpostorRejected, m.BestAccuracy, m.AUC)
+	}
+	if len(m.TARs) != 1 || m.TARs[0].Allowed != 1 || m.TARs[0].TAR != 1 {
+		t.Errorf("TARs %+v, want one, 1 of 4 impostors allowed, every genuine pair accepted", m.TARs)
+	}
+	// Two dogs in the gallery: the CMC stops at rank 2 whatever MaxRank says.
+	if len(m.Gallery) != 2 || len(m.Queries) != 2 || !slices.Equal(m.CMC, []float64{1, 1}) || !slices.Equal(m.Hits, []int{2, 2}) {
+		t.Errorf("one-shot: gallery %v, queries %v, CMC %v, hits %v", m.Gallery, m.Queries, m.CMC, m.Hits)
+	}
+	if _, err := Measure(measured, threshold, Settings{Genuine: 1, Impostor: 1}); err == nil {
+		t.Error("max rank 0: no error")
+	}
+	if _, err := Measure(Dogs{Rows: at(0), Labels: []int{0, 1}}, threshold, Settings{Genuine: 1, Impostor: 1, MaxRank: 1}); err == nil {
+		t.Error("1 row for 2 labels: no error")
+	}
+}
+
+// TestPartOfPhotos checks a part holds the photos asked for and each of
+// their dogs once, in order of first photo.
+func TestPartOfPhotos(t *testing.T) {
+	d := &dataset.Dataset{Classes: []string{"5", "6", "7"}, Photos: []dataset.Photo{
+		{Rel: "5/a.jpg", Class: 0}, {Rel: "6/a.jpg", Class: 1}, {Rel: "7/a.jpg", Class: 2}, {Rel: "6/b.jpg", Class: 1}}}
+	p := PartOfPhotos("threshold dogs", d, []int{3, 2, 1})
+	if p.Name != "threshold dogs" || !slices.Equal(p.Dogs, []string{"6", "7"}) || len(p.Photos) != 3 || p.Photos[0].Rel != "6/b.jpg" || p.Photos[2].Rel != "6/a.jpg" {
+		t.Errorf("part %+v, want dogs 6 and 7 and photos 6/b, 7/a, 6/a", p)
 	}
 }

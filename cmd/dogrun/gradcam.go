@@ -132,7 +132,7 @@ const reportCAMs = 6
 // report, or, when they cannot be drawn, the reason, and says which on w.
 // Overlays drawn for an earlier report in dir are reused.
 func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.Data, dir string) {
-	if d.Best == nil {
+	if d.Best == nil || d.Verification != nil { // an evaluation trains no head to explain
 		return
 	}
 	g := &report.GradCAM{Trial: *d.Best}

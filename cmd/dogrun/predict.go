@@ -14,6 +14,7 @@ import (
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/internal/workspace"
+	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
 )
@@ -30,7 +31,11 @@ Prints a JSON array with one object per image, in argument order:
   image     the path as given
   decision  the most probable dog, or "unknown" when the trial's open-set
             rule rejects the photo (trials of experiments with open_set)
-  rule      the rule with this photo's score, null for a trial without one
+  rule      the rule with this photo's score, null for a trial without one;
+            with the unknown dogs it was calibrated on (calibrated_on) and
+            what it let through of other unknown dogs' photos (measured_far:
+            k of n photos, with an exact 95% interval that takes photos as
+            independent, which photos of one dog are not)
   scores    every dog with its probability, most probable first
 An image that cannot be read has only "image" and "error"; the others are
 still answered, and dogrun exits with status 1.
@@ -130,11 +135,27 @@ type (
 		Scores   []scoreOut `json:"scores"`
 	}
 	ruleOut struct {
-		Kind      string `json:"kind"`
-		Threshold fixed4 `json:"threshold"`
-		TargetFAR fixed4 `json:"target_far"`
-		Score     fixed4 `json:"score"`
-		Accepted  bool   `json:"accepted"`
+		Kind         string        `json:"kind"`
+		Threshold    fixed4        `json:"threshold"`
+		TargetFAR    fixed4        `json:"target_far"`
+		CalibratedOn calibratedOut `json:"calibrated_on"`
+		MeasuredFAR  []measuredOut `json:"measured_far"`
+		Score        fixed4        `json:"score"`
+		Accepted     bool          `json:"accepted"`
+	}
+	calibratedOut struct {
+		Unknowns string `json:"unknowns"` // task or pool
+		Dogs     int    `json:"dogs"`
+		Photos   int    `json:"photos"`
+	}
+	measuredOut struct {
+		Unknowns string `json:"unknowns"` // results.Unknowns*
+		Dogs     int    `json:"dogs"`
+		K        int    `json:"k"` // photos named as a known dog
+		N        int    `json:"n"` // photos
+		FAR      fixed4 `json:"far"`
+		Lo       fixed4 `json:"lo"` // 95% Clopper-Pearson interval
+		Hi       fixed4 `json:"hi"`
 	}
 	scoreOut struct {
 		Class string `json:"class"`
@@ -170,7 +191,18 @@ func predictionJSON(p *runner.Predictor, preds []runner.Prediction) ([]byte, err
 			o.Decision = "unknown"
 		}
 		if r := p.Rule; r != nil {
-			o.Rule = &ruleOut{Kind: r.Kind, Threshold: fixed4(r.Threshold), TargetFAR: fixed4(r.TargetFAR), Score: fixed4(pr.Score), Accepted: !pr.Unknown}
+			c := p.Calibration
+			o.Rule = &ruleOut{Kind: r.Kind, Threshold: fixed4(r.Threshold), TargetFAR: fixed4(r.TargetFAR),
+				CalibratedOn: calibratedOut{Unknowns: c.On, Dogs: c.Dogs, Photos: c.Photos}, MeasuredFAR: []measuredOut{},
+				Score: fixed4(pr.Score), Accepted: !pr.Unknown}
+			for _, m := range p.Measured {
+				lo, hi, err := metrics.ClopperPearson(m.FalseAccepts, m.Photos, 0.95)
+				if err != nil { // no photos: no rate
+					lo, hi = math.NaN(), math.NaN()
+				}
+				o.Rule.MeasuredFAR = append(o.Rule.MeasuredFAR, measuredOut{Unknowns: m.Set, Dogs: m.Dogs, K: m.FalseAccepts, N: m.Photos,
+					FAR: fixed4(m.FAR()), Lo: fixed4(lo), Hi: fixed4(hi)})
+			}
 		}
 		order := make([]int, len(pr.Probs))
 		for c := range order {

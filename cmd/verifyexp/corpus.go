@@ -166,11 +166,3 @@ func (c *corpus) embed(cfg config, pca *whiten.PCA, idx []int) ([][]float32, err
 	}
 	return rows, nil
 }
-
-func dot(a, b []float32) float64 {
-	var s float64
-	for i, v := range a {
-		s += float64(v) * float64(b[i])
-	}
-	return s
-}

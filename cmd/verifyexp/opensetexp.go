@@ -166,7 +166,7 @@ func opensetDraw1(c *corpus, plan *runner.Plan, pool *adapter.Pool, target float
 			neighbourScore: func(f []float32) photoScore {
 				best := photoScore{-2, -1}
 				for i, r := range trainRows {
-					if s := dot(f, r); s > best.score {
+					if s := openset.Dot(f, r); s > best.score {
 						best = photoScore{s, int(trainY[i])}
 					}
 				}
@@ -276,7 +276,7 @@ func (c *corpus) centroids(cfg config, pca *whiten.PCA, idx []int) ([][]float32,
 func meanOfLargest(vs [][]float32, f []float32, k int) float64 {
 	cos := make([]float64, len(vs))
 	for i, v := range vs {
-		cos[i] = dot(f, v)
+		cos[i] = openset.Dot(f, v)
 	}
 	slices.Sort(cos)
 	k = min(k, len(cos))

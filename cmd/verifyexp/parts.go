@@ -9,17 +9,7 @@ import (
 
 // part is one role's photos, as corpus positions.
 func (c *corpus) part(name string, idx []int) verify.Part {
-	p := verify.Part{Name: name}
-	seen := map[int]bool{}
-	for _, k := range idx {
-		ph := c.data.Photos[k]
-		p.Photos = append(p.Photos, ph)
-		if !seen[ph.Class] {
-			seen[ph.Class] = true
-			p.Dogs = append(p.Dogs, c.data.Classes[ph.Class])
-		}
-	}
-	return p
+	return verify.PartOfPhotos(name, c.data, idx)
 }
 
 // exclusive drops from each part the photos whose content an earlier part

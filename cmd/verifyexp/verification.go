@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/dogrun/dogrun/adapter"
+	"github.com/dogrun/dogrun/openset"
 	"github.com/dogrun/dogrun/verify"
 	"github.com/dogrun/dogrun/whiten"
 )
@@ -53,11 +54,11 @@ func measureVerification(c *corpus, cfg config, pca *whiten.PCA, eval, thr []int
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		pairs, err := verify.SamplePairs(c.labels(idx), s.Pairs, uint64(seed)*1000+salt, c.relatedIn(idx))
+		pairs, err := verify.SamplePairs(c.labels(idx), s.Pairs, s.Pairs, uint64(seed)*1000+salt, c.relatedIn(idx))
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		g, i := verify.Scores(pairs, func(a, b int) float64 { return dot(rows[a], rows[b]) })
+		g, i := verify.Scores(pairs, func(a, b int) float64 { return openset.Dot(rows[a], rows[b]) })
 		return g, i, rows, nil
 	}
 	gT, iT, _, err := scores(thr, 1)
@@ -102,7 +103,7 @@ func measureVerification(c *corpus, cfg config, pca *whiten.PCA, eval, thr []int
 	for q, k := range queries {
 		sim[q] = make([]float64, len(gallery))
 		for e, gk := range gallery {
-			sim[q][e] = dot(rows[k], rows[gk])
+			sim[q][e] = openset.Dot(rows[k], rows[gk])
 		}
 		truth[q] = entry[labels[k]]
 	}
