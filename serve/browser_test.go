@@ -218,13 +218,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	_, hs := dashboard(t, path, Options{Poll: 200 * time.Millisecond, CacheDir: cacheDir})
 
-	// The live page: a sweep starts, and the page follows it.
-	exp := realExperiment(t, "dogs", photos, 1500, 3) // a few seconds a trial: long enough to watch
+	// The live page: a sweep starts, and the page follows it. Heads train
+	// in well under a second, so trials 2 and 3 are held at their first
+	// epoch (see heldLog) while the page is looked at.
+	exp := realExperiment(t, "dogs", photos, 1500, 3)
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
-	var log bytes.Buffer
+	log := holdAt(t, 2, 3)
 	ran := make(chan error, 1)
-	go func() { ran <- runSweep(runCtx, exp, st, t.TempDir(), &log) }()
+	go func() { ran <- runSweep(runCtx, exp, st, t.TempDir(), log) }()
 	for {
 		if _, err := st.Experiment(context.Background(), "dogs"); err == nil {
 			break
@@ -237,33 +239,32 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	open(t, ctx, w, hs.URL, "/experiment?e=dogs")
 	// A sentinel that a reload would lose, and every count the page shows.
-	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`
 		window.dogrunSentinel = "not reloaded";
 		window.dogrunSeen = [document.querySelector("#status .count").textContent];
 		new MutationObserver(() => {
 			const c = document.querySelector("#status .count");
 			if (c && window.dogrunSeen[window.dogrunSeen.length - 1] !== c.textContent) { window.dogrunSeen.push(c.textContent); }
 		}).observe(document.getElementById("status"), {childList: true, subtree: true, characterData: true});
-		window.dogrunSeen[0]`))
-	if err != nil {
+		window.dogrunSeen[0]`)); err != nil {
 		t.Fatal(err)
 	}
-	// A trial shows up training, with its epochs, after a first one is
-	// done; then the count of done trials moves on; and the page was never
-	// reloaded.
-	running := `window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent !== "0 of 6 trials done" &&
-		Array.from(document.querySelectorAll("#status table.running tr")).some(tr => tr.cells[2].textContent === "training" && tr.querySelector("progress").value > 0)`
-	if err := within(ctx, 2*time.Minute, until(running)); err != nil {
-		t.Fatalf("no trial shown training: %v\n%s", err, log.String())
+	// While trial n is held in training, the page shows it training with
+	// its epochs beside the n-1 trials done, and was never reloaded.
+	for _, n := range []int{2, 3} {
+		if err := log.await(n, ran); err != nil {
+			t.Fatalf("%v\n%s", err, log.String())
+		}
+		running := fmt.Sprintf(`window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent === "%d of 6 trials done" &&
+			Array.from(document.querySelectorAll("#status table.running tr")).some(tr => tr.cells[2].textContent === "training" && tr.querySelector("progress").value > 0)`, n-1)
+		if err := within(ctx, 2*time.Minute, until(running)); err != nil {
+			t.Fatalf("trial %d not shown training beside %d done: %v\nthe page says:\n%s", n, n-1, err, textOf(t, ctx, "#status"))
+		}
+		if n == 2 {
+			shoot(t, ctx, "experiment-running.png", "window")
+		}
+		log.release(n)
 	}
-	shoot(t, ctx, "experiment-running.png", "window")
-	before = textOf(t, ctx, "#status .count")
-	moved := fmt.Sprintf(`window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent !== %q`, before)
-	if err := within(ctx, 2*time.Minute, until(moved)); err != nil {
-		t.Fatalf("the done count stayed %q: %v\n%s", before, err, log.String())
-	}
-	after, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#status .count").textContent`))
-	t.Logf("live: %q became %q without a reload", before, after)
 	if err := <-ran; err != nil {
 		t.Fatalf("sweep: %v\n%s", err, log.String())
 	}

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/dogrun/dogrun/internal/workspace"
@@ -156,4 +158,80 @@ func outcomes(t testing.TB, st *results.Store, name string) map[string]string {
 		out[tr.Hash] = b.String()
 	}
 	return out
+}
+
+// heldLog is a sweep's log that holds chosen trials at their first epoch
+// until the test lets them go. The runner logs a trial's first epoch from
+// the goroutine that trains it, so a held trial genuinely stays in
+// training, its progress stored on the runner's own clock, for as long as
+// the test looks at the page, however fast heads train.
+type heldLog struct {
+	mu     sync.Mutex
+	text   bytes.Buffer
+	firsts int                   // first epochs logged so far
+	hold   map[int]chan struct{} // by trial, counted from 1; closed to let it go
+	held   chan int              // the trial that has just been held
+}
+
+// holdAt holds the trials numbered (from 1, in the order they train) at
+// their first epoch; the test's end lets every one go.
+func holdAt(t testing.TB, trials ...int) *heldLog {
+	l := &heldLog{hold: map[int]chan struct{}{}, held: make(chan int, len(trials))}
+	for _, n := range trials {
+		l.hold[n] = make(chan struct{})
+	}
+	t.Cleanup(func() {
+		for n := range l.hold {
+			l.release(n)
+		}
+	})
+	return l
+}
+
+func (l *heldLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.text.Write(p)
+	var wait chan struct{}
+	if bytes.Contains(p, []byte(" epoch 1/")) {
+		l.firsts++
+		wait = l.hold[l.firsts]
+	}
+	n := l.firsts
+	l.mu.Unlock()
+	if wait != nil {
+		l.held <- n
+		<-wait
+	}
+	return len(p), nil
+}
+
+// release lets trial n go on (again is harmless).
+func (l *heldLog) release(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c := l.hold[n]; c != nil {
+		close(c)
+		l.hold[n] = nil
+	}
+}
+
+// await waits until trial n is held, or the sweep ends, or a minute passes.
+func (l *heldLog) await(n int, ran <-chan error) error {
+	select {
+	case got := <-l.held:
+		if got != n {
+			return fmt.Errorf("trial %d was held, want %d", got, n)
+		}
+		return nil
+	case err := <-ran:
+		return fmt.Errorf("the sweep ended (%v) before trial %d logged its first epoch", err, n)
+	case <-time.After(2 * time.Minute):
+		return fmt.Errorf("trial %d did not log its first epoch within two minutes", n)
+	}
+}
+
+func (l *heldLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.text.String()
 }
