@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/color/palette"
+	"image/draw"
 	"image/png"
 	"net/url"
 	"os"
@@ -25,6 +28,13 @@ import (
 // artifactsDir keeps the browser test's screenshots for people (and CI) to
 // look at; git ignores it. docs/dashboard.md shows some of them.
 const artifactsDir = "testdata/artifacts"
+
+// docsImgEnv names the folder (e.g. ../docs/img) where the test also
+// writes the screenshots docs/dashboard.md shows, as dashboard-<name>:
+// those of forDocs, none of which shows a photo of the data set.
+const docsImgEnv = "DOGRUN_DOCS_IMG"
+
+var forDocs = map[string]bool{"experiments.png": true, "experiment-running.png": true, "trial-top.png": true, "parcoords.png": true}
 
 // browser starts headless Debian chromium, as the report's browser test
 // does, with a fresh profile and nothing fetched in the background.
@@ -182,7 +192,8 @@ func shoot(t *testing.T, ctx context.Context, name, sel string) {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	if err := os.MkdirAll(artifactsDir, 0o755); err != nil {
@@ -192,6 +203,20 @@ func shoot(t *testing.T, ctx context.Context, name, sel string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", filepath.Join(artifactsDir, name))
+	if dir := os.Getenv(docsImgEnv); dir != "" && forDocs[name] {
+		// In 256 colours, a third of the bytes: these go into git.
+		few := image.NewPaletted(img.Bounds(), palette.Plan9)
+		draw.Draw(few, few.Rect, img, img.Bounds().Min, draw.Src)
+		var small bytes.Buffer
+		if err := png.Encode(&small, few); err != nil {
+			t.Fatal(err)
+		}
+		to := filepath.Join(dir, "dashboard-"+name)
+		if err := os.WriteFile(to, small.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot for the docs: %s", to)
+	}
 }
 
 // TestDashboardInBrowser drives the dashboard in headless chromium over a
@@ -200,7 +225,7 @@ func shoot(t *testing.T, ctx context.Context, name, sel string) {
 // every image shown; a shared photo uploaded to the identify page is named
 // as its dog; names from the data (a dog folder, a stored experiment and
 // dog) stay text; the parallel coordinates filter by dragging. Screenshots
-// go to testdata/artifacts/.
+// go to testdata/artifacts/, and some to $DOGRUN_DOCS_IMG as well.
 func TestDashboardInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real sweep and browser")
@@ -310,6 +335,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	shoot(t, ctx, "experiment.png", "")
 	open(t, ctx, w, hs.URL, "/trial?id="+bestHash)
 	shoot(t, ctx, "trial.png", "")
+	shoot(t, ctx, "trial-top.png", "window")
 	open(t, ctx, w, hs.URL, "/compare?v="+bestHash+"&v="+otherHash)
 	open(t, ctx, w, hs.URL, "/compare?e=dogs&e="+q(xssExperiment))
 	open(t, ctx, w, hs.URL, "/identify")
