@@ -498,8 +498,8 @@ func TestSettledExperimentShowsItsPath(t *testing.T) {
 }
 
 // A variant chosen twice (two of its seeds: alpha lists its trials by
-// variant, then seed; or its experiment twice) is
-// one column, and the page says why the other is not there.
+// variant, then seed; or its experiment twice) is one column, and the page
+// says why the other is not there.
 func TestCompareShowsAVariantOnce(t *testing.T) {
 	path, _, _ := twoSweeps(t)
 	_, hs := dashboard(t, path, Options{})
