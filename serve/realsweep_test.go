@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,40 +31,50 @@ const xssFolder = `<img src=x onerror=alert(1)>`
 func photoFolder(t testing.TB, n, min int) string {
 	t.Helper()
 	shared := needs.Photos(t)
-	entries, err := os.ReadDir(shared)
-	if err != nil {
-		t.Fatal(err)
+	names := sharedDogs(t, shared, min)
+	if len(names) < n {
+		t.Fatalf("fewer than %d dogs with %d photos in %s", n, min, shared)
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if e.IsDir() {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
 	dir := t.TempDir()
-	copied := 0
-	for _, name := range names {
+	for i, name := range names[:n] {
 		photos, err := os.ReadDir(filepath.Join(shared, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(photos) < min {
-			continue
-		}
 		to := name
-		if copied == 0 {
+		if i == 0 {
 			to = xssFolder
 		}
 		for _, p := range photos {
 			copyFile(t, filepath.Join(shared, name, p.Name()), filepath.Join(dir, to, p.Name()))
 		}
-		if copied++; copied == n {
-			return dir
+	}
+	return dir
+}
+
+// sharedDogs lists, sorted, the dog folders in shared with at least min
+// photos.
+func sharedDogs(t testing.TB, shared string, min int) []string {
+	t.Helper()
+	entries, err := os.ReadDir(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		photos, err := os.ReadDir(filepath.Join(shared, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(photos) >= min {
+			names = append(names, e.Name())
 		}
 	}
-	t.Fatalf("fewer than %d dogs with %d photos in %s", n, min, shared)
-	return ""
+	sort.Strings(names)
+	return names
 }
 
 func copyFile(t testing.TB, from, to string) {
@@ -82,8 +93,9 @@ func copyFile(t testing.TB, from, to string) {
 
 // realExperiment writes a small sweep of the photos in dir: mobilefacenet
 // features (from the shared cache), a head trained for epochs epochs with no
-// early stop, dropout 0 and 0.5 over seeds seeds.
-func realExperiment(t testing.TB, name, dir string, epochs, seeds int) *schemas.Experiment {
+// early stop, dropout 0 and 0.5 over seeds seeds; extra lines of YAML add
+// to it.
+func realExperiment(t testing.TB, name, dir string, epochs, seeds int, extra ...string) *schemas.Experiment {
 	t.Helper()
 	list := "1"
 	for s := 2; s <= seeds; s++ {
@@ -96,7 +108,7 @@ head: {hidden: [64], activation: relu}
 train: {optimizer: adam, lr: 0.003, batch_size: 16, epochs: %d, early_stopping: {monitor: val_loss, patience: %d}}
 sweep: {head.dropout: [0.0, 0.5]}
 seeds: [%s]
-`, name, dir, epochs, epochs, list)
+%s`, name, dir, epochs, epochs, list, strings.Join(extra, "\n"))
 	file := filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
