@@ -16,7 +16,7 @@ import (
 // The identify page says "unknown" when the trial's open-set rule rejects
 // the photo, and names the dog when it accepts it, as dogrun predict
 // decides for the same photo: a real open-set sweep on the shared photos,
-// and photos of dogs it never saw.
+// photos of dogs it never held, and of its own.
 func TestIdentifySaysUnknown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real sweep")
