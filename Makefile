@@ -36,7 +36,7 @@ test: build
 	# crashers land in schemas/testdata/fuzz/ and then run in every go test.
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./schemas
 
-# README "Speed": minutes of benchmarks; run them on an idle machine. PyTorch
+# docs/benchmarks.md "Speed": minutes of benchmarks; run them on an idle machine. PyTorch
 # (Debian's python3-torch) is installed here only, not for make test, with
 # OpenBLAS: Debian's PyTorch calls whatever libblas.so.3 is, and without
 # OpenBLAS that is the unoptimised reference BLAS, no fair peer.

@@ -104,7 +104,7 @@ func (s *session) destroy() (err error) {
 // batch while the other sessions infer. That beats one session whose threads
 // split every operator: a thread that stops to decode a JPEG stalls its peer
 // at the operator's end, which cost 10-15% of extraction throughput on 2
-// cores (README, "Reliability and speed").
+// cores (docs/backbones.md, "Sessions").
 func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threads int) (*Model, error) {
 	cut, err := spec.Cut(cutName)
 	if err != nil {

@@ -2,10 +2,12 @@ package dedupe
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dogrun/dogrun/dataset"
 )
@@ -19,7 +21,7 @@ const (
 )
 
 // Default thresholds. PHashThreshold is a Hamming distance in bits (a pair
-// is a near-duplicate at or below it), calibrated on edited copies (README.md,
+// is a near-duplicate at or below it), calibrated on edited copies (docs/evaluation.md,
 // "Near-duplicate detection"); SSIMThreshold is the seed's similarity (at or
 // above it); AlignThreshold (align.go) a registered correlation.
 const (
@@ -50,6 +52,21 @@ type Options struct {
 	Threshold float64 // 0 = DefaultThreshold(Method)
 	// Progress, if set, is called as photos are read (done of total).
 	Progress func(done, total int)
+}
+
+// ReadProgress is an Options.Progress that prints "read k/n photos" to w,
+// prefixed with prefix, every two seconds, and at the end if it printed
+// before: reading is most of a first Find's time on a big folder, and a
+// small one is read before anyone would wait for a line.
+func ReadProgress(w io.Writer, prefix string) func(done, total int) {
+	start, last := time.Now(), time.Now()
+	printed := false
+	return func(done, total int) {
+		if time.Since(last) >= 2*time.Second || (done == total && printed) {
+			last, printed = time.Now(), true
+			fmt.Fprintf(w, "%sread %d/%d photos (%s)\n", prefix, done, total, time.Since(start).Round(time.Second))
+		}
+	}
 }
 
 // Match is a near-duplicate pair: indices into Dataset.Photos and the score

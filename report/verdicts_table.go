@@ -92,7 +92,7 @@ func (n VerdictNotes) text(alpha float64) []string {
 			english.Count(n.SingleReplicate, "row"), n.Need))
 	}
 	if n.Leaky {
-		out = append(out, "Rows marked LEAKY use the seed's protocol (augment, then split): augmented copies of training photos are in their test set, so their accuracy is inflated and their test photos differ from the others'; only the across-seed comparison applies to them.")
+		out = append(out, "Rows marked LEAKY use the original Keras scripts' protocol (augment, then split): augmented copies of training photos are in their test set, so their accuracy is inflated and their test photos differ from the others'; only the across-seed comparison applies to them.")
 	}
 	if n.Comparisons > 1 {
 		out = append(out, fmt.Sprintf("Holm's correction is over the %d comparisons with the reference.", n.Comparisons))

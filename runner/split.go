@@ -28,7 +28,10 @@ func (p *Plan) splitPhotos(data *dataset.Dataset, log io.Writer) (*dataset.Datas
 	exp := p.Experiment
 	sc := exp.Split
 	cacheDir, _ := workspace.CacheDir() // no cache folder: group without caching
-	res, err := findGroups(data, dedupe.Options{Method: sc.Group, Threshold: sc.Threshold}, cacheDir)
+	// Only a first run reads the photos (align takes a minute or two on the
+	// shared set); later runs find the groups in the cache and print nothing.
+	progress := dedupe.ReadProgress(log, "near-duplicates ("+sc.Group+"): ")
+	res, err := findGroups(data, dedupe.Options{Method: sc.Group, Threshold: sc.Threshold, Progress: progress}, cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: near-duplicates: %w", exp.File, err)
 	}

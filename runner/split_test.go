@@ -10,7 +10,9 @@ import (
 
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/dedupe"
+	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/dogrun/dogrun/results"
+	"github.com/dogrun/dogrun/schemas"
 )
 
 func planWith(t *testing.T, dataDir, split, sweep string) *Plan {
@@ -187,5 +189,54 @@ func TestIsCopyReadsUnitNames(t *testing.T) {
 	}
 	if IsCopy("dog#1/a.jpg") {
 		t.Error(`IsCopy("dog#1/a.jpg") = true for a path with '#' in a folder name`)
+	}
+}
+
+// TestAlignSplitKeepsBurstsTogether: split.group align groups re-aligned
+// burst shots that the labelled pairs call one shot and phash misses, so
+// each pair lands on one side of the split.
+func TestAlignSplitKeepsBurstsTogether(t *testing.T) {
+	photos := needs.Photos(t)
+	data := filepath.Join(t.TempDir(), "dogs")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dog := range []string{"39", "646", "909", "519"} {
+		if err := os.Symlink(filepath.Join(photos, dog), filepath.Join(data, dog)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("DOGRUN_CACHE", t.TempDir())
+	bursts := [][2]string{{"39/39.1.jpg", "39/39.4.jpg"}, {"646/646.0.jpg", "646/646.1.jpg"}, {"909/909.0.jpg", "909/909.4.jpg"}}
+	together := func(p *Plan, a, b string) (group, part bool) {
+		ia := slices.IndexFunc(p.Data.Photos, func(ph dataset.Photo) bool { return ph.Rel == a })
+		ib := slices.IndexFunc(p.Data.Photos, func(ph dataset.Photo) bool { return ph.Rel == b })
+		if ia < 0 || ib < 0 {
+			t.Fatalf("%s or %s not in the plan", a, b)
+		}
+		side := map[int]int{}
+		for k, part := range [][]int{p.Split.Train, p.Split.Val, p.Split.Test} {
+			for _, i := range part {
+				side[i] = k
+			}
+		}
+		return p.Groups[ia] == p.Groups[ib], side[ia] == side[ib]
+	}
+	aligned := planWith(t, data, "{group: align}", "head.dropout: [0.0]")
+	if aligned.Experiment.Split.Threshold != dedupe.AlignThreshold || schemas.AlignThreshold != dedupe.AlignThreshold {
+		t.Fatalf("align threshold %v, schemas' default %v, dedupe's %v", aligned.Experiment.Split.Threshold, schemas.AlignThreshold, dedupe.AlignThreshold)
+	}
+	// Every photo of 519 is one burst: no honest split can test it.
+	if slices.Contains(aligned.Data.Classes, "519") {
+		t.Errorf("dog 519, one group under align, was kept: %v", aligned.Data.Classes)
+	}
+	hashed := planWith(t, data, "{group: phash}", "head.dropout: [0.0]")
+	for _, b := range bursts {
+		if g, side := together(aligned, b[0], b[1]); !g || !side {
+			t.Errorf("align: %s and %s: same group %v, same side %v", b[0], b[1], g, side)
+		}
+		if g, _ := together(hashed, b[0], b[1]); g {
+			t.Errorf("phash grouped %s and %s: the test no longer shows what align adds", b[0], b[1])
+		}
 	}
 }

@@ -49,6 +49,9 @@ func Decode(file string, data []byte) (*Experiment, error) {
 	e.File = file
 	d.decodeStruct(body, reflect.ValueOf(&e).Elem(), "")
 	d.optionalDefaults(reflect.ValueOf(&e).Elem(), "")
+	if _, set := d.key["split.threshold"]; !set && e.Split.Group == "align" {
+		e.Split.Threshold = AlignThreshold
+	}
 
 	// Validation problems in fields that already failed to decode are noise.
 	for _, p := range validateBase(&e) {

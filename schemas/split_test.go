@@ -38,10 +38,34 @@ func TestSplitBlock(t *testing.T) {
 	}
 }
 
+// TestSplitAlignThreshold: align's threshold is a correlation, so leaving it
+// out gives align's default, not phash's 8 bits; a phash file without one
+// keeps 8 (and its trial hashes).
+func TestSplitAlignThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want Split
+	}{
+		{"split: {group: align}\n", Split{Group: "align", Threshold: 0.75}},
+		{"split: {group: align, threshold: 0.6}\n", Split{Group: "align", Threshold: 0.6}},
+		{"split: {group: phash}\n", Split{Group: "phash", Threshold: 8}},
+		{"", Split{Group: "phash", Threshold: 8}},
+	} {
+		e, err := Decode("s.yaml", []byte(splitBase+tc.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if diff := cmp.Diff(tc.want, e.Split); diff != "" {
+			t.Errorf("%q: split (-want +got):\n%s", tc.yaml, diff)
+		}
+	}
+}
+
 func TestSplitErrors(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"split: {kfold: 1}\n", "s.yaml:5:16: split.kfold: 1 is not a number of folds"},
-		{"split: {group: ssim}\n", `split.group: "ssim" is not one of phash, none`},
+		{"split: {group: ssim}\n", `split.group: "ssim" is not one of phash, align, none`},
+		{"split: {group: align, threshold: 8}\n", "s.yaml:5:34: split.threshold: align takes a correlation from 0 to 1, got 8 (leave it out for 0.75)"},
 		{"sweep: {split.kfold: [0, 5]}\n", "split.kfold cannot be swept: grouping and folds must be the same for every trial"},
 		{"sweep: {split.group: [phash, none]}\n", "split.group cannot be swept"},
 	} {

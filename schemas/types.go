@@ -65,11 +65,16 @@ type Dataset struct {
 // Near-duplicate groups (burst shots, re-crops, copies) are the unit of the
 // split, so no test photo has a near-copy in training.
 type Split struct {
-	Group     string  `yaml:"group" json:"group" dogrun:"nosweep,enum=phash|none,default=phash" doc:"How near-duplicate photos are found and kept on one side of the split: phash (perceptual hash searched over re-crops and flips, calibrated on DogFaceNet) or none (every photo on its own, as the seed did)."`
-	Threshold float64 `yaml:"threshold" json:"threshold" dogrun:"nosweep,min=0,max=64,default=8" doc:"phash: largest Hamming distance in bits (of 64) at which two photos are near-duplicates."`
+	Group     string  `yaml:"group" json:"group" dogrun:"nosweep,enum=phash|align|none,default=phash" doc:"How near-duplicate photos are found and kept on one side of the split: phash (perceptual hash searched over re-crops and flips, calibrated on DogFaceNet), align (local features matched under one rotation, scale and shift, then the photos registered and correlated: also finds re-aligned burst shots, at three times phash's CPU) or none (every photo on its own, as the original Keras scripts did)."`
+	Threshold float64 `yaml:"threshold" json:"threshold" dogrun:"nosweep,min=0,max=64,default=8" doc:"phash: largest Hamming distance in bits (of 64) at which two photos are near-duplicates (default 8). align: smallest registered correlation, from 0 to 1 (default 0.75)."`
 	KFold     int     `yaml:"kfold" json:"kfold" dogrun:"nosweep,min=0,max=50,default=0" doc:"0: one holdout split with dataset.test and dataset.val. K >= 2: K folds, each tested once, with dataset.val for validation; every variant and seed runs once per fold."`
 	Leaky     bool    `yaml:"leaky" json:"leaky" dogrun:"default=false" doc:"Reproduce the original Keras scripts' flawed protocol (augment first, then split, so copies of a training photo are tested) only to show how much it inflates accuracy. May be swept: [false, true] puts both side by side."`
 }
+
+// AlignThreshold is split.threshold's default under group align, dedupe's
+// default correlation (schemas does not import dedupe, which decodes images;
+// a runner test holds the two equal).
+const AlignThreshold = 0.75
 
 // Backbone names the pretrained feature extractor.
 type Backbone struct {

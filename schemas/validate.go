@@ -37,6 +37,10 @@ func validateBase(e *Experiment) []problem {
 	if d := e.Dataset; d.Test > 0 && d.Val >= 0 && d.Test+d.Val >= 1 {
 		ps = append(ps, problem{"dataset.val", fmt.Sprintf("test + val must be < 1 to leave photos for training, got %s + %s", formatValue(d.Test), formatValue(d.Val))})
 	}
+	// The tag's range is phash's; align's threshold is a correlation.
+	if e.Split.Group == "align" && e.Split.Threshold > 1 {
+		ps = append(ps, problem{"split.threshold", fmt.Sprintf("align takes a correlation from 0 to 1, got %s (leave it out for %s)", formatValue(e.Split.Threshold), formatValue(AlignThreshold))})
+	}
 	// One fold would test on every photo and train on none.
 	if e.Split.KFold == 1 {
 		ps = append(ps, problem{"split.kfold", "1 is not a number of folds: use 0 for one holdout split, or 2 or more"})

@@ -71,13 +71,7 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "%s: %s of %s; method %s: near-duplicates at %s\n", dirs[0],
 		english.Count(len(d.Photos), "photo"), english.Count(len(d.Classes), "class|classes"), *method, thresholdText(*method, *threshold))
-	start, last := time.Now(), time.Now()
-	res, err := dedupe.Find(d, dedupe.Options{Method: *method, Threshold: *threshold, Progress: func(done, total int) {
-		if time.Since(last) >= 2*time.Second || done == total {
-			last = time.Now()
-			fmt.Fprintf(c.stderr, "  read %d/%d photos (%s)\n", done, total, time.Since(start).Round(time.Second))
-		}
-	}})
+	res, err := dedupe.Find(d, dedupe.Options{Method: *method, Threshold: *threshold, Progress: dedupe.ReadProgress(c.stderr, "  ")})
 	if err != nil {
 		return err
 	}
@@ -90,7 +84,7 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 	for _, g := range multi {
 		grouped += len(g)
 	}
-	fmt.Fprintf(c.stdout, "%s %s %s:\n", english.Count(len(multi), "near-duplicate group"), english.Noun(len(multi), "holds|hold"), english.Count(grouped, "photo"))
+	fmt.Fprintf(c.stdout, "%s %s %s%s\n", english.Count(len(multi), "near-duplicate group"), english.Noun(len(multi), "holds|hold"), english.Count(grouped, "photo"), listColon(len(multi)))
 	for _, g := range multi {
 		var names []string
 		for _, i := range g {
@@ -106,7 +100,7 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "  %s  (%s)\n", strings.Join(names, " "), strings.Join(links, ", "))
 	}
-	fmt.Fprintf(c.stdout, "%s filed under two dogs at once:\n", english.Count(len(res.CrossClass), "photo pair"))
+	fmt.Fprintf(c.stdout, "%s filed under two dogs at once%s\n", english.Count(len(res.CrossClass), "photo pair"), listColon(len(res.CrossClass)))
 	crossMethod := *method
 	if crossMethod == dedupe.MethodAlign {
 		crossMethod = dedupe.MethodPHash // align finds copies across dogs by their plain hashes
@@ -210,4 +204,13 @@ func (c *dedupeCommand) printTable(t dedupe.Table) {
 		}
 		fmt.Fprintln(c.stdout)
 	}
+}
+
+// listColon ends a line that introduces a list of n items: a colon when
+// the list follows, nothing when it is empty.
+func listColon(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return ":"
 }
