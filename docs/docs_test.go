@@ -193,6 +193,7 @@ var made = []string{
 	"runs",                      // dogrun run and report
 	".cache",                    // dogrun setup and the feature cache
 	"report/testdata/artifacts", // the report's browser test
+	"serve/testdata/artifacts",  // the dashboard's browser test
 	"tools/parity/node_modules", // scripts/bootstrap
 	"schemas/testdata/fuzz",     // go test -fuzz, when it finds a crasher
 }

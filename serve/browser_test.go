@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/color/palette"
+	"image/draw"
 	"image/png"
 	"net/url"
 	"os"
@@ -25,6 +28,13 @@ import (
 // artifactsDir keeps the browser test's screenshots for people (and CI) to
 // look at; git ignores it. docs/dashboard.md shows some of them.
 const artifactsDir = "testdata/artifacts"
+
+// docsImgEnv names the folder (e.g. ../docs/img) where the test also
+// writes the screenshots docs/dashboard.md shows, as dashboard-<name>:
+// those of forDocs, none of which shows a photo of the data set.
+const docsImgEnv = "DOGRUN_DOCS_IMG"
+
+var forDocs = map[string]bool{"experiments.png": true, "experiment-running.png": true, "trial-top.png": true, "parcoords.png": true}
 
 // browser starts headless Debian chromium, as the report's browser test
 // does, with a fresh profile and nothing fetched in the background.
@@ -182,7 +192,8 @@ func shoot(t *testing.T, ctx context.Context, name, sel string) {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	if err := os.MkdirAll(artifactsDir, 0o755); err != nil {
@@ -192,6 +203,20 @@ func shoot(t *testing.T, ctx context.Context, name, sel string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", filepath.Join(artifactsDir, name))
+	if dir := os.Getenv(docsImgEnv); dir != "" && forDocs[name] {
+		// In 256 colours, a third of the bytes: these go into git.
+		few := image.NewPaletted(img.Bounds(), palette.Plan9)
+		draw.Draw(few, few.Rect, img, img.Bounds().Min, draw.Src)
+		var small bytes.Buffer
+		if err := png.Encode(&small, few); err != nil {
+			t.Fatal(err)
+		}
+		to := filepath.Join(dir, "dashboard-"+name)
+		if err := os.WriteFile(to, small.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot for the docs: %s", to)
+	}
 }
 
 // TestDashboardInBrowser drives the dashboard in headless chromium over a
@@ -200,7 +225,7 @@ func shoot(t *testing.T, ctx context.Context, name, sel string) {
 // every image shown; a shared photo uploaded to the identify page is named
 // as its dog; names from the data (a dog folder, a stored experiment and
 // dog) stay text; the parallel coordinates filter by dragging. Screenshots
-// go to testdata/artifacts/.
+// go to testdata/artifacts/, and some to $DOGRUN_DOCS_IMG as well.
 func TestDashboardInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real sweep and browser")
@@ -218,13 +243,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	_, hs := dashboard(t, path, Options{Poll: 200 * time.Millisecond, CacheDir: cacheDir})
 
-	// The live page: a sweep starts, and the page follows it.
-	exp := realExperiment(t, "dogs", photos, 1500, 3) // a few seconds a trial: long enough to watch
+	// The live page: a sweep starts, and the page follows it. Heads train
+	// in well under a second, so trials 2 and 3 are held at their first
+	// epoch (see heldLog) while the page is looked at.
+	exp := realExperiment(t, "dogs", photos, 1500, 3)
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
-	var log bytes.Buffer
+	log := holdAt(t, 2, 3)
 	ran := make(chan error, 1)
-	go func() { ran <- runSweep(runCtx, exp, st, t.TempDir(), &log) }()
+	go func() { ran <- runSweep(runCtx, exp, st, t.TempDir(), log) }()
 	for {
 		if _, err := st.Experiment(context.Background(), "dogs"); err == nil {
 			break
@@ -237,33 +264,32 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	open(t, ctx, w, hs.URL, "/experiment?e=dogs")
 	// A sentinel that a reload would lose, and every count the page shows.
-	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`
 		window.dogrunSentinel = "not reloaded";
 		window.dogrunSeen = [document.querySelector("#status .count").textContent];
 		new MutationObserver(() => {
 			const c = document.querySelector("#status .count");
 			if (c && window.dogrunSeen[window.dogrunSeen.length - 1] !== c.textContent) { window.dogrunSeen.push(c.textContent); }
 		}).observe(document.getElementById("status"), {childList: true, subtree: true, characterData: true});
-		window.dogrunSeen[0]`))
-	if err != nil {
+		window.dogrunSeen[0]`)); err != nil {
 		t.Fatal(err)
 	}
-	// A trial shows up training, with its epochs, after a first one is
-	// done; then the count of done trials moves on; and the page was never
-	// reloaded.
-	running := `window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent !== "0 of 6 trials done" &&
-		Array.from(document.querySelectorAll("#status table.running tr")).some(tr => tr.cells[2].textContent === "training" && tr.querySelector("progress").value > 0)`
-	if err := within(ctx, 2*time.Minute, until(running)); err != nil {
-		t.Fatalf("no trial shown training: %v\n%s", err, log.String())
+	// While trial n is held in training, the page shows it training with
+	// its epochs beside the n-1 trials done, and was never reloaded.
+	for _, n := range []int{2, 3} {
+		if err := log.await(n, ran); err != nil {
+			t.Fatalf("%v\n%s", err, log.String())
+		}
+		running := fmt.Sprintf(`window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent === "%d of 6 trials done" &&
+			Array.from(document.querySelectorAll("#status table.running tr")).some(tr => tr.cells[2].textContent === "training" && tr.querySelector("progress").value > 0)`, n-1)
+		if err := within(ctx, 2*time.Minute, until(running)); err != nil {
+			t.Fatalf("trial %d not shown training beside %d done: %v\nthe page says:\n%s", n, n-1, err, textOf(t, ctx, "#status"))
+		}
+		if n == 2 {
+			shoot(t, ctx, "experiment-running.png", "window")
+		}
+		log.release(n)
 	}
-	shoot(t, ctx, "experiment-running.png", "window")
-	before = textOf(t, ctx, "#status .count")
-	moved := fmt.Sprintf(`window.dogrunSentinel === "not reloaded" && document.querySelector("#status .count").textContent !== %q`, before)
-	if err := within(ctx, 2*time.Minute, until(moved)); err != nil {
-		t.Fatalf("the done count stayed %q: %v\n%s", before, err, log.String())
-	}
-	after, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#status .count").textContent`))
-	t.Logf("live: %q became %q without a reload", before, after)
 	if err := <-ran; err != nil {
 		t.Fatalf("sweep: %v\n%s", err, log.String())
 	}
@@ -309,6 +335,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	shoot(t, ctx, "experiment.png", "")
 	open(t, ctx, w, hs.URL, "/trial?id="+bestHash)
 	shoot(t, ctx, "trial.png", "")
+	shoot(t, ctx, "trial-top.png", "window")
 	open(t, ctx, w, hs.URL, "/compare?v="+bestHash+"&v="+otherHash)
 	open(t, ctx, w, hs.URL, "/compare?e=dogs&e="+q(xssExperiment))
 	open(t, ctx, w, hs.URL, "/identify")

@@ -2,9 +2,11 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
@@ -99,11 +101,21 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) error {
 	if len(v.Hidden) > maxCompared {
 		return badRequest("at most %d columns can be compared at once", maxCompared)
 	}
+	// Two seeds of one variant, or an experiment and its best variant,
+	// name the same column: it is shown once, with all its seeds.
+	shown := map[[2]string]bool{}
+	var again []string
 	for i, h := range v.Hidden {
 		item, err := s.compareItem(c, h[0], h[1])
 		if err != nil {
 			return err
 		}
+		key := [2]string{item.Experiment, item.Variant}
+		if shown[key] {
+			again = append(again, item.Label)
+			continue
+		}
+		shown[key] = true
 		rest := append(append([]string{}, kv[:2*i]...), kv[2*i+2:]...)
 		item.Remove = link("/compare", rest...)
 		v.Items = append(v.Items, item)
@@ -113,6 +125,10 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) error {
 		v.Note = "Choose what to compare: tick variants on an experiment's page, or add experiments below."
 	case len(v.Items) == 1:
 		v.Note = "Add another experiment or variant to compare with."
+	}
+	if len(again) > 0 {
+		v.Note = strings.TrimSpace(fmt.Sprintf("%s is chosen more than once: a variant is one column, all its seeds together. %s",
+			strings.Join(again, ", "), v.Note))
 	}
 	if len(v.Items) > 0 {
 		s.sharePhotos(v, atoi(q.Get("page")), func(p int) string { return link("/compare", append(kv, "page", strconv.Itoa(p))...) })

@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/dogrun/dogrun/internal/workspace"
@@ -28,40 +31,50 @@ const xssFolder = `<img src=x onerror=alert(1)>`
 func photoFolder(t testing.TB, n, min int) string {
 	t.Helper()
 	shared := needs.Photos(t)
-	entries, err := os.ReadDir(shared)
-	if err != nil {
-		t.Fatal(err)
+	names := sharedDogs(t, shared, min)
+	if len(names) < n {
+		t.Fatalf("fewer than %d dogs with %d photos in %s", n, min, shared)
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if e.IsDir() {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
 	dir := t.TempDir()
-	copied := 0
-	for _, name := range names {
+	for i, name := range names[:n] {
 		photos, err := os.ReadDir(filepath.Join(shared, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(photos) < min {
-			continue
-		}
 		to := name
-		if copied == 0 {
+		if i == 0 {
 			to = xssFolder
 		}
 		for _, p := range photos {
 			copyFile(t, filepath.Join(shared, name, p.Name()), filepath.Join(dir, to, p.Name()))
 		}
-		if copied++; copied == n {
-			return dir
+	}
+	return dir
+}
+
+// sharedDogs lists, sorted, the dog folders in shared with at least min
+// photos.
+func sharedDogs(t testing.TB, shared string, min int) []string {
+	t.Helper()
+	entries, err := os.ReadDir(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		photos, err := os.ReadDir(filepath.Join(shared, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(photos) >= min {
+			names = append(names, e.Name())
 		}
 	}
-	t.Fatalf("fewer than %d dogs with %d photos in %s", n, min, shared)
-	return ""
+	sort.Strings(names)
+	return names
 }
 
 func copyFile(t testing.TB, from, to string) {
@@ -80,8 +93,9 @@ func copyFile(t testing.TB, from, to string) {
 
 // realExperiment writes a small sweep of the photos in dir: mobilefacenet
 // features (from the shared cache), a head trained for epochs epochs with no
-// early stop, dropout 0 and 0.5 over seeds seeds.
-func realExperiment(t testing.TB, name, dir string, epochs, seeds int) *schemas.Experiment {
+// early stop, dropout 0 and 0.5 over seeds seeds; extra lines of YAML add
+// to it.
+func realExperiment(t testing.TB, name, dir string, epochs, seeds int, extra ...string) *schemas.Experiment {
 	t.Helper()
 	list := "1"
 	for s := 2; s <= seeds; s++ {
@@ -94,7 +108,7 @@ head: {hidden: [64], activation: relu}
 train: {optimizer: adam, lr: 0.003, batch_size: 16, epochs: %d, early_stopping: {monitor: val_loss, patience: %d}}
 sweep: {head.dropout: [0.0, 0.5]}
 seeds: [%s]
-`, name, dir, epochs, epochs, list)
+%s`, name, dir, epochs, epochs, list, strings.Join(extra, "\n"))
 	file := filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -156,4 +170,80 @@ func outcomes(t testing.TB, st *results.Store, name string) map[string]string {
 		out[tr.Hash] = b.String()
 	}
 	return out
+}
+
+// heldLog is a sweep's log that holds chosen trials at their first epoch
+// until the test lets them go. The runner logs a trial's first epoch from
+// the goroutine that trains it, so a held trial genuinely stays in
+// training, its progress stored on the runner's own clock, for as long as
+// the test looks at the page, however fast heads train.
+type heldLog struct {
+	mu     sync.Mutex
+	text   bytes.Buffer
+	firsts int                   // first epochs logged so far
+	hold   map[int]chan struct{} // by trial, counted from 1; closed to let it go
+	held   chan int              // the trial that has just been held
+}
+
+// holdAt holds the trials numbered (from 1, in the order they train) at
+// their first epoch; the test's end lets every one go.
+func holdAt(t testing.TB, trials ...int) *heldLog {
+	l := &heldLog{hold: map[int]chan struct{}{}, held: make(chan int, len(trials))}
+	for _, n := range trials {
+		l.hold[n] = make(chan struct{})
+	}
+	t.Cleanup(func() {
+		for n := range l.hold {
+			l.release(n)
+		}
+	})
+	return l
+}
+
+func (l *heldLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.text.Write(p)
+	var wait chan struct{}
+	if bytes.Contains(p, []byte(" epoch 1/")) {
+		l.firsts++
+		wait = l.hold[l.firsts]
+	}
+	n := l.firsts
+	l.mu.Unlock()
+	if wait != nil {
+		l.held <- n
+		<-wait
+	}
+	return len(p), nil
+}
+
+// release lets trial n go on (again is harmless).
+func (l *heldLog) release(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c := l.hold[n]; c != nil {
+		close(c)
+		l.hold[n] = nil
+	}
+}
+
+// await waits until trial n is held, or the sweep ends, or a minute passes.
+func (l *heldLog) await(n int, ran <-chan error) error {
+	select {
+	case got := <-l.held:
+		if got != n {
+			return fmt.Errorf("trial %d was held, want %d", got, n)
+		}
+		return nil
+	case err := <-ran:
+		return fmt.Errorf("the sweep ended (%v) before trial %d logged its first epoch", err, n)
+	case <-time.After(2 * time.Minute):
+		return fmt.Errorf("trial %d did not log its first epoch within two minutes", n)
+	}
+}
+
+func (l *heldLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.text.String()
 }

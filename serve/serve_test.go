@@ -496,3 +496,31 @@ func TestSettledExperimentShowsItsPath(t *testing.T) {
 		t.Errorf("a path that is not there: status %d", status)
 	}
 }
+
+// A variant chosen twice (two of its seeds: alpha lists its trials by
+// variant, then seed; or its experiment twice) is one column, and the page
+// says why the other is not there.
+func TestCompareShowsAVariantOnce(t *testing.T) {
+	path, _, _ := twoSweeps(t)
+	_, hs := dashboard(t, path, Options{})
+	_, body, _ := get(t, hs.URL+"/experiment?e=alpha")
+	var hashes []string
+	for _, m := range regexp.MustCompile(`href="/trial\?id=([0-9a-f]+)"`).FindAllStringSubmatch(body, -1) {
+		hashes = append(hashes, m[1])
+	}
+	if len(hashes) < 2 {
+		t.Fatalf("alpha's page links %d trials", len(hashes))
+	}
+	for _, p := range []string{"/compare?e=alpha&e=alpha", "/compare?v=" + hashes[0] + "&v=" + hashes[1]} {
+		status, body, _ := get(t, hs.URL+p)
+		if status != http.StatusOK {
+			t.Fatalf("%s: status %d\n%.300s", p, status, body)
+		}
+		if n := strings.Count(body, `class="remove"`); n != 1 {
+			t.Errorf("%s: %d columns, want 1", p, n)
+		}
+		if !strings.Contains(body, "is chosen more than once") {
+			t.Errorf("%s does not say why one column is missing:\n%s", p, body)
+		}
+	}
+}
