@@ -66,6 +66,13 @@ func (e *Explainer) DrawTile(path, photo, trial string, class int) (Tile, error)
 		Map: e.Map, Side: [2]int{r.W, r.H}, Photo: photo, Trial: trial}, nil
 }
 
+// TileStore keeps drawn tiles by key: Tiles in a folder (the report's), or
+// memory (the dashboard's, which writes nothing).
+type TileStore interface {
+	Get(TileKey) (Tile, bool)
+	Put(TileKey, Tile) error
+}
+
 // Tiles keeps tiles in a folder as <key>.png with <key>.json beside it, so
 // that a report drawn again reuses the tiles whose inputs did not change.
 type Tiles struct {

@@ -97,7 +97,7 @@ func (c *SettleCard) draw(pics *pictures) error {
 		looks := pathLooks(p.Comparison, s.Design.Margin)
 		name := fmt.Sprintf("settle_%d.png", i+1)
 		png, err := pics.draw(name, []any{label, metric, looks, s.Design.Margin, s.Design.MaxSeeds, s.Level(), chartW, chartH}, func() ([]byte, error) {
-			return plots.SequentialPath(label, metric, looks, s.Design.Margin, s.Design.MaxSeeds, s.Level(), plots.PNG, chartW, chartH)
+			return c.Chart(i, plots.PNG, chartW, chartH)
 		})
 		if err != nil {
 			return fmt.Errorf("settle chart of %s: %w", label, err)
@@ -106,6 +106,14 @@ func (c *SettleCard) draw(pics *pictures) error {
 			Caption: fmt.Sprintf("%s, look by look: the mean paired difference with its %s repeated interval; better or worse once the mean passes the red boundary, equivalent once it stays within the green one, both computed at each look.", label, levelText(s.Level()))}
 	}
 	return nil
+}
+
+// Chart draws comparison i's path look by look, in format f (the report's
+// picture, or the live dashboard's).
+func (c *SettleCard) Chart(i int, f plots.Format, widthPx, heightPx int) ([]byte, error) {
+	s, p := c.State, c.Paths[i]
+	return plots.SequentialPath(s.Label(p.Comparison), "difference in "+metricName(s.Design.Metric),
+		pathLooks(p.Comparison, s.Design.Margin), s.Design.Margin, s.Design.MaxSeeds, s.Level(), f, widthPx, heightPx)
 }
 
 // pathLooks turns looks into the chart's terms: boundaries on the mean.
@@ -229,8 +237,8 @@ func boundText(b float64) string {
 	return fmt.Sprintf("%.4f", b)
 }
 
-// noLook says why a comparison has no path yet.
-func (c *SettleCard) noLook(p SettlePath) string {
+// NoLook says why a comparison has no path yet.
+func (c *SettleCard) NoLook(p SettlePath) string {
 	return fmt.Sprintf("No look yet: %s paired, the first look is at %d.", english.Count(len(p.Diffs), "seed"), c.State.Plan.Bounds[0].Seeds)
 }
 
@@ -246,7 +254,7 @@ func (c *SettleCard) Markdown() string {
 	for _, p := range c.Paths {
 		fmt.Fprintf(&b, "\n### %s\n\n", c.State.Label(p.Comparison))
 		if p.Figure.PNG == nil {
-			b.WriteString(c.noLook(p) + "\n")
+			b.WriteString(c.NoLook(p) + "\n")
 			continue
 		}
 		fmt.Fprintf(&b, "![%s](%s)\n\n*%s*\n\n", p.Figure.Caption, p.Figure.Name, p.Figure.Caption)
@@ -298,7 +306,7 @@ func (c *SettleCard) HTML() htmltemplate.HTML {
 		h, r := c.pathTable(p)
 		pp := path{Label: c.State.Label(p.Comparison), Figure: p.Figure, Table: htmlTable{h, r}}
 		if p.Figure.PNG == nil {
-			pp.NoLook = c.noLook(p)
+			pp.NoLook = c.NoLook(p)
 		}
 		paths = append(paths, pp)
 	}

@@ -136,25 +136,29 @@ func LoadVerdictTrials(ctx context.Context, st *results.Store, exp results.Exper
 	if err != nil {
 		return nil, err
 	}
-	return verdictTrials(ctx, st, trials, m)
+	return verdictTrials(ctx, st, exp.ID, trials, m)
 }
 
-// verdictTrials reads the outcomes of trials, whose test metrics m holds
-// when they are done.
-func verdictTrials(ctx context.Context, st *results.Store, trials []results.Trial, m map[int64]results.TrialMetrics) ([]VerdictTrial, error) {
+// verdictTrials reads the outcomes of trials of experiment expID, whose test
+// metrics m holds when they are done.
+func verdictTrials(ctx context.Context, st *results.Store, expID int64, trials []results.Trial, m map[int64]results.TrialMetrics) ([]VerdictTrial, error) {
+	// One read for every trial's answers: thousands of trials would
+	// otherwise cost thousands of queries. Finish stores a trial's metrics
+	// and answers at once, so a trial done above has its answers here.
+	outcomes, err := st.PhotoOutcomes(ctx, expID, "")
+	if err != nil {
+		return nil, err
+	}
+	photos := map[int64][]PhotoOutcome{}
+	for _, o := range outcomes {
+		photos[o.TrialID] = append(photos[o.TrialID], PhotoOutcome{Photo: o.Photo, Top1: o.Pred == o.True, Top5: o.Top5})
+	}
 	out := make([]VerdictTrial, len(trials))
 	for i, t := range trials {
 		vt := VerdictTrial{Number: trialNumber(t), VariantKey: t.VariantKey, VariantJSON: t.VariantJSON,
 			Seed: t.Seed, Fold: t.Fold, Leaky: isLeaky(t.ConfigJSON), Pruned: t.Status == results.StatusPruned}
 		if tm, ok := m[t.ID]; ok {
-			vt.Done, vt.Accuracy, vt.Top5 = true, tm.Accuracy, tm.Top5
-			preds, err := st.Predictions(ctx, t.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range preds {
-				vt.Photos = append(vt.Photos, PhotoOutcome{Photo: p.Photo, Top1: p.Pred == p.True, Top5: inTop5(p)})
-			}
+			vt.Done, vt.Accuracy, vt.Top5, vt.Photos = true, tm.Accuracy, tm.Top5, photos[t.ID]
 		}
 		out[i] = vt
 	}
@@ -224,7 +228,7 @@ func confirmVerdicts(ctx context.Context, st *results.Store, exp results.Experim
 			}
 		}
 	}
-	vts, err := verdictTrials(ctx, st, confirms, m)
+	vts, err := verdictTrials(ctx, st, exp.ID, confirms, m)
 	if err != nil {
 		return nil, err
 	}
@@ -297,9 +301,9 @@ func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions)
 // by: the done ones with their accuracy under metric, and the axis's values
 // in sweep order, those of trials not done yet included; and counts the
 // pruned ones, which have no test results.
-func placeTrials(trials []VerdictTrial, by string, where []setting, metric string) (rows []verdictTrial, values []string, pruned int) {
+func placeTrials(trials []VerdictTrial, by string, where []Setting, metric string) (rows []verdictTrial, values []string, pruned int) {
 	for _, t := range trials {
-		settings, _ := parseVariant(t.VariantJSON)
+		settings, _ := ParseVariant(t.VariantJSON)
 		if !matches(settings, where) {
 			continue
 		}
@@ -445,21 +449,21 @@ func (v *Verdicts) compare(rows []verdictTrial, values []string, correct func(Ph
 }
 
 // parseWhere reads "path=value" filters on sweep axes.
-func parseWhere(where, axes []string) ([]setting, error) {
-	var out []setting
+func parseWhere(where, axes []string) ([]Setting, error) {
+	var out []Setting
 	for _, w := range where {
 		path, val, ok := strings.Cut(w, "=")
 		path, val = strings.TrimSpace(path), strings.TrimSpace(val)
 		if !ok || !contains(axes, path) {
 			return nil, fmt.Errorf("where %q: want AXIS=VALUE with a sweep axis (axes: %s)", w, strings.Join(axes, ", "))
 		}
-		out = append(out, setting{Path: path, Label: val})
+		out = append(out, Setting{Path: path, Label: val})
 	}
 	return out, nil
 }
 
 // matches reports whether settings have every where value.
-func matches(settings, where []setting) bool {
+func matches(settings, where []Setting) bool {
 	for _, w := range where {
 		ok := false
 		for _, s := range settings {
@@ -478,16 +482,6 @@ func matches(settings, where []setting) bool {
 // (["a","b"]), be typed as variant keys show it ([a,b]).
 func sameLabel(stored, typed string) bool {
 	return sameValue(stored, typed) || strings.ReplaceAll(stored, `"`, "") == typed
-}
-
-// inTop5 is a photo whose dog is among its five best-scored classes.
-func inTop5(p results.Prediction) bool {
-	for i, c := range p.TopK {
-		if i < 5 && c.Class == p.True {
-			return true
-		}
-	}
-	return false
 }
 
 // minPairs is the fewest paired replicates with which m Holm-corrected
@@ -647,7 +641,7 @@ func verdictText(r *VerdictRow, alpha float64, comparisons int) string {
 func verdictAxes(trials []VerdictTrial) ([]string, error) {
 	var axes []string
 	for _, t := range trials {
-		ss, ok := parseVariant(t.VariantJSON)
+		ss, ok := ParseVariant(t.VariantJSON)
 		if !ok && t.VariantJSON != "" {
 			return nil, fmt.Errorf("trial %d: bad variant %q", t.Number, t.VariantJSON)
 		}

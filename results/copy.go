@@ -16,7 +16,7 @@ import (
 var (
 	experimentTables = []string{"splits", "split_units", "settle_designs"} // by experiment_id, splits first
 	trialTables      = []string{"epochs", "test_metrics", "class_metrics", "confusion",
-		"open_set", "open_set_counts", "trial_attempts", "search_samples", "search_confirmations"} // by trial_id
+		"open_set", "open_set_counts", "trial_attempts", "trial_progress", "search_samples", "search_confirmations"} // by trial_id
 )
 
 // Copied says what Copy did with one experiment.

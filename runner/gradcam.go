@@ -28,15 +28,16 @@ func NewExplainer(ctx context.Context, st *results.Store, exp results.Experiment
 type TestCAM struct {
 	Prediction results.Prediction
 	Tile       gradcam.Tile
-	File       string // the tile's PNG, relative to the folder holding tiles.Dir
+	Key        gradcam.TileKey // where tiles keeps it
 }
 
 // ExplainTests explains up to n test photos of trial t (of experiment exp,
 // whose photos are under datasetDir): one per dog first, half right and
 // half wrong where there are enough. Tiles whose inputs did not change are
 // reused from tiles, others drawn and stored there; drawn says how many were
-// drawn. Tiles no longer shown are removed.
-func ExplainTests(ctx context.Context, st *results.Store, exp results.Experiment, t results.Trial, datasetDir, cacheDir string, tiles *gradcam.Tiles, n int) (cams []TestCAM, drawn int, err error) {
+// drawn. The backbone runs on threads threads (0: one per CPU).
+func ExplainTests(ctx context.Context, st *results.Store, exp results.Experiment, t results.Trial, datasetDir, cacheDir string,
+	tiles gradcam.TileStore, n, threads int) (cams []TestCAM, drawn int, err error) {
 	if datasetDir == "" {
 		return nil, 0, errors.New("the experiment file no longer names the photos")
 	}
@@ -64,7 +65,7 @@ func ExplainTests(ctx context.Context, st *results.Store, exp results.Experiment
 		if !ok || tile.Class != p.Pred { // a tile that does not read back as written is drawn again
 
 			if e == nil {
-				if e, err = NewExplainer(ctx, st, exp, t, cacheDir, 0); err != nil {
+				if e, err = NewExplainer(ctx, st, exp, t, cacheDir, threads); err != nil {
 					return cams, drawn, err
 				}
 			}
@@ -76,9 +77,9 @@ func ExplainTests(ctx context.Context, st *results.Store, exp results.Experiment
 			}
 			drawn++
 		}
-		cams = append(cams, TestCAM{Prediction: p, Tile: tile, File: tiles.Path(key)})
+		cams = append(cams, TestCAM{Prediction: p, Tile: tile, Key: key})
 	}
-	return cams, drawn, tiles.Prune()
+	return cams, drawn, nil
 }
 
 // chooseTestPhotos picks n of a trial's test predictions to explain: one per

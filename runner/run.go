@@ -572,10 +572,23 @@ func roundDuration(d time.Duration) time.Duration {
 // cancelled with results.ErrNotOwned as the cause.
 func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	stop := r.ticking(ctx, r.opt.StaleAfter/4, func() bool {
+		if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
+			cancel(err)
+			return false
+		}
+		return true
+	})
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+// ticking calls fn at every tick of r.heartbeats(every), from a goroutine
+// of its own, until fn returns false, ctx ends or stop is called.
+func (r *run) ticking(ctx context.Context, every time.Duration, fn func() bool) (stop func()) {
 	done := make(chan struct{})
-	ticks, stop := r.heartbeats(r.opt.StaleAfter / 4)
+	ticks, stopTicks := r.heartbeats(every)
 	go func() {
-		defer stop()
+		defer stopTicks()
 		for {
 			select {
 			case <-done:
@@ -583,14 +596,13 @@ func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, fu
 			case <-ctx.Done():
 				return
 			case <-ticks:
-				if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
-					cancel(err)
+				if !fn() {
 					return
 				}
 			}
 		}
 	}()
-	return ctx, func() { close(done); cancel(nil) }
+	return func() { close(done) }
 }
 
 // safely is one, with a panic in any step turned into the trial's failure:
@@ -632,6 +644,9 @@ func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label st
 func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	start := time.Now()
 	cfg := t.Config
+	note, stopNote := r.noteProgress(ctx, claimed, label)
+	defer stopNote()
+	note.set(phase(results.PhaseFeatures, 0, cfg.Train.Epochs))
 	sets, cache, err := r.prepare(ctx, t, label)
 	if err != nil {
 		return err
@@ -639,6 +654,8 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 
 	lastLine := time.Time{}
 	progress := func(e train.Epoch) {
+		note.set(results.Progress{Phase: results.PhaseTraining, Epoch: e.Epoch, Epochs: cfg.Train.Epochs,
+			EpochSeconds: e.Seconds, ValAccuracy: e.ValAccuracy})
 		if time.Since(lastLine) >= 2*time.Second || e.Epoch == cfg.Train.Epochs {
 			left := time.Duration(float64(cfg.Train.Epochs-e.Epoch) * e.Seconds * float64(time.Second))
 			fmt.Fprintf(r.opt.Log, "  %s epoch %d/%d loss %.4f acc %.3f val_loss %.4f val_acc %.3f (%.2fs/epoch, trial ETA <= %s)\n",
@@ -655,6 +672,7 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	}
 	head, fit := f.head, f.result
 	fmt.Fprintf(r.opt.Log, "  %s stopped at epoch %d, best epoch %d\n", label, fit.StoppedEpoch, fit.BestEpoch)
+	note.set(phase(results.PhaseEvaluating, fit.StoppedEpoch, cfg.Train.Epochs))
 
 	probs, report, open, err := r.evaluate(head, sets, cache, augmentOf(cfg).Key())
 	if err != nil {

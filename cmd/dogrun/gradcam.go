@@ -143,10 +143,14 @@ func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.D
 		fmt.Fprintf(w, "grad-cam: none: %v\n", err)
 		return
 	}
-	tests, drawn, err := runner.ExplainTests(ctx, st, d.Experiment, *d.Best, d.DatasetDir, cacheDir, &gradcam.Tiles{Dir: filepath.Join(dir, "gradcam")}, reportCAMs)
+	tiles := &gradcam.Tiles{Dir: filepath.Join(dir, "gradcam")}
+	tests, drawn, err := runner.ExplainTests(ctx, st, d.Experiment, *d.Best, d.DatasetDir, cacheDir, tiles, reportCAMs, 0)
 	for _, c := range tests {
 		g.CAMs = append(g.CAMs, report.CAM{Photo: c.Prediction.Photo, True: d.Classes[c.Prediction.True], Pred: d.Classes[c.Tile.Pred], Prob: c.Tile.Prob,
-			File: c.File, PNG: c.Tile.PNG, Occluded: c.Tile.Method == gradcam.MethodOcclusion, Empty: c.Tile.Empty})
+			File: tiles.Path(c.Key), PNG: c.Tile.PNG, Occluded: c.Tile.Method == gradcam.MethodOcclusion, Empty: c.Tile.Empty})
+	}
+	if err == nil {
+		err = tiles.Prune() // the tiles no longer shown
 	}
 	if err != nil {
 		g.CAMs, g.Note = nil, err.Error()

@@ -78,6 +78,7 @@ Commands:
   race       searches against a grid: validation accuracy reached per CPU time
   predict    name the dog in photos with a trained trial, or answer "unknown"
   gradcam    heatmap of where a trained trial looks in a photo
+  serve      a live dashboard of the results in the browser
   dedupe     find near-duplicate photos (bursts, re-crops, copies) in a folder
   setup      fetch ONNX Runtime and backbones into the cache
   backbones  list the backbones dogrun can use
@@ -107,6 +108,7 @@ func commands(stdout, stderr io.Writer) map[string]command {
 		"race":      &raceCommand{stdout: stdout, stderr: stderr},
 		"predict":   &predictCommand{stdout: stdout, stderr: stderr},
 		"gradcam":   &gradcamCommand{stdout: stdout, stderr: stderr},
+		"serve":     &serveCommand{stdout: stdout, stderr: stderr},
 		"dedupe":    &dedupeCommand{stdout: stdout, stderr: stderr},
 		"setup":     &setupCommand{stdout: stdout, stderr: stderr},
 		"backbones": &backbonesCommand{stdout: stdout, stderr: stderr},
