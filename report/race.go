@@ -115,9 +115,10 @@ type RaceRow struct {
 }
 
 // RaceCell is a method on one draw: its best within a third of the grid's
-// CPU, and the CPU it needed to get within the margin of the grid's best as
-// a share of the grid's (+Inf when it never did).
-type RaceCell struct{ AtThird, ShareToReach float64 }
+// CPU, the CPU it needed to get within the margin of the grid's best as a
+// share of the grid's (+Inf when it never did), and the test accuracy of
+// its choice.
+type RaceCell struct{ AtThird, ShareToReach, Choice float64 }
 
 // CompareRace measures every method against the first, a grid, on the draws
 // they all ran.
@@ -166,7 +167,7 @@ func CompareRace(methods []RaceMethod, margin float64) (*Race, error) {
 				row.Within++
 			}
 			shares = append(shares, share)
-			cells = append(cells, RaceCell{AtThird: third, ShareToReach: share})
+			cells = append(cells, RaceCell{AtThird: third, ShareToReach: share, Choice: d.Choice})
 		}
 		slices.Sort(shares)
 		row.ShareToReach = shares[len(shares)/2]
@@ -199,7 +200,7 @@ func (r *Race) Markdown() string {
 			row.Name, row.Trials, row.Pruned, row.CPU, row.CPUShare, accText(row.AtThird), accText(row.AtAll), accText(row.AtEnd),
 			row.Within, row.Draws, shareText(row.ShareToReach), accText(row.Choice))
 	}
-	b.WriteString("\nPer draw: the best validation accuracy within 1/3 of the grid's CPU / the CPU needed to get within " + within + " of the grid's best, as a share of the grid's.\n\n| method |")
+	b.WriteString("\nPer draw: the best validation accuracy within 1/3 of the grid's CPU / the CPU needed to get within " + within + " of the grid's best, as a share of the grid's / the test accuracy of its choice.\n\n| method |")
 	for i, s := range r.Seeds {
 		fmt.Fprintf(&b, " seed %d (grid's best %.3f, %.0f s) |", s, r.GridBest[i], r.GridCPU[i])
 	}
@@ -207,7 +208,7 @@ func (r *Race) Markdown() string {
 	for i, row := range r.Rows {
 		b.WriteString("| " + row.Name + " |")
 		for _, c := range r.DrawCells[i] {
-			b.WriteString(" " + accText(c.AtThird) + " / " + shareText(c.ShareToReach) + " |")
+			b.WriteString(" " + accText(c.AtThird) + " / " + shareText(c.ShareToReach) + " / " + accText(c.Choice) + " |")
 		}
 		b.WriteString("\n")
 	}

@@ -2,10 +2,12 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	htmltemplate "html/template"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/dogrun/dogrun/internal/english"
@@ -128,6 +130,8 @@ func (d *Data) gatherSearch(ctx context.Context, st *results.Store) error {
 		}
 		c.Studies = append(c.Studies, *s)
 	}
+	// Studies are stored by digest; a reader looks seeds up in order.
+	slices.SortStableFunc(c.Studies, func(a, b SearchStudy) int { return cmp.Compare(a.Seed, b.Seed) })
 	d.Search = c
 	return nil
 }

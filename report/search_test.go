@@ -200,3 +200,46 @@ func TestSearchReport(t *testing.T) {
 		t.Errorf("report.html has no search section (%v)", err)
 	}
 }
+
+// TestSearchStudiesBySeed: studies are stored by digest, so seed 2's may
+// come first; the report lists them by seed.
+func TestSearchStudiesBySeed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := results.Open(filepath.Join(dir, "dogrun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	yaml := strings.Replace(searchYAML, "seeds: [1]", "seeds: [1, 2]", 1)
+	id, err := st.PutExperiment(ctx, results.Experiment{Name: "searched", File: filepath.Join(dir, "searched.yaml"), ConfigYAML: yaml})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, study := range []struct {
+		key  string
+		seed int64
+	}{{"a-digest", 2}, {"b-digest", 1}} {
+		tr, _, err := st.DrawSample(ctx, id, study.key, 1, "w", func(n int, _ []results.SampleOutcome) (results.Trial, []float64, error) {
+			return results.Trial{Hash: study.key, Index: int(study.seed), Seed: study.seed, VariantKey: "#1", VariantJSON: "{}", ConfigJSON: "{}"}, []float64{0, 0.01}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := results.Outcome{Epochs: []results.Epoch{{Epoch: 1, ValAccuracy: 0.5}}, BestEpoch: 1, StoppedEpoch: 1}
+		if err := st.Finish(ctx, tr.ID, "w", o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Gather(ctx, st, "searched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds []int64
+	for _, s := range d.Search.Studies {
+		seeds = append(seeds, s.Seed)
+	}
+	if fmt.Sprint(seeds) != "[1 2]" {
+		t.Errorf("studies of seeds %v, want [1 2]", seeds)
+	}
+}
