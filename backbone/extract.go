@@ -20,16 +20,31 @@ type Request struct {
 
 // Missing returns the requests whose features are not cached yet, once per key.
 func Missing(c *Cache, reqs []Request) []Request {
+	return MissingAny([]*Cache{c}, reqs)
+}
+
+// MissingAny returns the requests whose features some of caches lack, once
+// per key.
+func MissingAny(caches []*Cache, reqs []Request) []Request {
 	seen := map[Key]bool{}
 	var out []Request
 	for _, r := range reqs {
-		if _, ok := c.Get(r.Key); ok || seen[r.Key] {
+		if seen[r.Key] || inAll(caches, r.Key) {
 			continue
 		}
 		seen[r.Key] = true
 		out = append(out, r)
 	}
 	return out
+}
+
+func inAll(caches []*Cache, k Key) bool {
+	for _, c := range caches {
+		if _, ok := c.Get(k); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Extract computes and caches the features of every request not in the cache,
@@ -39,7 +54,17 @@ func Missing(c *Cache, reqs []Request) []Request {
 // not nil, is called after each batch with the number of images done and to
 // do.
 func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int, progress func(done, total int)) (int, error) {
-	todo := Missing(c, reqs)
+	return ExtractCuts(ctx, m, []*Cache{c}, reqs, batch, progress)
+}
+
+// ExtractCuts is Extract for a model of several cuts, caches[i] holding
+// m.Cuts[i]: a photo missing from any cache is computed once and stored in
+// each cache that lacks it.
+func ExtractCuts(ctx context.Context, m *Model, caches []*Cache, reqs []Request, batch int, progress func(done, total int)) (int, error) {
+	if len(caches) != len(m.Cuts) {
+		return 0, fmt.Errorf("backbone %s: %d caches for %d cuts", m.Spec.Name, len(caches), len(m.Cuts))
+	}
+	todo := MissingAny(caches, reqs)
 	if len(todo) == 0 {
 		return 0, nil
 	}
@@ -59,7 +84,7 @@ func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int,
 		if inputs[worker] == nil {
 			inputs[worker] = make([]float32, batch*m.InputLen())
 		}
-		if err := extractBatch(m, c, batches[i], inputs[worker]); err != nil {
+		if err := extractBatch(m, caches, batches[i], inputs[worker]); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -104,8 +129,9 @@ func eachBatch(ctx context.Context, m *Model, n int, run func(worker, i int) err
 	return context.Cause(ctx)
 }
 
-// extractBatch decodes, renders and runs one batch, and caches its features.
-func extractBatch(m *Model, c *Cache, reqs []Request, input []float32) error {
+// extractBatch decodes, renders and runs one batch, and caches each cut's
+// features where they are missing.
+func extractBatch(m *Model, caches []*Cache, reqs []Request, input []float32) error {
 	input = input[:len(reqs)*m.InputLen()]
 	keys := make([]Key, len(reqs))
 	var (
@@ -123,11 +149,28 @@ func extractBatch(m *Model, c *Cache, reqs []Request, input []float32) error {
 		m.Fill(input[i*m.InputLen():(i+1)*m.InputLen()], dataset.Render(src, r.Params, m.Spec.InputSize))
 		keys[i] = r.Key
 	}
-	feats, err := m.Forward(input, len(reqs))
+	feats, err := m.ForwardCuts(input, len(reqs))
 	if err != nil {
 		return err
 	}
-	return c.Put(keys, feats)
+	for i, c := range caches {
+		var put []Key
+		var vals []float32
+		dim := m.Cuts[i].Dim
+		for j, k := range keys {
+			if _, ok := c.Get(k); !ok {
+				put = append(put, k)
+				vals = append(vals, feats[i][j*dim:(j+1)*dim]...)
+			}
+		}
+		if len(put) == 0 {
+			continue
+		}
+		if err := c.Put(put, vals); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ForwardAll runs inputs (whole batches of filled images) batch images per
