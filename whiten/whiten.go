@@ -35,6 +35,27 @@ func (p *PCA) Keep() int { return len(p.Variance) }
 // by the number of rows). An axis with no variance to speak of (below 1e-9
 // of the largest) cannot be whitened, so keep must not exceed the rows' rank.
 func FitPCA(x []float32, dim, keep int) (*PCA, error) {
+	return fit(x, dim, keep, 1e-9, false)
+}
+
+// FitPCAUpTo is FitPCA keeping at most most axes: fewer than the rows, and
+// fewer when the rows vary along fewer, stopping at the first axis whose
+// variance is below 1e-6 of
+// the largest. Rows of float32 carry about 7 digits, so such an axis is
+// rounding, and whitening would blow it up to as much weight as the
+// largest. Features concatenated from a network's layers are often of
+// lower rank than their width (mobilefacenet's 512-d embedding varies
+// along 488 axes over the shared set's dogs).
+func FitPCAUpTo(x []float32, dim, most int) (*PCA, error) {
+	return fit(x, dim, most, 1e-6, true)
+}
+
+// fit fits the whitening keeping keep axes, or with upTo fewer when the
+// next one's variance is below least times the largest.
+func fit(x []float32, dim, keep int, least float64, upTo bool) (*PCA, error) {
+	if upTo && dim > 0 && len(x)/dim > 1 {
+		keep = min(keep, len(x)/dim-1)
+	}
 	switch {
 	case dim <= 0 || len(x)%dim != 0:
 		return nil, fmt.Errorf("whiten: %d values are not rows of %d", len(x), dim)
@@ -69,11 +90,14 @@ func FitPCA(x []float32, dim, keep int) (*PCA, error) {
 	var vectors mat.Dense
 	eig.VectorsTo(&vectors)
 	largest := values[dim-1]
-	p.W = make([]float64, keep*dim)
+	p.W = make([]float64, 0, keep*dim)
 	for k := range keep {
 		col := dim - 1 - k
 		v := values[col]
-		if !(v > 1e-9*largest) {
+		if !(v > least*largest) {
+			if upTo && k > 0 {
+				break
+			}
 			return nil, fmt.Errorf("whiten: only %d of the %d axes of %d rows have variance; keep at most that many", k, dim, n)
 		}
 		p.Variance = append(p.Variance, v)
@@ -87,7 +111,7 @@ func FitPCA(x []float32, dim, keep int) (*PCA, error) {
 		}
 		scale := sign / math.Sqrt(v)
 		for j := range dim {
-			p.W[k*dim+j] = vectors.At(j, col) * scale
+			p.W = append(p.W, vectors.At(j, col)*scale)
 		}
 	}
 	return p, nil
