@@ -115,13 +115,16 @@ func NewPlan(exp *schemas.Experiment, log io.Writer) (*Plan, error) {
 	p.Data, p.Split = data, p.Folds[0]
 	fingerprint := data.Fingerprint()
 	for _, t := range expanded {
-		parts, err := ResolveBackbones(exp, t.Config.Backbone)
+		parts, err := ResolveBackbones(exp, t.Config)
 		if err != nil {
 			return nil, err
 		}
 		spec, cut := parts[0].Spec, parts[0].Cut
 		ad, err := p.planAdapter(exp, t.Config.Backbone, parts)
 		if err != nil {
+			return nil, err
+		}
+		if err := p.checkWhiten(exp, t.Config); err != nil {
 			return nil, err
 		}
 		// Folds are replicates like seeds: each (variant, seed) runs once per fold.

@@ -61,8 +61,14 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 		file = e
 		cfg.Backbone.File = e.Backbone.File
 	}
+	if cfg.Features.Whiten.PCA > 0 {
+		return nil, fmt.Errorf("trial %s whitens its features (features.whiten); predicting with such a trial is not supported yet", t.Hash[:12])
+	}
 	spec, cut, err := ResolveBackbone(file, cfg.Backbone)
 	if err != nil {
+		return nil, err
+	}
+	if cut, err = poolCut(file, cut, cfg.Features); err != nil {
 		return nil, err
 	}
 	if spec.SHA256() != t.BackboneSHA256 {
