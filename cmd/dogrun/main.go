@@ -71,6 +71,7 @@ Commands:
   status     show experiments, or the trials of one
   report     write the Markdown and HTML report of an experiment
   compare    statistical verdicts between the values of a sweep axis
+  select     rank the variants by validation accuracy, to choose one
   predict    name the dog in photos with a trained trial, or answer "unknown"
   gradcam    heatmap of where a trained trial looks in a photo
   dedupe     find near-duplicate photos (bursts, re-crops, copies) in a folder
@@ -95,6 +96,7 @@ func commands(stdout, stderr io.Writer) map[string]command {
 		"status":    &statusCommand{stdout: stdout, stderr: stderr},
 		"report":    &reportCommand{stdout: stdout, stderr: stderr},
 		"compare":   &compareCommand{stdout: stdout, stderr: stderr},
+		"select":    &selectCommand{stdout: stdout, stderr: stderr},
 		"predict":   &predictCommand{stdout: stdout, stderr: stderr},
 		"gradcam":   &gradcamCommand{stdout: stdout, stderr: stderr},
 		"dedupe":    &dedupeCommand{stdout: stdout, stderr: stderr},
