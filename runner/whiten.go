@@ -2,7 +2,11 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"path/filepath"
+	"time"
 
 	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
@@ -87,18 +91,46 @@ func (r *run) whiten(ctx context.Context, t Trial, s sets, units dataset.UnitSpl
 
 // whitening is the PCA whitening of trial t's features fitted on the other
 // dogs' photos, each photo's vector made as the trial's rows are (TTA
-// included); fitted once per run for every trial with the same parts, TTA
-// and number of axes.
+// included), keeping whiten.pca axes or those there are. The fit keeps every
+// axis and is made once for every trial with the same parts and TTA,
+// whatever number of axes each keeps (whiten.PCA.First): in this run's
+// memory, and in the cache folder for the next runs, under a key of
+// everything it is computed from.
 func (r *run) whitening(ctx context.Context, t Trial, pool *adapter.Pool, label string) (*whiten.PCA, error) {
 	cfg := t.Config.Features
-	key := fmt.Sprintf("%s\x00%d", cfg.TTA, cfg.Whiten.PCA)
-	for _, p := range t.Parts {
-		key += fmt.Sprintf("\x00%s %s", p.Spec.SHA256(), p.Cut.Name) // backboneID leaves a lone part's cut out
-	}
-	if w, ok := r.whitenings[key]; ok {
-		return w, nil
-	}
 	tta := ttaSet(cfg.TTA)
+	h := sha256.New()
+	fmt.Fprintf(h, "whitening v1 (FitPCAUpTo, every axis)\ntta %v %s\n", tta, ttaKey)
+	for _, p := range t.featureParts() {
+		fmt.Fprintf(h, "part %s %s\n", p.Spec.SHA256(), p.Spec.PreprocessKey(p.Cut))
+	}
+	for _, ph := range pool.Data.Photos {
+		fmt.Fprintf(h, "photo %s\n", ph.SHA256)
+	}
+	key := hex.EncodeToString(h.Sum(nil))
+	path := filepath.Join(r.opt.CacheDir, "whitenings", key[:32]+".bin")
+	full, ok := r.whitenings[key]
+	if !ok {
+		var err error
+		if full, err = whiten.Load(path); err != nil {
+			if full, err = r.fitWhitening(ctx, t, pool, tta, label); err != nil {
+				return nil, err
+			}
+			if err := full.Save(path); err != nil {
+				return nil, err
+			}
+		}
+		if r.whitenings == nil {
+			r.whitenings = map[string]*whiten.PCA{}
+		}
+		r.whitenings[key] = full
+	}
+	return full.First(min(cfg.Whiten.PCA, full.Keep()))
+}
+
+// fitWhitening fits the whitening of every axis the other dogs' photos
+// vary along, extracting their features first when missing.
+func (r *run) fitWhitening(ctx context.Context, t Trial, pool *adapter.Pool, tta []int, label string) (*whiten.PCA, error) {
 	var reqs []backbone.Request
 	for _, ph := range pool.Data.Photos {
 		reqs = append(reqs, backbone.Request{Path: ph.Path, Key: backbone.ViewKey(ph.SHA256, "", 0)})
@@ -124,16 +156,15 @@ func (r *run) whitening(ctx context.Context, t Trial, pool *adapter.Pool, label 
 		}
 	}
 	dim := sumInts(blocks)
-	// Features narrower than whiten.pca, or varying along fewer axes, keep
-	// those there are, so one setting can whiten blocks of several widths.
-	pca, err := whiten.FitPCAUpTo(unitBlocks(x, dim, blocks), dim, min(cfg.Whiten.PCA, dim))
+	start := time.Now()
+	fmt.Fprintf(r.opt.Log, "  %s whitening: fitting %d values on %s\n", label, dim, english.Count(len(pool.Data.Photos), "photo"))
+	// Blocks varying along fewer axes than their width keep those there
+	// are, so one whiten.pca can serve blocks of several widths.
+	pca, err := whiten.FitPCAUpTo(unitBlocks(x, dim, blocks), dim, dim)
 	if err != nil {
 		return nil, err
 	}
-	if r.whitenings == nil {
-		r.whitenings = map[string]*whiten.PCA{}
-	}
-	r.whitenings[key] = pca
+	fmt.Fprintf(r.opt.Log, "  %s whitening: %d axes with variance, fitted in %s\n", label, pca.Keep(), roundDuration(time.Since(start)))
 	return pca, nil
 }
 

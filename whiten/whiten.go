@@ -10,8 +10,11 @@
 package whiten
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -147,4 +150,57 @@ func (p *PCA) First(k int) (*PCA, error) {
 		return nil, fmt.Errorf("whiten: first %d of %d kept axes", k, p.Keep())
 	}
 	return &PCA{Dim: p.Dim, Mean: p.Mean, W: p.W[:k*p.Dim], Variance: p.Variance[:k]}, nil
+}
+
+const fileMagic = "DOGWHIT1"
+
+// Save writes p to path (made atomically: a reader never sees half a file),
+// so that a whitening fitted once is not fitted again by the next run.
+func (p *PCA) Save(path string) error {
+	b := make([]byte, 0, 16+8*(len(p.Mean)+len(p.Variance)+len(p.W)))
+	b = append(b, fileMagic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(p.Dim))
+	b = binary.LittleEndian.AppendUint32(b, uint32(p.Keep()))
+	for _, part := range [][]float64{p.Mean, p.Variance, p.W} {
+		for _, v := range part {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".whiten-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Load reads a whitening Save wrote.
+func Load(path string) (*PCA, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 16 || string(b[:8]) != fileMagic {
+		return nil, fmt.Errorf("whiten: %s is not a saved whitening", path)
+	}
+	dim, keep := int(binary.LittleEndian.Uint32(b[8:])), int(binary.LittleEndian.Uint32(b[12:]))
+	if want := 16 + 8*(dim+keep+keep*dim); len(b) != want {
+		return nil, fmt.Errorf("whiten: %s has %d bytes, a whitening of %d axes of %d values has %d", path, len(b), keep, dim, want)
+	}
+	vals := make([]float64, (len(b)-16)/8)
+	for i := range vals {
+		vals[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[16+8*i:]))
+	}
+	return &PCA{Dim: dim, Mean: vals[:dim], Variance: vals[dim : dim+keep], W: vals[dim+keep:]}, nil
 }

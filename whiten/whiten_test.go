@@ -3,8 +3,12 @@ package whiten
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestFitPCAByHand whitens four points on the axes: variance 2 along x and
@@ -159,5 +163,37 @@ func TestFitPCAUpToStopsAtTheRank(t *testing.T) {
 	few, err := FitPCAUpTo(x[:3*4], 4, 3)
 	if err != nil || few.Keep() != 2 {
 		t.Errorf("3 rows: %v axes, %v; want 2 (fewer than the rows)", few, err)
+	}
+}
+
+// TestSaveLoad: a saved whitening loads as the same transform; a file of
+// the wrong length is refused.
+func TestSaveLoad(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	x := make([]float32, 30*5)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	p, err := FitPCA(x, 5, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "w", "fit.bin")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p, q); diff != "" {
+		t.Errorf("loaded whitening differs (-saved +loaded):\n%s", diff)
+	}
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, b[:len(b)-8], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "bytes") {
+		t.Errorf("a truncated file loaded: %v", err)
 	}
 }
