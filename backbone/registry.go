@@ -164,13 +164,13 @@ var registry = []Spec{
 		Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128},
 		Cuts: []Cut{
 			{Name: "embedding", Output: "output", Dim: 512},
-			// Inner maps (Cut.Map): the expansions before each stride-2
-			// block, the last bottleneck of each resolution, the 1x1 conv
-			// before the global depthwise conv, and that conv's output.
+			// Inner maps (Cut.Map): the expansions before the stride-2
+			// blocks at 28 and 14 pixels, the 1x1 conv before the global
+			// depthwise conv, and that conv's output. Each whitened alone,
+			// they beat or match the embedding on the benchmark's
+			// validation photos (experiments/probe-depths.yaml, docs/benchmarks.md).
 			{Name: "expand28", Output: "399", Dim: 256, Map: true},
-			{Name: "block14", Output: "471", Dim: 128, Map: true},
 			{Name: "expand14", Output: "475", Dim: 512, Map: true},
-			{Name: "block7", Output: "503", Dim: 128, Map: true},
 			{Name: "conv7", Output: "507", Dim: 512, Map: true},
 			{Name: "gdconv", Output: "662", Dim: 512, Map: true},
 		},
@@ -196,8 +196,9 @@ var registry = []Spec{
 		Cuts: []Cut{
 			{Name: "global_pooling", Output: "global_pooling/Mean", Dim: 1024}, // the identity feature
 			{Name: "feats", Output: "feats/Relu", Dim: 256},                    // hidden layer of the age/gender heads
-			// Inner maps (Cut.Map): pointwise convs' ReLU outputs at 28, 14 and 7 pixels.
-			{Name: "conv_pw_5", Output: "conv_pw_5_relu/clip_by_value", Dim: 256, Map: true},
+			// Inner maps (Cut.Map): pointwise convs' ReLU outputs at 14 and 7
+			// pixels, those that matched global_pooling on validation
+			// (experiments/probe-depths.yaml).
 			{Name: "conv_pw_7", Output: "conv_pw_7_relu/clip_by_value", Dim: 512, Map: true},
 			{Name: "conv_pw_9", Output: "conv_pw_9_relu/clip_by_value", Dim: 512, Map: true},
 			{Name: "conv_pw_11", Output: "conv_pw_11_relu/clip_by_value", Dim: 512, Map: true},
@@ -227,12 +228,12 @@ var registry = []Spec{
 			{Name: "avg_pool", Output: "flatten_1", Dim: 1280},
 			{Name: "dense_1", Output: "dense_1", Dim: 256}, // nsfwjs head, trained on its 5 classes
 			// Inner maps (Cut.Map): expansions (after ReLU6) at 28, 14 and 7
-			// pixels; blocks up to 10 kept their ImageNet weights.
+			// pixels; blocks up to 10 kept their ImageNet weights. Whitened,
+			// each beats avg_pool on validation (experiments/probe-depths.yaml).
 			{Name: "block_6_expand_relu", Output: "block_6_expand_relu", Dim: 192, Map: true},
 			{Name: "block_10_expand_relu", Output: "block_10_expand_relu", Dim: 384, Map: true},
 			{Name: "block_13_expand_relu", Output: "block_13_expand_relu", Dim: 576, Map: true},
 			{Name: "block_16_expand_relu", Output: "block_16_expand_relu", Dim: 960, Map: true},
-			{Name: "out_relu", Output: "out_relu", Dim: 1280, Map: true}, // averaged: avg_pool
 		},
 	},
 	{
@@ -262,14 +263,14 @@ var registry = []Spec{
 			{Name: "avg_pool", Output: "flatten_1", Dim: 2048},
 			{Name: "dense_1", Output: "dense_1", Dim: 256}, // nsfwjs head, trained on its 5 classes
 			// Inner maps (Cut.Map): the mixed blocks at 35, 17 and 8 pixels;
-			// up to mixed5 they kept their ImageNet weights.
+			// up to mixed5 they kept their ImageNet weights. Whitened, each
+			// beats avg_pool on validation (experiments/probe-depths.yaml).
 			{Name: "mixed2", Output: "mixed2", Dim: 288, Map: true},
 			{Name: "mixed4", Output: "mixed4", Dim: 768, Map: true},
 			{Name: "mixed5", Output: "mixed5", Dim: 768, Map: true},
 			{Name: "mixed7", Output: "mixed7", Dim: 768, Map: true},
 			{Name: "mixed8", Output: "mixed8", Dim: 1280, Map: true},
 			{Name: "mixed9", Output: "mixed9", Dim: 2048, Map: true},
-			{Name: "mixed10", Output: "mixed10", Dim: 2048, Map: true}, // averaged: avg_pool
 		},
 	},
 	{
@@ -295,8 +296,9 @@ var registry = []Spec{
 		Cuts: []Cut{
 			{Name: "descriptor", Output: faceapi.Descriptor, Dim: 128},
 			{Name: "pooled", Output: faceapi.Pooled, Dim: 256},
-			// Inner maps (Cut.Map): the last residual block at 17, 8, 4 and 2 pixels.
-			{Name: "conv64_3", Output: "conv64_3/out", Dim: 64, Map: true},
+			// Inner maps (Cut.Map): the last residual block at 8, 4 and 2
+			// pixels, each better than the descriptor on validation
+			// (experiments/probe-depths.yaml).
 			{Name: "conv128_2", Output: "conv128_2/out", Dim: 128, Map: true},
 			{Name: "conv256_2", Output: "conv256_2/out", Dim: 256, Map: true},
 			{Name: "conv256_down_out", Output: "conv256_down_out/out", Dim: 256, Map: true}, // averaged: pooled

@@ -41,11 +41,11 @@ func whitenFixture(t *testing.T) (*Plan, string) {
 	exp := writeExperiment(t, `
 name: whitened
 dataset: {path: `+data+`, min_images_per_class: 4, seed: 1, test: 0.25, val: 0.25}
-backbone: {names: [mobilefacenet, "mobilefacenet:block7"]}
+backbone: {names: [mobilefacenet, "mobilefacenet:expand28"]}
 features: {normalize: l2, pool: gem}
 head: {hidden: [], type: prototype}
 train: {epochs: 3}
-sweep: {backbone.names: [[mobilefacenet, "mobilefacenet:block7"], [mobilefacenet], ["mobilefacenet:block7"]], features.whiten.pca: [0, 8]}
+sweep: {backbone.names: [[mobilefacenet, "mobilefacenet:expand28"], [mobilefacenet], ["mobilefacenet:expand28"]], features.whiten.pca: [0, 8]}
 seeds: [1]
 `)
 	p, err := NewPlan(exp, io.Discard)
@@ -86,7 +86,7 @@ seeds: [1]
 func TestWhitenedTrials(t *testing.T) {
 	p, cacheDir := whitenFixture(t)
 	plain, whitened := p.Trials[0], p.Trials[1]
-	if got := []string{plain.Parts[1].Cut.Name, whitened.Parts[0].Cut.Name}; !slices.Equal(got, []string{"block7.gem3", "embedding"}) {
+	if got := []string{plain.Parts[1].Cut.Name, whitened.Parts[0].Cut.Name}; !slices.Equal(got, []string{"expand28.gem3", "embedding"}) {
 		t.Fatalf("parts %v: want the inner map pooled by GeM beside the embedding", got)
 	}
 	if plain.Hash == whitened.Hash {
@@ -107,7 +107,7 @@ func TestWhitenedTrials(t *testing.T) {
 	if err != nil || sum.Trained != 6 || sum.Failed != 0 {
 		t.Fatalf("summary %+v, err %v\n%s", sum, err, log.String())
 	}
-	for _, dim := range []string{"640", "512", "128"} {
+	for _, dim := range []string{"768", "512", "256"} {
 		if want := "whitening: 8 of " + dim + " axes fitted on 60 photos of 20 other dogs, disjoint from this trial's 4"; !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
@@ -115,7 +115,7 @@ func TestWhitenedTrials(t *testing.T) {
 	for _, c := range []struct {
 		tr  Trial
 		dim int
-	}{{plain, 640}, {whitened, 8}} {
+	}{{plain, 768}, {whitened, 8}} {
 		tr, dim := c.tr, c.dim
 		js, err := os.ReadFile(filepath.Join(runs, "whitened", "trials", tr.Hash[:16], "checkpoint", "head.json"))
 		if err != nil {
@@ -157,7 +157,7 @@ name: depths
 dataset: {path: `+data+`, seed: 1, test: 0.25, val: 0.25}
 backbone: {names: [mobilefacenet]}
 head: {hidden: []}
-sweep: {backbone.names: [[mobilefacenet, "mobilefacenet:block7"], ["mobilefacenet:conv7", vggface2-mobilenet]]}
+sweep: {backbone.names: [[mobilefacenet, "mobilefacenet:expand28"], ["mobilefacenet:conv7", vggface2-mobilenet]]}
 seeds: [1]
 `)
 	p, err := NewPlan(exp, io.Discard)
@@ -168,7 +168,7 @@ seeds: [1]
 	for _, c := range p.cutsOf(p.Trials[1].Parts[0].Spec, p.Trials[1].Parts[0].Cut) {
 		names = append(names, c.Name)
 	}
-	if want := []string{"conv7.avg", "embedding", "block7.avg"}; !slices.Equal(names, want) {
+	if want := []string{"conv7.avg", "embedding", "expand28.avg"}; !slices.Equal(names, want) {
 		t.Errorf("cuts %v, want %v", names, want)
 	}
 }
