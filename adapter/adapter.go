@@ -70,7 +70,7 @@ type Recipe struct {
 // A linear projection (v2): with a 512-unit ReLU layer (v1) the held-out
 // dogs' nearest-neighbour accuracy peaked at 0.712 by epoch 3 and fell as the
 // training dogs were memorised; the linear map reached 0.742 at epoch 9
-// (README, "Metric-learned adapter"). Epochs are capped at 30 to bound the
+// (docs/adapter.md). Epochs are capped at 30 to bound the
 // first run's time (15-40 s an epoch on 2 busy cores).
 var ArcFace = Recipe{
 	Version:  "arcface-v2",

@@ -36,6 +36,21 @@ func benchPhotos(b *testing.B, n int) []string {
 	return photos
 }
 
+// photoRequests asks for the features of each photo as it is.
+func photoRequests(b *testing.B, paths []string) []backbone.Request {
+	b.Helper()
+	reqs := make([]backbone.Request, len(paths))
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		reqs[i] = backbone.Request{Path: p, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
+	}
+	return reqs
+}
+
 // BenchmarkBackbones measures, per backbone, images per second through the
 // whole dogrun path (backbone.Extract: decode, render, fill, Forward, cache
 // append, into an empty cache) and through bare ONNX Runtime (Forward on the
@@ -49,15 +64,7 @@ func BenchmarkBackbones(b *testing.B) {
 	if paths = paths[:len(paths)/batch*batch]; len(paths) == 0 {
 		b.Skip("fewer photos than one batch")
 	}
-	reqs := make([]backbone.Request, len(paths))
-	for i, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sum := sha256.Sum256(data)
-		reqs[i] = backbone.Request{Path: p, Key: backbone.ViewKey(hex.EncodeToString(sum[:]), "", 0)}
-	}
+	reqs := photoRequests(b, paths)
 	cacheDir, err := workspace.CacheDir()
 	if err != nil {
 		b.Fatal(err)
@@ -122,6 +129,66 @@ func BenchmarkBackbones(b *testing.B) {
 			b.ReportMetric(dogrun, "dogrun_img/s")
 			b.ReportMetric(ort, "ort_img/s")
 			b.ReportMetric(dogrun/ort, "ratio")
+		})
+	}
+}
+
+// BenchmarkSharedFeatureCache weighs the two ways workers on several
+// machines can get a sweep's features (docs/scaling.md): each machine
+// extracting them itself (per-machine caches), against opening the
+// segments one machine stored in a shared cache folder. It reports images
+// per second both ways, and how many times faster opening is, for each
+// backbone that `dogrun setup` has fetched:
+//
+//	go test ./backbone -run '^$' -bench SharedFeatureCache -benchtime 2x
+func BenchmarkSharedFeatureCache(b *testing.B) {
+	const photos, batch = 256, 8
+	paths := benchPhotos(b, photos)
+	reqs := photoRequests(b, paths)
+	cacheDir, err := workspace.CacheDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, name := range []string{"mobilefacenet", "vggface2-mobilenet", "dlib-resnet34", "mobilenetv2-imagenet"} {
+		b.Run(name, func(b *testing.B) {
+			spec, err := backbone.Lookup(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := backbone.Fetched(cacheDir, spec.Source); err != nil { // never download in a benchmark
+				b.Skip(err)
+			}
+			m, err := backbone.Open(ctx, cacheDir, spec, "", 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			var extractTime, openTime time.Duration
+			b.ResetTimer()
+			for range b.N {
+				shared := b.TempDir()
+				cache, err := backbone.OpenCache(shared, spec, m.Cut)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				if n, err := backbone.Extract(ctx, m, cache, reqs, batch, nil); err != nil || n != len(reqs) {
+					b.Fatalf("extracted %d of %d: %v", n, len(reqs), err)
+				}
+				extractTime += time.Since(start)
+				start = time.Now()
+				other, err := backbone.OpenCache(shared, spec, m.Cut) // what another machine's worker does
+				if err != nil || other.Len() != len(reqs) {
+					b.Fatalf("opened %d of %d vectors: %v", other.Len(), len(reqs), err)
+				}
+				openTime += time.Since(start)
+			}
+			imgs := float64(b.N * len(reqs))
+			extract, open := imgs/extractTime.Seconds(), imgs/openTime.Seconds()
+			b.ReportMetric(extract, "extract_img/s")
+			b.ReportMetric(open, "open_img/s")
+			b.ReportMetric(open/extract, "x")
 		})
 	}
 }

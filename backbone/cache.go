@@ -1,17 +1,19 @@
 package backbone
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 )
 
 // Key identifies one feature vector: a photo's content and the view rendered from it.
@@ -37,51 +39,51 @@ func ViewKey(photoSHA256, augmentKey string, view int) Key {
 const cacheMagic = "DOGFEAT1"
 const cacheHeader = 16 // magic, uint32 dim, 4 reserved bytes
 
-// Cache is an append-only file of (key, features) records for one backbone and
-// preprocessing. Appends take an exclusive flock and truncate a torn tail first, so
-// several processes may share it and a crash loses at most the record being written.
+// segmentExt ends the name of a segment; anything else in the folder (a
+// temporary file a killed writer left) is not read.
+const segmentExt = ".feat"
+
+// Cache holds the feature vectors of one backbone and preprocessing: a
+// folder of segments, each a header and (key, features) records, named by
+// the SHA-256 of its bytes. A segment is written to a temporary file and
+// renamed into place, and never changed after: several processes, on one
+// machine or on many sharing the folder over NFS, add segments without any
+// lock, and a reader sees a segment whole or not at all. Two processes that
+// compute the same vectors at once both store them; either is right.
+//
+// Caches written before segments were a single append-only file beside the
+// folder (Path + ".bin"); it is read, never written, so its features stay.
 type Cache struct {
-	Path string
+	Path string // the folder of segments
 	dim  int
 
 	mu    sync.Mutex
-	size  int64 // bytes of the file already read into index
+	read  map[string]bool // segments indexed
 	index map[Key][]float32
 }
 
-// OpenCache opens (creating) the cache of spec's features at cut under dir.
+// OpenCache opens (creating) the cache of spec's features at cut under dir
+// and reads every segment in it.
 func OpenCache(dir string, spec Spec, cut Cut) (*Cache, error) {
 	id := sha256.Sum256([]byte(spec.SHA256() + "\x00" + spec.PreprocessKey(cut)))
-	path := filepath.Join(dir, "features", spec.Name+"-"+cut.Name+"-"+hex.EncodeToString(id[:8])+".bin")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	path := filepath.Join(dir, "features", spec.Name+"-"+cut.Name+"-"+hex.EncodeToString(id[:8]))
+	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, err
 	}
-	c := &Cache{Path: path, dim: cut.Dim, index: map[Key][]float32{}}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return nil, err
-	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() == 0 {
-		var h [cacheHeader]byte
-		copy(h[:], cacheMagic)
-		binary.LittleEndian.PutUint32(h[8:], uint32(cut.Dim))
-		if _, err := f.Write(h[:]); err != nil {
+	c := &Cache{Path: path, dim: cut.Dim, read: map[string]bool{}, index: map[Key][]float32{}}
+	switch b, err := os.ReadFile(path + ".bin"); {
+	case err == nil:
+		// A writer of the old format may have been killed mid-record: whole records only.
+		if len(b) > cacheHeader {
+			b = b[:int64(len(b))-int64(len(b)-cacheHeader)%c.recordLen()]
+		}
+		if err := c.indexSegment(path+".bin", b); err != nil {
 			return nil, err
 		}
-	}
-	if err := c.readHeader(f); err != nil {
+	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	}
-	if err := c.readNew(f); err != nil {
+	if err := c.Refresh(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -89,38 +91,52 @@ func OpenCache(dir string, spec Spec, cut Cut) (*Cache, error) {
 
 func (c *Cache) recordLen() int64 { return 32 + 4*int64(c.dim) }
 
-func (c *Cache) readHeader(f *os.File) error {
-	var h [cacheHeader]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
+// Refresh reads the segments other processes added since the last look.
+func (c *Cache) Refresh() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refresh()
+}
+
+func (c *Cache) refresh() error {
+	entries, err := os.ReadDir(c.Path)
+	if err != nil {
 		return fmt.Errorf("feature cache %s: %w", c.Path, err)
 	}
-	if string(h[:8]) != cacheMagic {
-		return fmt.Errorf("feature cache %s: not a dogrun feature file", c.Path)
+	for _, e := range entries { // by name: every process reads them in one order
+		name := e.Name()
+		if !strings.HasSuffix(name, segmentExt) || c.read[name] {
+			continue
+		}
+		p := filepath.Join(c.Path, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("feature cache: %w", err)
+		}
+		if err := c.indexSegment(p, b); err != nil {
+			return err
+		}
+		c.read[name] = true
 	}
-	if d := int(binary.LittleEndian.Uint32(h[8:])); d != c.dim {
-		return fmt.Errorf("feature cache %s: holds %d-d features, want %d", c.Path, d, c.dim)
-	}
-	c.size = cacheHeader
 	return nil
 }
 
-// readNew indexes the whole records appended since the last read.
-func (c *Cache) readNew(f *os.File) error {
-	st, err := f.Stat()
-	if err != nil {
-		return err
+// indexSegment indexes the records of segment b, read from path.
+func (c *Cache) indexSegment(path string, b []byte) error {
+	if len(b) < cacheHeader || string(b[:8]) != cacheMagic {
+		return fmt.Errorf("feature cache %s: not a dogrun feature file", path)
 	}
-	n := (st.Size() - c.size) / c.recordLen()
-	if n <= 0 {
-		return nil
+	if d := int(binary.LittleEndian.Uint32(b[8:])); d != c.dim {
+		return fmt.Errorf("feature cache %s: holds %d-d features, want %d", path, d, c.dim)
 	}
-	buf := make([]byte, n*c.recordLen())
-	if _, err := f.ReadAt(buf, c.size); err != nil && err != io.EOF {
-		return fmt.Errorf("feature cache %s: %w", c.Path, err)
+	b = b[cacheHeader:]
+	if int64(len(b))%c.recordLen() != 0 {
+		return fmt.Errorf("feature cache %s is damaged (not whole records); delete it and its features are computed again", path)
 	}
+	n := int64(len(b)) / c.recordLen()
 	feats := make([]float32, int(n)*c.dim)
-	for i := int64(0); i < n; i++ {
-		rec := buf[i*c.recordLen():]
+	for i := range n {
+		rec := b[i*c.recordLen():]
 		var k Key
 		copy(k[:], rec[:32])
 		v := feats[int(i)*c.dim : int(i+1)*c.dim : int(i+1)*c.dim]
@@ -129,7 +145,6 @@ func (c *Cache) readNew(f *os.File) error {
 		}
 		c.index[k] = v
 	}
-	c.size += n * c.recordLen()
 	return nil
 }
 
@@ -148,44 +163,62 @@ func (c *Cache) Len() int {
 	return len(c.index)
 }
 
-// Put appends feats (len(keys)*dim floats) and makes them visible to Get.
+// Put stores feats (len(keys)*dim floats) as a new segment and makes them
+// visible to Get; they are on disk when it returns.
 func (c *Cache) Put(keys []Key, feats []float32) error {
 	if len(feats) != len(keys)*c.dim {
 		return fmt.Errorf("feature cache: %d floats for %d keys of dim %d", len(feats), len(keys), c.dim)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f, err := os.OpenFile(c.Path, os.O_RDWR, 0)
-	if err != nil {
-		return err
+	if len(keys) == 0 {
+		return nil
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	if err := c.readNew(f); err != nil {
-		return err
-	}
-	// A crashed writer may have left part of a record after the last whole one.
-	if err := f.Truncate(c.size); err != nil {
-		return err
-	}
-	buf := make([]byte, int64(len(keys))*c.recordLen())
+	b := make([]byte, cacheHeader, cacheHeader+int64(len(keys))*c.recordLen())
+	copy(b, cacheMagic)
+	binary.LittleEndian.PutUint32(b[8:], uint32(c.dim))
 	for i, k := range keys {
-		rec := buf[int64(i)*c.recordLen():]
-		copy(rec, k[:])
-		for j, v := range feats[i*c.dim : (i+1)*c.dim] {
-			binary.LittleEndian.PutUint32(rec[32+4*j:], math.Float32bits(v))
+		b = append(b, k[:]...)
+		for _, v := range feats[i*c.dim : (i+1)*c.dim] {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
 		}
 	}
-	if _, err := f.WriteAt(buf, c.size); err != nil {
+	sum := sha256.Sum256(b)
+	name := hex.EncodeToString(sum[:]) + segmentExt
+	if err := writeSegment(filepath.Join(c.Path, name), b); err != nil {
 		return fmt.Errorf("feature cache %s: %w", c.Path, err)
 	}
-	own := append([]float32(nil), feats...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	own := slices.Clone(feats)
 	for i, k := range keys {
 		c.index[k] = own[i*c.dim : (i+1)*c.dim : (i+1)*c.dim]
 	}
-	c.size += int64(len(buf))
+	c.read[name] = true
 	return nil
+}
+
+// writeSegment writes b to a temporary file, flushes it to disk and renames
+// it to path: on a local disk and over NFS a rename is atomic, so path holds
+// all of b or is not there.
+func writeSegment(path string, b []byte) error {
+	var suffix [8]byte
+	rand.Read(suffix[:])
+	tmp := filepath.Join(filepath.Dir(path), ".tmp-"+hex.EncodeToString(suffix[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

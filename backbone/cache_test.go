@@ -1,8 +1,12 @@
 package backbone
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -42,7 +46,130 @@ func TestCachePersistsAcrossOpens(t *testing.T) {
 	}
 }
 
-func TestCacheDropsTornTail(t *testing.T) {
+// A cache of the old single-file format is read, whole records only (a
+// killed writer may have left part of one); a temporary file that a writer
+// killed mid-segment left is not read; a damaged segment is refused by name.
+func TestCacheReadsOldFilesAndIgnoresLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	c, err := openToy(dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []byte(cacheMagic + "\x02\x00\x00\x00\x00\x00\x00\x00")
+	k := ViewKey("old", "", 0)
+	old := append(append([]byte{}, header...), k[:]...)
+	old = append(old, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40) // 1, 2 as float32
+	old = append(old, make([]byte, 17)...)             // a torn record
+	if err := os.WriteFile(c.Path+".bin", old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Path, ".tmp-0123"), header[:5], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := openToy(dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := c2.Get(k); !ok || !cmp.Equal(got, []float32{1, 2}) || c2.Len() != 1 {
+		t.Fatalf("old file read as %v %v (%d vectors)", got, ok, c2.Len())
+	}
+	if err := c2.Put([]Key{ViewKey("new", "", 0)}, []float32{3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(c.Path + ".bin"); len(b) != len(old) {
+		t.Error("the old file was written to")
+	}
+	bad := filepath.Join(c.Path, "bad"+segmentExt)
+	if err := os.WriteFile(bad, append(header, 1, 2, 3), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openToy(dir, 2); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a damaged segment: %v", err)
+	}
+}
+
+// Writers share the folder without locks: each reads what the others
+// stored once it looks again, and nothing is lost.
+func TestCacheWritersShareTheFolder(t *testing.T) {
+	dir := t.TempDir()
+	const writers, each = 4, 50
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			c, err := openToy(dir, 1)
+			for i := 0; err == nil && i < each; i++ {
+				err = c.Put([]Key{ViewKey(fmt.Sprint(w, "/", i), "", 0)}, []float32{float32(w*each + i)})
+			}
+			errs[w] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	c, err := openToy(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := range writers {
+		for i := range each {
+			if got, ok := c.Get(ViewKey(fmt.Sprint(w, "/", i), "", 0)); !ok || got[0] != float32(w*each+i) {
+				t.Fatalf("writer %d vector %d: %v %v", w, i, got, ok)
+			}
+		}
+	}
+	a, err := openToy(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put([]Key{ViewKey("late", "", 0)}, []float32{-1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Get(ViewKey("late", "", 0)); ok {
+		t.Fatal("a vector stored after a's last look is visible without Refresh")
+	}
+	if err := a.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := a.Get(ViewKey("late", "", 0)); !ok || got[0] != -1 {
+		t.Errorf("after Refresh: %v %v", got, ok)
+	}
+}
+
+// Extraction stores its features as a few segments, not one per batch.
+func TestSegmenterGathersBatches(t *testing.T) {
+	dir := t.TempDir()
+	c, err := openToy(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &segmenter{c: c}
+	const batches = 125
+	for b := range batches {
+		keys := make([]Key, 8)
+		for i := range keys {
+			keys[i] = ViewKey(fmt.Sprint(b, "/", i), "", 0)
+		}
+		if err := s.add(keys, make([]float32, 8*3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.flush(); err != nil {
+		t.Fatal(err)
+	}
+	segments, _ := filepath.Glob(filepath.Join(c.Path, "*"+segmentExt))
+	fresh, err := openToy(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Len() != batches*8 || len(segments) >= batches/4 {
+		t.Errorf("%d vectors in %d segments, want %d in a few", fresh.Len(), len(segments), batches*8)
+	}
+	t.Logf("%d batches of 8 in %d segments", batches, len(segments))
+}
+
+func TestCacheRefusesOtherDimension(t *testing.T) {
 	dir := t.TempDir()
 	c, err := openToy(dir, 2)
 	if err != nil {
@@ -51,62 +178,8 @@ func TestCacheDropsTornTail(t *testing.T) {
 	if err := c.Put([]Key{ViewKey("a", "", 0)}, []float32{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	// A writer killed mid-record leaves part of one behind.
-	f, err := os.OpenFile(c.Path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Write(make([]byte, 17))
-	f.Close()
-
-	c2, err := openToy(dir, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c2.Len() != 1 {
-		t.Fatalf("torn tail counted: %d records", c2.Len())
-	}
-	if err := c2.Put([]Key{ViewKey("b", "", 0)}, []float32{3, 4}); err != nil {
-		t.Fatal(err)
-	}
-	c3, err := openToy(dir, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, ok := c3.Get(ViewKey("b", "", 0))
-	if !ok || !cmp.Equal(got, []float32{3, 4}) {
-		t.Fatalf("record after a torn tail reads %v, %v", got, ok)
-	}
-}
-
-func TestCacheSeesOtherWritersAppends(t *testing.T) {
-	dir := t.TempDir()
-	a, err := openToy(dir, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := openToy(dir, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Put([]Key{ViewKey("x", "", 0)}, []float32{7}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Put([]Key{ViewKey("y", "", 0)}, []float32{8}); err != nil {
-		t.Fatal(err)
-	}
-	if got, ok := b.Get(ViewKey("x", "", 0)); !ok || got[0] != 7 {
-		t.Errorf("writer b did not pick up a's record: %v %v", got, ok)
-	}
-}
-
-func TestCacheRefusesOtherDimension(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := openToy(dir, 2); err != nil {
-		t.Fatal(err)
-	}
 	// Same backbone file and preprocessing but another output length: a mislabelled spec.
-	_, err := openToy(dir, 3)
+	_, err = openToy(dir, 3)
 	if err == nil || !strings.Contains(err.Error(), "holds 2-d features, want 3") {
 		t.Fatalf("got %v, want a dimension mismatch", err)
 	}

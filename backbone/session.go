@@ -1,15 +1,10 @@
 package backbone
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -110,7 +105,7 @@ func (s *session) destroy() (err error) {
 // batch while the other sessions infer. That beats one session whose threads
 // split every operator: a thread that stops to decode a JPEG stalls its peer
 // at the operator's end, which cost 10-15% of extraction throughput on 2
-// cores (README, "Reliability and speed").
+// cores (docs/backbones.md, "Sessions").
 func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threads int) (*Model, error) {
 	cut, err := spec.Cut(cutName)
 	if err != nil {
@@ -196,35 +191,6 @@ func newSession(model []byte, spec Spec, outputs []string, threads int) (*sessio
 		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
 	}
 	return s, nil
-}
-
-// ONNX returns the backbone as an ONNX model: the fetched file itself, or its
-// conversion, made once and kept in the cache under the backbone's identity.
-func ONNX(ctx context.Context, cacheDir string, spec Spec) ([]byte, error) {
-	files, err := Fetch(ctx, cacheDir, spec.Source)
-	if err != nil {
-		return nil, err
-	}
-	if spec.Convert == nil {
-		return os.ReadFile(files[0])
-	}
-	path := filepath.Join(cacheDir, "converted", spec.Name+"-"+spec.SHA256()[:16]+".onnx")
-	if b, err := os.ReadFile(path); err == nil {
-		return b, nil
-	}
-	b, err := spec.Convert(files)
-	if err != nil {
-		return nil, fmt.Errorf("converting %s: %w", spec.Source, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	return b, writeChecked(bytes.NewReader(b), path, sha256Hex(b))
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // Close frees the sessions; no Forward may be running.

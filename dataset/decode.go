@@ -21,9 +21,29 @@ func Decode(path string) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
+	return DecodeBytes(path, b)
+}
+
+// DecodeUpload is DecodeBytes of a photo from outside (an upload), checked
+// first as Load checks a dataset's files: its structure whole and its size
+// sane, so that a small file cannot make the decoder ask for gigabytes.
+func DecodeUpload(name string, b []byte) (image.Image, error) {
+	format, reason := sniff(b)
+	if reason == "" {
+		reason = validate(b, format)
+	}
+	if reason != "" {
+		return nil, fmt.Errorf("%s: %s", name, reason)
+	}
+	return DecodeBytes(name, b)
+}
+
+// DecodeBytes is Decode of a photo read already; name stands for it in
+// errors.
+func DecodeBytes(name string, b []byte) (image.Image, error) {
 	format, reason := sniff(b)
 	if reason != "" {
-		return nil, fmt.Errorf("dataset: %s: %s", path, reason)
+		return nil, fmt.Errorf("dataset: %s: %s", name, reason)
 	}
 	if format == "jpeg" {
 		if img, ok := decodeLibjpeg(b); ok {
@@ -31,13 +51,14 @@ func Decode(path string) (image.Image, error) {
 		}
 	}
 	var img image.Image
+	var err error
 	if format == "jpeg" {
 		img, err = jpeg.Decode(bytes.NewReader(b))
 	} else {
 		img, err = png.Decode(bytes.NewReader(b))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dataset: decoding %s %s: %w", upper(format), path, err)
+		return nil, fmt.Errorf("dataset: decoding %s %s: %w", upper(format), name, err)
 	}
 	return toRGBA(img), nil
 }

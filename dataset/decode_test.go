@@ -2,10 +2,13 @@ package dataset
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -268,5 +271,36 @@ func TestDecodeErrorsNamePath(t *testing.T) {
 	_, err := Decode(path)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(path)) {
 		t.Errorf("Decode error = %v; want it to name %s", err, path)
+	}
+}
+
+// An upload is checked as Load checks a folder's files before it is
+// decoded: what Load would skip is refused with the reason, named.
+func TestDecodeUploadRefusesWhatLoadSkips(t *testing.T) {
+	good := pngBytes(t, noisyRGBA(6, 5, 1))
+	img, err := DecodeUpload("dog.png", good)
+	if err != nil || img.Bounds().Dx() != 6 || img.Bounds().Dy() != 5 {
+		t.Fatalf("a good PNG: %v, %v", img, err)
+	}
+	// A PNG header claiming 20000 x 20000 pixels: a few bytes that would
+	// ask the decoder for 1.6 GB.
+	huge := append([]byte(nil), good[:33]...)
+	binary.BigEndian.PutUint32(huge[16:], 20000)
+	binary.BigEndian.PutUint32(huge[20:], 20000)
+	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"huge.png", huge, "huge.png: PNG too large (20000x20000)"},
+		{"cat.gif", []byte("GIF89a\x01\x00\x01\x00"), "cat.gif: unsupported image format GIF (only JPEG and PNG are read)"},
+		{"notes.jpg", []byte("hello"), "notes.jpg: not an image (text)"},
+		{"cut.png", good[:len(good)-20], "cut.png: truncated or corrupt PNG"},
+	} {
+		_, err := DecodeUpload(c.name, c.b)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }

@@ -19,7 +19,7 @@ func TestLoadRealData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The README says about 170 dogs have 8 or more photos.
+	// The dataset's README says about 170 dogs have 8 or more photos.
 	if n := len(d.Classes); n <= 100 || n > 300 {
 		t.Errorf("%d classes with >= 8 photos; want about 170", n)
 	}
@@ -34,7 +34,7 @@ func TestLoadRealData(t *testing.T) {
 		dropped += c.Photos
 	}
 	if got := len(d.Photos) + dropped; got != 6577 {
-		t.Errorf("kept %d + dropped %d photos = %d, want the 6,577 of the README", len(d.Photos), dropped, got)
+		t.Errorf("kept %d + dropped %d photos = %d, want the 6,577 of the dataset's README", len(d.Photos), dropped, got)
 	}
 	if len(d.Classes)+len(d.Dropped) != 1110 {
 		t.Errorf("%d kept + %d dropped classes, want 1,110", len(d.Classes), len(d.Dropped))

@@ -148,9 +148,10 @@ func TestPHashFlipAndDistance(t *testing.T) {
 	}
 }
 
-// TestCalibrationOnRealPhotos re-measures the phash method on labelled pairs
-// from the shared photos (README.md has the full-size numbers): edited copies
-// must be found and different photos of one dog mostly kept apart, while the
+// TestCalibrationOnRealPhotos re-measures the methods on edited copies of
+// real photos (docs/dedupe.md has the full-size numbers): phash finds the
+// edits it was calibrated on but not re-alignments; align finds those and
+// re-alignments and mostly keeps different photos of one dog apart; the
 // seed's SSIM misses shifts, re-crops and flips.
 func TestCalibrationOnRealPhotos(t *testing.T) {
 	d, err := dataset.Load(needs.Photos(t), dataset.LoadOptions{MinImagesPerClass: 2})
@@ -161,29 +162,47 @@ func TestCalibrationOnRealPhotos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	labels := make([]Label, len(pairs))
 	ph := make([]float64, len(pairs))
 	ss := make([]float64, len(pairs))
-	for i, p := range pairs {
-		a, b := Sign(p.A), Sign(p.B)
-		ph[i] = -float64(SignatureDistance(&a, &b))
-		if ss[i], err = SSIM(ToGray(p.A), ToGray(p.B)); err != nil {
-			t.Fatal(err)
-		}
+	al := make([]float64, len(pairs))
+	if err := forEach(len(pairs), nil, func(i int) error {
+		labels[i] = pairs[i].Label
+		s, err := ScorePair(pairs[i].A, pairs[i].B)
+		ph[i], ss[i], al[i] = s.PHash, s.SSIM, s.Align
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
-	r := Evaluate(pairs, ph, -PHashThreshold)
-	if r.Positives != 240 || r.Negatives != 40 {
+	r := Evaluate(labels, ph, -PHashThreshold)
+	if r.Positives != 40*len(Transforms) || r.Negatives != 40 {
 		t.Fatalf("%d positives, %d negatives", r.Positives, r.Negatives)
 	}
 	t.Logf("phash <= %d bits: recall %.3f, false merges %.3f, by kind %v", PHashThreshold, r.Recall, r.FalseMerge, r.RecallByKind)
-	if r.Recall < 0.95 || r.FalseMerge > 0.05 {
-		t.Errorf("phash: recall %.3f (want >= 0.95), false merges %.3f (want <= 0.05)", r.Recall, r.FalseMerge)
+	if r.FalseMerge > 0.05 {
+		t.Errorf("phash: false merges %.3f (want <= 0.05)", r.FalseMerge)
 	}
 	for _, k := range []string{"flip", "reencode", "brightness", "shift", "recrop"} {
 		if r.RecallByKind[k] < 0.9 {
 			t.Errorf("phash recall on %s: %.3f", k, r.RecallByKind[k])
 		}
 	}
-	s := Evaluate(pairs, ss, 0.9)
+	if r.RecallByKind["realign"] > 0.5 {
+		t.Errorf("phash found %.3f of the re-alignments: the realign edit is too mild to show its weakness", r.RecallByKind["realign"])
+	}
+	// align misses half the combos, which are mirrored as well as re-cropped
+	// (it matches no mirror images; docs/dedupe.md says why).
+	a := Evaluate(labels, al, AlignThreshold)
+	t.Logf("align >= %g: recall %.3f, false merges %.3f, by kind %v", AlignThreshold, a.Recall, a.FalseMerge, a.RecallByKind)
+	for _, k := range []string{"shift", "recrop", "flip", "reencode", "brightness", "realign"} {
+		if a.RecallByKind[k] < 0.95 {
+			t.Errorf("align recall on %s: %.3f (want >= 0.95)", k, a.RecallByKind[k])
+		}
+	}
+	if a.FalseMerge > 0.05 {
+		t.Errorf("align: false merges %.3f (want <= 0.05)", a.FalseMerge)
+	}
+	s := Evaluate(labels, ss, 0.9)
 	t.Logf("ssim >= 0.9: recall %.3f, by kind %v", s.Recall, s.RecallByKind)
 	if s.RecallByKind["shift"] > 0.1 || s.RecallByKind["flip"] > 0.1 || s.Recall > 0.5 {
 		t.Errorf("SSIM found shifted or flipped copies (%v): the calibration pairs are too easy", s.RecallByKind)

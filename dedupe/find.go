@@ -12,14 +12,16 @@ import (
 
 // Methods of Find.
 const (
+	MethodAlign = "align"
 	MethodPHash = "phash"
 	MethodSSIM  = "ssim"
 	MethodNone  = "none"
 )
 
 // Default thresholds. PHashThreshold is a Hamming distance in bits (a pair
-// is a near-duplicate at or below it), calibrated in README.md ("Near-duplicate
-// detection"); SSIMThreshold is the seed's similarity (at or above it).
+// is a near-duplicate at or below it), calibrated on edited copies (docs/evaluation.md,
+// "Near-duplicate detection"); SSIMThreshold is the seed's similarity (at or
+// above it); AlignThreshold (align.go) a registered correlation.
 const (
 	PHashThreshold = 8
 	SSIMThreshold  = 0.95
@@ -27,8 +29,11 @@ const (
 
 // DefaultThreshold returns the calibrated threshold of a method.
 func DefaultThreshold(method string) float64 {
-	if method == MethodSSIM {
+	switch method {
+	case MethodSSIM:
 		return SSIMThreshold
+	case MethodAlign:
+		return AlignThreshold
 	}
 	return PHashThreshold
 }
@@ -41,14 +46,15 @@ const crossClassPHash = 4
 
 // Options configure Find.
 type Options struct {
-	Method    string  // MethodPHash (default), MethodSSIM or MethodNone
+	Method    string  // MethodAlign (default), MethodPHash, MethodSSIM or MethodNone
 	Threshold float64 // 0 = DefaultThreshold(Method)
 	// Progress, if set, is called as photos are read (done of total).
 	Progress func(done, total int)
 }
 
 // Match is a near-duplicate pair: indices into Dataset.Photos and the score
-// that matched them (bits for phash, similarity for ssim).
+// that matched them (bits for phash, similarity for ssim, registered
+// correlation for align, where copies found by their hash alone score 1).
 type Match struct {
 	A, B  int
 	Score float64
@@ -86,7 +92,7 @@ func (r *Result) Multi() [][]int {
 // connected components of the matched pairs (a chain of bursts is one group).
 func Find(d *dataset.Dataset, opt Options) (*Result, error) {
 	if opt.Method == "" {
-		opt.Method = MethodPHash
+		opt.Method = MethodAlign
 	}
 	if opt.Threshold == 0 {
 		opt.Threshold = DefaultThreshold(opt.Method)
@@ -100,12 +106,15 @@ func Find(d *dataset.Dataset, opt Options) (*Result, error) {
 	}
 	switch opt.Method {
 	case MethodNone:
-	case MethodPHash, MethodSSIM:
+	case MethodAlign, MethodPHash, MethodSSIM:
 		var err error
 		var matches, cross []Match
-		if opt.Method == MethodPHash {
+		switch opt.Method {
+		case MethodAlign:
+			matches, cross, err = findAlign(d, byClass, opt)
+		case MethodPHash:
 			matches, cross, err = findPHash(d, byClass, opt)
-		} else {
+		default:
 			matches, cross, err = findSSIM(d, byClass, opt)
 		}
 		if err != nil {
@@ -116,7 +125,7 @@ func Find(d *dataset.Dataset, opt Options) (*Result, error) {
 		}
 		res.Pairs, res.CrossClass = matches, cross
 	default:
-		return nil, fmt.Errorf("dedupe: unknown method %q (want %s, %s or %s)", opt.Method, MethodPHash, MethodSSIM, MethodNone)
+		return nil, fmt.Errorf("dedupe: unknown method %q (want %s, %s, %s or %s)", opt.Method, MethodAlign, MethodPHash, MethodSSIM, MethodNone)
 	}
 	// Number groups in photo order so ids are stable for a given result.
 	res.Group = make([]int, n)
@@ -159,17 +168,28 @@ func findPHash(d *dataset.Dataset, byClass [][]int, opt Options) (within, cross 
 			}
 		}
 	}
-	for a := range sigs {
-		for b := a + 1; b < len(sigs); b++ {
+	hashes := make([]Hash, len(sigs))
+	for i := range sigs {
+		hashes[i] = sigs[i].Base
+	}
+	return within, crossClassByHash(d, hashes), nil
+}
+
+// crossClassByHash reports the photos filed under different classes whose
+// plain hashes are within crossClassPHash bits, scored in bits.
+func crossClassByHash(d *dataset.Dataset, hashes []Hash) []Match {
+	var cross []Match
+	for a := range hashes {
+		for b := a + 1; b < len(hashes); b++ {
 			if d.Photos[a].Class == d.Photos[b].Class {
 				continue
 			}
-			if dist := Distance(sigs[a].Base, sigs[b].Base); dist <= crossClassPHash {
+			if dist := Distance(hashes[a], hashes[b]); dist <= crossClassPHash {
 				cross = append(cross, Match{A: a, B: b, Score: float64(dist)})
 			}
 		}
 	}
-	return within, cross, nil
+	return cross
 }
 
 // forEach runs f(0..n-1) on GOMAXPROCS goroutines and returns the first error.

@@ -1,19 +1,26 @@
 // Package dedupe finds near-duplicate photos: identical files, burst shots,
-// re-crops, flips, re-encodes and brightness changes of one shot. Near-duplicate
-// groups are the unit of an honest train/test split (see dataset.GroupedSplit).
+// re-crops, re-alignments, flips, re-encodes and brightness changes of one
+// shot. Near-duplicate groups are the unit of an honest train/test split (see
+// dataset.GroupedSplit).
 //
-// Two methods:
-//   - MethodPHash (the default): a 64-bit DCT perceptual hash, compared
-//     flip-invariantly by Hamming distance. Calibrated on labelled pairs built
-//     from the DogFaceNet photos (see Calibrate and README.md).
+// Three methods:
+//   - MethodAlign (the default): local features matched under one rotation,
+//     scale and shift, and the photos registered by it and correlated (see
+//     align.go). It finds burst shots that the dataset's eye alignment has
+//     turned and rescaled. Calibrated on pairs of real photos labelled by eye
+//     (labelled/) and on edited copies (see Calibrate and docs/dedupe.md).
+//   - MethodPHash: a 64-bit DCT perceptual hash searched over re-crops and
+//     compared flip-invariantly by Hamming distance; what experiments'
+//     split.group uses. It misses re-alignments.
 //   - MethodSSIM: the seed's ssim.py criterion (grayscale, 7x7 windows, as
 //     scikit-image's structural_similarity), kept for parity. It misses shifted
-//     re-crops and bursts, which is why it is not the default.
+//     re-crops and bursts.
 package dedupe
 
 import (
 	"image"
 	"math"
+	"sync"
 )
 
 // Gray is a grayscale image with float64 pixels in [0, 255].
@@ -94,9 +101,23 @@ type tap struct {
 	w float64
 }
 
+// areaWeightsCache keeps areaWeights per (n, m): the align method resizes
+// every photo between the same few sizes.
+var areaWeightsCache sync.Map // [2]int -> [][]tap
+
 // areaWeights lists, for each of m output cells, the input cells of an n-long
-// axis it overlaps and their normalized overlap.
+// axis it overlaps and their normalized overlap. The result is shared: do not
+// modify it.
 func areaWeights(n, m int) [][]tap {
+	if w, ok := areaWeightsCache.Load([2]int{n, m}); ok {
+		return w.([][]tap)
+	}
+	w := computeAreaWeights(n, m)
+	areaWeightsCache.Store([2]int{n, m}, w)
+	return w
+}
+
+func computeAreaWeights(n, m int) [][]tap {
 	out := make([][]tap, m)
 	scale := float64(n) / float64(m)
 	for j := range m {

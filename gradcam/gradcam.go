@@ -167,14 +167,7 @@ func (e *Explainer) Explain(img image.Image, class int) (*Result, error) {
 	if class >= len(e.Classes) {
 		return nil, fmt.Errorf("gradcam: class %d of %d", class, len(e.Classes))
 	}
-	view := dataset.Render(img, dataset.ViewParams{}, e.Spec.InputSize)
-	in := make([]float32, e.Spec.InputLen())
-	e.Spec.Fill(in, view)
-	ts, err := e.probe.Run(in, 1)
-	if err != nil {
-		return nil, err
-	}
-	r, err := e.explainMap(ts[0], ts[1].Data, class)
+	r, view, err := e.gradCAM(img, class)
 	if err != nil || !r.Empty() {
 		return r, err
 	}
@@ -183,6 +176,20 @@ func (e *Explainer) Explain(img image.Image, class int) (*Result, error) {
 	}
 	r.W, r.H, r.Method = OcclusionGrid, OcclusionGrid, MethodOcclusion
 	return r, nil
+}
+
+// gradCAM is Explain without the occlusion fallback; it also returns the
+// photo as the backbone saw it.
+func (e *Explainer) gradCAM(img image.Image, class int) (*Result, *image.RGBA, error) {
+	view := dataset.Render(img, dataset.ViewParams{}, e.Spec.InputSize)
+	in := make([]float32, e.Spec.InputLen())
+	e.Spec.Fill(in, view)
+	ts, err := e.probe.Run(in, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := e.explainMap(ts[0], ts[1].Data, class)
+	return r, view, err
 }
 
 // explainMap runs the GoMLX half on the map a and checks its features against

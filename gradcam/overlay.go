@@ -1,9 +1,11 @@
 package gradcam
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"image/draw"
+	"image/png"
 	"math"
 )
 
@@ -57,4 +59,11 @@ func bilinear(m []float32, w, h int, u, v float64) float64 {
 func jet(t float64) color.RGBA {
 	ch := func(c float64) uint8 { return uint8(math.Round(255 * math.Min(math.Max(c, 0), 1))) }
 	return color.RGBA{R: ch(1.5 - math.Abs(4*t-3)), G: ch(1.5 - math.Abs(4*t-2)), B: ch(1.5 - math.Abs(4*t-1)), A: 255}
+}
+
+// OverlayPNG is Overlay encoded as a PNG file.
+func OverlayPNG(img image.Image, r *Result) ([]byte, error) {
+	var b bytes.Buffer
+	err := png.Encode(&b, Overlay(img, r))
+	return b.Bytes(), err
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dogrun/dogrun/dataset"
 )
 
 // RenderVersion changes whenever Explain or Overlay would draw a stored tile
@@ -45,10 +47,30 @@ type Tile struct {
 	Trial  string  `json:"trial_hash"` // likewise
 }
 
-// NewTile describes r, drawn as png on photo by e.
-func (e *Explainer) NewTile(r *Result, png []byte, photo, trial string) Tile {
+// DrawTile explains class on the photo at path (photo is its name in the
+// dataset, trial the trial's hash, both kept for a person reading the folder).
+func (e *Explainer) DrawTile(path, photo, trial string, class int) (Tile, error) {
+	img, err := dataset.Decode(path)
+	if err != nil {
+		return Tile{}, err
+	}
+	r, err := e.Explain(img, class)
+	if err != nil {
+		return Tile{}, err
+	}
+	png, err := OverlayPNG(img, r)
+	if err != nil {
+		return Tile{}, err
+	}
 	return Tile{PNG: png, Class: r.Class, Pred: r.Pred, Prob: float64(r.Probs[r.Pred]), Method: r.Method, Empty: r.Empty(),
-		Map: e.Map, Side: [2]int{r.W, r.H}, Photo: photo, Trial: trial}
+		Map: e.Map, Side: [2]int{r.W, r.H}, Photo: photo, Trial: trial}, nil
+}
+
+// TileStore keeps drawn tiles by key: Tiles in a folder (the report's), or
+// memory (the dashboard's, which writes nothing).
+type TileStore interface {
+	Get(TileKey) (Tile, bool)
+	Put(TileKey, Tile) error
 }
 
 // Tiles keeps tiles in a folder as <key>.png with <key>.json beside it, so

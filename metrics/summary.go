@@ -19,7 +19,34 @@ type Summary struct {
 // Summarize returns the mean, sample standard deviation and 95% Student-t
 // confidence interval of xs.
 func Summarize(xs []float64) Summary {
-	n := len(xs)
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return summarize(len(xs), sum, func(mean float64) float64 {
+		var ss float64
+		for _, x := range xs {
+			d := x - mean
+			ss += d * d
+		}
+		return ss
+	})
+}
+
+// SummarizeSums is Summarize of n values known only by their sum and the
+// sum of their squares, as a database adds them up. The spread comes from
+// the difference of two sums, so a standard deviation is off by up to about
+// 1e-8 (the square root of their rounding): nothing at the three decimals
+// accuracies are shown with.
+func SummarizeSums(n int, sum, sumSq float64) Summary {
+	return summarize(n, sum, func(mean float64) float64 {
+		return max(sumSq-sum*mean, 0) // rounding can leave equal values a tiny negative spread
+	})
+}
+
+// summarize is a Summary of n values adding up to sum, whose squared
+// deviations from their mean add up to squares(mean).
+func summarize(n int, sum float64, squares func(mean float64) float64) Summary {
 	nan := math.NaN()
 	s := Summary{N: n, Mean: nan, Std: nan, Lo: nan, Hi: nan}
 	switch n {
@@ -27,23 +54,14 @@ func Summarize(xs []float64) Summary {
 		s.Warning = "no samples"
 		return s
 	case 1:
-		s.Mean = xs[0]
+		s.Mean = sum
 		s.Warning = "1 sample: no interval"
 		return s
 	case 2:
 		s.Warning = "only 2 samples: interval is wide"
 	}
-	var sum float64
-	for _, x := range xs {
-		sum += x
-	}
 	s.Mean = sum / float64(n)
-	var ss float64
-	for _, x := range xs {
-		d := x - s.Mean
-		ss += d * d
-	}
-	s.Std = math.Sqrt(ss / float64(n-1))
+	s.Std = math.Sqrt(squares(s.Mean) / float64(n-1))
 	half := tQuantile(0.975, float64(n-1)) * s.Std / math.Sqrt(float64(n))
 	s.Lo, s.Hi = s.Mean-half, s.Mean+half
 	return s

@@ -97,3 +97,17 @@ func TestTUpperTails(t *testing.T) {
 		t.Error("TUpper outside its domain is not NaN")
 	}
 }
+
+// Sums as a database adds them give the summary of the values themselves.
+func TestSummarizeSumsAgreesWithSummarize(t *testing.T) {
+	for _, xs := range [][]float64{nil, {0.5}, {0.5, 0.75}, {0.45, 0.47, 0.46, 0.44, 0.48, 0.45, 0.46, 0.47}, {0.3, 0.3, 0.3}} {
+		var sum, sumSq float64
+		for _, x := range xs {
+			sum, sumSq = sum+x, sumSq+x*x
+		}
+		want, got := Summarize(xs), SummarizeSums(len(xs), sum, sumSq)
+		if d := cmp.Diff(want, got, cmpopts.EquateNaNs(), cmpopts.EquateApprox(0, 1e-7)); d != "" {
+			t.Errorf("%v (-Summarize +SummarizeSums):\n%s", xs, d)
+		}
+	}
+}

@@ -88,6 +88,9 @@ func TestNoTextBelowMinimum(t *testing.T) {
 			figure{"sweep axis", w, func() ([]byte, error) {
 				return SweepAxis(long, "head.dropout", "test accuracy", []string{"0", "0.5"}, []float64{0, 0.5}, series, SVG, w, h)
 			}},
+			figure{"sequential path", w, func() ([]byte, error) {
+				return SequentialPath(long, "difference in accuracy", obfPath, 0.01, 48, 0.975, SVG, w, h)
+			}},
 		)
 		for _, n := range []int{2, 12, 40} {
 			figs = append(figs, figure{fmt.Sprintf("%d variants", n), w, func() ([]byte, error) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"html"
 	"image"
 	"image/png"
@@ -27,19 +26,6 @@ const artifactsDir = "testdata/artifacts"
 
 // browserWidth is the window the pages are laid out in: a laptop screen.
 const browserWidth = 1280
-
-// chromium finds Debian's chromium. Without it the test is skipped, except
-// under CI=true where a missing browser must not pass silently.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	needs.Met(t, errors.New("chromium not found: install Debian's chromium to run the browser test"))
-	return ""
-}
 
 // runChromium runs headless chromium on a page with a fresh profile and
 // returns its standard output.
@@ -212,7 +198,7 @@ func inkFraction(img image.Image) float64 {
 // chromium: every image must load and the layout must fit a laptop screen.
 // Screenshots stay in testdata/artifacts/.
 func TestReportOpensInBrowser(t *testing.T) {
-	bin := chromium(t)
+	bin := needs.Chromium(t)
 	dir, d := writeSweep(t)
 	pages := map[string]string{
 		"report.png": filepath.Join(dir, "report.html"),

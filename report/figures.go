@@ -30,20 +30,63 @@ func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error
 		v.VariantLinks[t.VariantKey] = append(v.VariantLinks[t.VariantKey],
 			trialLink{Seed: t.Seed, Dir: trialDir(t), Done: t.Status == results.StatusDone})
 	}
+	if d.Settle != nil {
+		if err := d.Settle.draw(pics); err != nil {
+			return nil, err
+		}
+	}
 	var done []Variant
 	for _, vr := range d.Variants {
 		if vr.Done > 0 {
 			done = append(done, vr)
 		}
 	}
+	if d.Search != nil {
+		// A search's draws are each a variant of one seed: its figures
+		// replace the sweep's, and its top variant is the one it chose.
+		if err := v.searchFigures(pics); err != nil {
+			return nil, err
+		}
+	}
 	if len(done) == 0 {
 		return v, nil
 	}
 	v.Top = &done[0]
+	if d.Search == nil {
+		if err := v.sweepFigures(pics, done); err != nil {
+			return nil, err
+		}
+	} else if d.Best != nil {
+		for i := range done {
+			if done[i].Key == d.Best.VariantKey {
+				v.Top = &done[i]
+			}
+		}
+	}
+	if err := v.bestFigures(pics, th); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
 
+// searchFigures draws the search's figures beside its text.
+func (v *view) searchFigures(pics *pictures) error {
+	figs, err := v.Search.figures(pics)
+	if err != nil {
+		return err
+	}
+	v.SearchFigures = figs
+	v.SearchMarkdown, v.SearchHTML = v.searchMarkdown(), v.searchHTML()
+	return nil
+}
+
+// sweepFigures draws the variants, each swept setting and the validation
+// curves.
+func (v *view) sweepFigures(pics *pictures, done []Variant) error {
+	d := v.Data
 	f, err := variantsFigure(pics, done)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	v.Comparison = append(v.Comparison, f)
 	for _, ax := range sweepAxes(done) {
@@ -52,7 +95,7 @@ func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error
 			return plots.SweepAxis(title, ax.Path, "test accuracy", ax.Values, ax.Positions, ax.Series, plots.PNG, chartW, chartH)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("chart of %s: %w", ax.Path, err)
+			return fmt.Errorf("chart of %s: %w", ax.Path, err)
 		}
 		caption := fmt.Sprintf("Test accuracy against %s: every seed as a small dot, the mean as a large dot with its 95%% interval", ax.Path)
 		if len(ax.Series) > 1 {
@@ -61,15 +104,21 @@ func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error
 		v.Comparison = append(v.Comparison, figure{Name: name, Caption: caption + ".", PNG: png})
 	}
 	if f, ok, err := d.curvesFigure(pics, done); err != nil {
-		return nil, err
+		return err
 	} else if ok {
 		v.Comparison = append(v.Comparison, f)
 	}
+	return nil
+}
 
+// bestFigures draws the best trial's learning curve, and the top variant's
+// per-dog scores and confusion.
+func (v *view) bestFigures(pics *pictures, th *thumbs) error {
+	d := v.Data
 	if d.Best != nil && len(d.BestEpochs) > 0 {
 		f, err := learningCurveFigure(pics, "", fmt.Sprintf("Best trial %d (%s, seed %d)", trialNumber(*d.Best), d.Best.VariantKey, d.Best.Seed), *d.Best, d.BestEpochs)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		f.Caption = "Learning curve of the best trial: loss and accuracy per epoch; its checkpoint is the best epoch."
 		v.BestCurve = &f
@@ -87,15 +136,16 @@ func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error
 		}
 	}
 	if len(reps) == 0 {
-		return v, nil
+		return nil
 	}
 	source := fmt.Sprintf("the %d seeds of %s", len(reps), v.Top.Key)
 	if len(reps) == 1 {
 		source = "the one finished seed of " + v.Top.Key
 	}
 	rows := classRows(reps)
+	var err error
 	if v.ClassF1, err = classF1Figure(pics, "", "Per-class F1 of "+v.Top.Key+" (best variant)", rows, len(reps) > 1); err != nil {
-		return nil, err
+		return err
 	}
 	v.WorstClasses = worstClasses(rows, 10, th)
 	confs := make([][][]int, len(reps))
@@ -106,11 +156,8 @@ func (d *Data) mainView(th *thumbs, pics *pictures, now time.Time) (*view, error
 	if len(reps) > 1 {
 		title = fmt.Sprintf("Confusion of %s, %d seeds summed", v.Top.Key, len(reps))
 	}
-	if v.Confusion, err = confusionFigure(pics, "", title,
-		sumConfusion(confs), classes, len(reps), source, th); err != nil {
-		return nil, err
-	}
-	return v, nil
+	v.Confusion, err = confusionFigure(pics, "", title, sumConfusion(confs), classes, len(reps), source, th)
+	return err
 }
 
 func classNames(r metrics.Report) []string {

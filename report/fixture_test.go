@@ -85,7 +85,7 @@ func newSweepFixture(t *testing.T) sweepFixture {
 	photos := []string{"rex/rex1.png", "rex/rex2.png", "bella/bella1.png", "bella/bella2.png", "fido/fido1.png", "fido/fido2.png"}
 	labels := []int{0, 0, 1, 1, 2, 2}
 	for k := range trials {
-		tr, err := st.Claim(ctx, id, nil, "host-a:1", time.Minute, 1)
+		tr, err := st.Claim(ctx, id, "host-a:1", time.Minute, 1)
 		if err != nil || tr == nil {
 			t.Fatal(tr, err)
 		}

@@ -84,11 +84,11 @@ func TestSumConfusionAndClassRows(t *testing.T) {
 }
 
 func TestParseVariantKeepsAxisOrder(t *testing.T) {
-	got, ok := parseVariant(`{"train.lr":0.001,"backbone.name":"resnet50","head.hidden":[512, 256],"head.dropout":0}`)
+	got, ok := ParseVariant(`{"train.lr":0.001,"backbone.name":"resnet50","head.hidden":[512, 256],"head.dropout":0}`)
 	if !ok {
 		t.Fatal("did not parse")
 	}
-	want := []setting{
+	want := []Setting{
 		{Path: "train.lr", Label: "0.001", Num: 0.001, IsNum: true},
 		{Path: "backbone.name", Label: "resnet50"},
 		{Path: "head.hidden", Label: "[512,256]"},
@@ -97,7 +97,7 @@ func TestParseVariantKeepsAxisOrder(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("settings (-want +got):\n%s", d)
 	}
-	if _, ok := parseVariant(`[1]`); ok {
+	if _, ok := ParseVariant(`[1]`); ok {
 		t.Errorf("a JSON list parsed as a variant")
 	}
 }

@@ -65,6 +65,11 @@ type Data struct {
 	GradCAM *GradCAM
 	// OpenSet shows the rejection of held-out dogs; nil without open_set.
 	OpenSet *OpenSetCard
+	// Search shows a search's draws; nil for a sweep.
+	Search *SearchCard
+	// Settle shows a settled experiment's verdicts and paths; nil when it
+	// declared no settle design.
+	Settle *SettleCard
 
 	optionalSections
 }
@@ -115,6 +120,18 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 			d.DatasetDir = abs
 		}
 	}
+	if err := d.gatherSearch(ctx, st); err != nil {
+		return nil, err
+	}
+	if d.Search != nil && len(d.Search.Studies) > 0 && d.Search.Studies[0].Best != nil {
+		// A search's best is what it chose, on validation.
+		id := d.Search.Studies[0].Best.Trial.ID
+		for i := range d.Trials {
+			if d.Trials[i].ID == id {
+				d.Best = &d.Trials[i]
+			}
+		}
+	}
 	if d.Best != nil {
 		d.BestEpochs = d.Epochs[d.Best.ID]
 		if d.BestReport, d.Classes, err = st.TrialReport(ctx, d.Best.ID); err != nil {
@@ -137,6 +154,9 @@ func Gather(ctx context.Context, st *results.Store, name string) (*Data, error) 
 		return nil, err
 	}
 	if err := d.gatherOpenSet(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := d.gatherSettle(ctx, st); err != nil {
 		return nil, err
 	}
 	return d, nil

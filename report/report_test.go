@@ -46,7 +46,7 @@ func storeWith(t *testing.T) *results.Store {
 	}
 	classes := []string{"a", "b"}
 	for _, s := range specs {
-		tr, err := st.Claim(ctx, id, nil, "w", time.Minute, 1)
+		tr, err := st.Claim(ctx, id, "w", time.Minute, 1)
 		if err != nil || tr == nil {
 			t.Fatal(tr, err)
 		}

@@ -11,23 +11,23 @@ import (
 	"github.com/dogrun/dogrun/plots"
 )
 
-// setting is one swept field of a variant, as stored in its VariantJSON.
-type setting struct {
+// Setting is one swept field of a variant, as stored in its VariantJSON.
+type Setting struct {
 	Path  string
 	Label string // the value as written in the variant key
 	Num   float64
 	IsNum bool
 }
 
-// parseVariant reads a VariantJSON object keeping its key order (the sweep's
+// ParseVariant reads a VariantJSON object keeping its key order (the sweep's
 // axis order), which a map would lose.
-func parseVariant(js string) ([]setting, bool) {
+func ParseVariant(js string) ([]Setting, bool) {
 	dec := json.NewDecoder(strings.NewReader(js))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, false
 	}
-	var out []setting
+	var out []Setting
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -41,7 +41,7 @@ func parseVariant(js string) ([]setting, bool) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, false
 		}
-		s := setting{Path: key, Label: string(raw)}
+		s := Setting{Path: key, Label: string(raw)}
 		var str string
 		var num json.Number
 		switch {
@@ -77,7 +77,7 @@ type sweepAxis struct {
 func sweepAxes(variants []Variant) []sweepAxis {
 	type parsed struct {
 		v        Variant
-		settings []setting
+		settings []Setting
 	}
 	var vs []parsed
 	var order []string
@@ -85,7 +85,7 @@ func sweepAxes(variants []Variant) []sweepAxis {
 		if v.Done == 0 || len(v.Trials) == 0 {
 			continue
 		}
-		ss, ok := parseVariant(v.Trials[0].VariantJSON)
+		ss, ok := ParseVariant(v.Trials[0].VariantJSON)
 		if !ok || len(ss) == 0 {
 			continue
 		}
@@ -108,7 +108,7 @@ func sweepAxes(variants []Variant) []sweepAxis {
 		var nums []float64
 		seriesIndex := map[string]int{}
 		for _, p := range vs {
-			var own *setting
+			var own *Setting
 			var others []string
 			for i, s := range p.settings {
 				if s.Path == path {

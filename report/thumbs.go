@@ -118,7 +118,7 @@ func (ts *thumbs) load(class, file string) ([]byte, string) {
 			return nil, err
 		}
 		var buf bytes.Buffer
-		err = jpeg.Encode(&buf, scaleDown(img, thumbPixels), &jpeg.Options{Quality: 82})
+		err = jpeg.Encode(&buf, ScaleDown(img, thumbPixels), &jpeg.Options{Quality: 82})
 		return buf.Bytes(), err
 	})
 	if err != nil {
@@ -127,8 +127,9 @@ func (ts *thumbs) load(class, file string) ([]byte, string) {
 	return b, ""
 }
 
-// scaleDown fits img into a size×size box, keeping its aspect ratio.
-func scaleDown(img image.Image, size int) image.Image {
+// ScaleDown fits img into a size×size box, keeping its aspect ratio (the
+// thumbnails, and the dashboard's Grad-CAM overlays).
+func ScaleDown(img image.Image, size int) image.Image {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= size && h <= size {

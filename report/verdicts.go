@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ type Verdicts struct {
 	Alpha      float64
 	Rows       []VerdictRow
 	Notes      VerdictNotes
+	// Confirm: the rows are a search's best settings re-run with new seeds,
+	// the reference its best on validation.
+	Confirm bool
 }
 
 // VerdictNotes are what a reader must know to read the verdicts right, as
@@ -47,6 +51,7 @@ type VerdictNotes struct {
 	Comparisons     int               // Holm's correction runs over this many
 	Where           []string          // only trials with these settings
 	Top5            bool              // a photo counts as right when its dog is in the top 5
+	Pruned          int               // trials a search's pruner stopped: no test results, left out
 }
 
 // TooFewReplicates: with Replicates paired replicates and Comparisons
@@ -112,6 +117,7 @@ type VerdictTrial struct {
 	Fold        int
 	Leaky       bool // trained and tested with the leaky protocol
 	Done        bool
+	Pruned      bool // stopped by a search's pruner: never tested
 	Accuracy    float64
 	Top5        float64
 	Photos      []PhotoOutcome // in test order
@@ -130,19 +136,29 @@ func LoadVerdictTrials(ctx context.Context, st *results.Store, exp results.Exper
 	if err != nil {
 		return nil, err
 	}
+	return verdictTrials(ctx, st, exp.ID, trials, m)
+}
+
+// verdictTrials reads the outcomes of trials of experiment expID, whose test
+// metrics m holds when they are done.
+func verdictTrials(ctx context.Context, st *results.Store, expID int64, trials []results.Trial, m map[int64]results.TrialMetrics) ([]VerdictTrial, error) {
+	// One read for every trial's answers: thousands of trials would
+	// otherwise cost thousands of queries. Finish stores a trial's metrics
+	// and answers at once, so a trial done above has its answers here.
+	outcomes, err := st.PhotoOutcomes(ctx, expID, "")
+	if err != nil {
+		return nil, err
+	}
+	photos := map[int64][]PhotoOutcome{}
+	for _, o := range outcomes {
+		photos[o.TrialID] = append(photos[o.TrialID], PhotoOutcome{Photo: o.Photo, Top1: o.Pred == o.True, Top5: o.Top5})
+	}
 	out := make([]VerdictTrial, len(trials))
 	for i, t := range trials {
 		vt := VerdictTrial{Number: trialNumber(t), VariantKey: t.VariantKey, VariantJSON: t.VariantJSON,
-			Seed: t.Seed, Fold: t.Fold, Leaky: isLeaky(t.ConfigJSON)}
+			Seed: t.Seed, Fold: t.Fold, Leaky: isLeaky(t.ConfigJSON), Pruned: t.Status == results.StatusPruned}
 		if tm, ok := m[t.ID]; ok {
-			vt.Done, vt.Accuracy, vt.Top5 = true, tm.Accuracy, tm.Top5
-			preds, err := st.Predictions(ctx, t.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range preds {
-				vt.Photos = append(vt.Photos, PhotoOutcome{Photo: p.Photo, Top1: p.Pred == p.True, Top5: inTop5(p)})
-			}
+			vt.Done, vt.Accuracy, vt.Top5, vt.Photos = true, tm.Accuracy, tm.Top5, photos[t.ID]
 		}
 		out[i] = vt
 	}
@@ -170,13 +186,59 @@ type VerdictOptions struct {
 }
 
 // ComputeVerdictsWith compares the done trials of exp as opt says: it loads
-// them (LoadVerdictTrials) and compares them (CompareTrials).
+// them (LoadVerdictTrials) and compares them (CompareTrials). A search with
+// confirmations, asked for no axis, compares its confirmations.
 func ComputeVerdictsWith(ctx context.Context, st *results.Store, exp results.Experiment, opt VerdictOptions) (*Verdicts, error) {
+	if opt.By == "" {
+		recs, err := st.SearchRecords(ctx, exp.ID)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(recs, func(r results.SearchRecord) bool { return r.Rank > 0 }) {
+			return confirmVerdicts(ctx, st, exp, recs, opt)
+		}
+	}
 	trials, err := LoadVerdictTrials(ctx, st, exp)
 	if err != nil {
 		return nil, err
 	}
 	return CompareTrials(exp.Name, trials, opt)
+}
+
+// confirmVerdicts compares a search's confirmations: each setting re-run
+// against its best one (rank 1, the reference unless opt names another),
+// on the seeds both have.
+func confirmVerdicts(ctx context.Context, st *results.Store, exp results.Experiment, recs []results.SearchRecord, opt VerdictOptions) (*Verdicts, error) {
+	rank := map[int64]int{}
+	for _, r := range recs {
+		if r.Rank > 0 {
+			rank[r.TrialID] = r.Rank
+		}
+	}
+	trials, m, err := trialsAndMetrics(ctx, st, exp)
+	if err != nil {
+		return nil, err
+	}
+	var confirms []results.Trial
+	for _, t := range trials {
+		if r, ok := rank[t.ID]; ok {
+			confirms = append(confirms, t)
+			if r == 1 && opt.Reference == "" {
+				opt.Reference = t.VariantKey
+			}
+		}
+	}
+	vts, err := verdictTrials(ctx, st, exp.ID, confirms, m)
+	if err != nil {
+		return nil, err
+	}
+	opt.By = ByVariant
+	v, err := CompareTrials(exp.Name, vts, opt)
+	if err != nil {
+		return nil, err
+	}
+	v.Confirm = true
+	return v, nil
 }
 
 // verdictTrial is a done trial placed on the compared axis.
@@ -219,7 +281,7 @@ func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions)
 	if err != nil {
 		return nil, err
 	}
-	rows, values := placeTrials(trials, by, where, opt.Metric)
+	rows, values, pruned := placeTrials(trials, by, where, opt.Metric)
 	if len(values) == 0 {
 		return nil, fmt.Errorf("no trial of experiment %s has %s", experiment, strings.Join(opt.Where, "; "))
 	}
@@ -228,7 +290,7 @@ func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions)
 		return nil, err
 	}
 	v := &Verdicts{Experiment: experiment, By: by, Reference: ref, Metric: opt.Metric, Alpha: stats.Alpha,
-		Notes: VerdictNotes{Where: opt.Where, Top5: opt.Metric == "top5"}}
+		Notes: VerdictNotes{Where: opt.Where, Top5: opt.Metric == "top5", Pruned: pruned}}
 	if err := v.compare(rows, values, correct); err != nil {
 		return nil, err
 	}
@@ -237,12 +299,16 @@ func CompareTrials(experiment string, trials []VerdictTrial, opt VerdictOptions)
 
 // placeTrials places the trials that have every where setting on the axis
 // by: the done ones with their accuracy under metric, and the axis's values
-// in sweep order, those of trials not done yet included.
-func placeTrials(trials []VerdictTrial, by string, where []setting, metric string) (rows []verdictTrial, values []string) {
+// in sweep order, those of trials not done yet included; and counts the
+// pruned ones, which have no test results.
+func placeTrials(trials []VerdictTrial, by string, where []Setting, metric string) (rows []verdictTrial, values []string, pruned int) {
 	for _, t := range trials {
-		settings, _ := parseVariant(t.VariantJSON)
+		settings, _ := ParseVariant(t.VariantJSON)
 		if !matches(settings, where) {
 			continue
+		}
+		if t.Pruned {
+			pruned++
 		}
 		vt := verdictTrial{VerdictTrial: t}
 		var other []string
@@ -269,7 +335,7 @@ func placeTrials(trials []VerdictTrial, by string, where []setting, metric strin
 		}
 		rows = append(rows, vt)
 	}
-	return rows, values
+	return rows, values, pruned
 }
 
 // pickValues finds the reference value (typed by a person; "" = the first)
@@ -383,21 +449,21 @@ func (v *Verdicts) compare(rows []verdictTrial, values []string, correct func(Ph
 }
 
 // parseWhere reads "path=value" filters on sweep axes.
-func parseWhere(where, axes []string) ([]setting, error) {
-	var out []setting
+func parseWhere(where, axes []string) ([]Setting, error) {
+	var out []Setting
 	for _, w := range where {
 		path, val, ok := strings.Cut(w, "=")
 		path, val = strings.TrimSpace(path), strings.TrimSpace(val)
 		if !ok || !contains(axes, path) {
 			return nil, fmt.Errorf("where %q: want AXIS=VALUE with a sweep axis (axes: %s)", w, strings.Join(axes, ", "))
 		}
-		out = append(out, setting{Path: path, Label: val})
+		out = append(out, Setting{Path: path, Label: val})
 	}
 	return out, nil
 }
 
 // matches reports whether settings have every where value.
-func matches(settings, where []setting) bool {
+func matches(settings, where []Setting) bool {
 	for _, w := range where {
 		ok := false
 		for _, s := range settings {
@@ -416,16 +482,6 @@ func matches(settings, where []setting) bool {
 // (["a","b"]), be typed as variant keys show it ([a,b]).
 func sameLabel(stored, typed string) bool {
 	return sameValue(stored, typed) || strings.ReplaceAll(stored, `"`, "") == typed
-}
-
-// inTop5 is a photo whose dog is among its five best-scored classes.
-func inTop5(p results.Prediction) bool {
-	for i, c := range p.TopK {
-		if i < 5 && c.Class == p.True {
-			return true
-		}
-	}
-	return false
 }
 
 // minPairs is the fewest paired replicates with which m Holm-corrected
@@ -585,7 +641,7 @@ func verdictText(r *VerdictRow, alpha float64, comparisons int) string {
 func verdictAxes(trials []VerdictTrial) ([]string, error) {
 	var axes []string
 	for _, t := range trials {
-		ss, ok := parseVariant(t.VariantJSON)
+		ss, ok := ParseVariant(t.VariantJSON)
 		if !ok && t.VariantJSON != "" {
 			return nil, fmt.Errorf("trial %d: bad variant %q", t.Number, t.VariantJSON)
 		}

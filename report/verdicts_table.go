@@ -33,6 +33,11 @@ func (v *Verdicts) Table() VerdictTable {
 		Header: []string{"variant", "n", acc + " mean [95% CI]", "Δ vs " + v.By + "=" + v.Reference + " [95% bootstrap]",
 			"McNemar p (per replicate)", "Wilcoxon p", "Holm p", "effect r / d_z", "verdict"},
 		Notes: v.Notes.text(v.Alpha)}
+	if v.Confirm {
+		t.Title = "Confirmation of the search's best settings"
+		t.Intro = confirmIntro + " " + t.Intro
+		t.Header[3] = "Δ vs the best [95% bootstrap]"
+	}
 	for _, r := range v.Rows {
 		name := r.Variant
 		if r.Leaky {
@@ -87,13 +92,17 @@ func (n VerdictNotes) text(alpha float64) []string {
 			english.Count(n.SingleReplicate, "row"), n.Need))
 	}
 	if n.Leaky {
-		out = append(out, "Rows marked LEAKY use the seed's protocol (augment, then split): augmented copies of training photos are in their test set, so their accuracy is inflated and their test photos differ from the others'; only the across-seed comparison applies to them.")
+		out = append(out, "Rows marked LEAKY use the original Keras scripts' protocol (augment, then split): augmented copies of training photos are in their test set, so their accuracy is inflated and their test photos differ from the others'; only the across-seed comparison applies to them.")
 	}
 	if n.Comparisons > 1 {
 		out = append(out, fmt.Sprintf("Holm's correction is over the %d comparisons with the reference.", n.Comparisons))
 	}
 	if len(n.Where) > 0 {
 		out = append(out, "Only trials with "+strings.Join(n.Where, "; ")+".")
+	}
+	if n.Pruned > 0 {
+		out = append(out, fmt.Sprintf("%s stopped by the search's pruner %s no test results and %s left out.",
+			english.Count(n.Pruned, "trial"), english.Noun(n.Pruned, "has|have"), english.Noun(n.Pruned, "is|are")))
 	}
 	if n.Top5 {
 		out = append(out, "Accuracy here is top-5 accuracy: a test photo counts as right when its dog is among the five best-scored; McNemar and the bootstrap pair photos on that.")
@@ -127,6 +136,8 @@ func floatText(x float64) string {
 	}
 	return fmt.Sprintf("%+.2f", x)
 }
+
+const confirmIntro = "The search chose its best settings on validation photos alone; each is re-run here with seeds the search did not use, on the same split, and compared with the best (the reference) on the test photos."
 
 const verdictIntro = "Each variant is compared with the reference on the same test photos. " +
 	"Δ is the accuracy difference with a paired bootstrap interval over test photos; McNemar's exact test is run per replicate (seed × fold); " +

@@ -60,7 +60,7 @@ func verdictStore(t *testing.T, name string, specs []fixtureTrial) (*results.Sto
 	}
 	classes := []string{"a", "b"}
 	for _, s := range specs {
-		tr, err := st.Claim(ctx, id, nil, "w", time.Minute, 1)
+		tr, err := st.Claim(ctx, id, "w", time.Minute, 1)
 		if err != nil || tr == nil {
 			t.Fatal(tr, err)
 		}

@@ -62,10 +62,14 @@ type confusionBlock struct {
 // view is what the main templates see.
 type view struct {
 	*Data
-	Generated      string
-	Env            []EnvRow
-	Top            *Variant
-	Comparison     []figure // variants, sweep axes, validation curves per variant
+	Generated  string
+	Env        []EnvRow
+	Top        *Variant
+	Comparison []figure // variants, sweep axes, validation curves per variant
+	// SearchFigures follow a search's text (SearchMarkdown, SearchHTML).
+	SearchFigures  []figure
+	SearchMarkdown string
+	SearchHTML     htmltemplate.HTML
 	BestCurve      *figure
 	ClassF1        *figure
 	WorstClasses   []ClassRow
@@ -299,7 +303,7 @@ func (d *Data) StatusCounts() string {
 		counts[t.Status]++
 	}
 	var parts []string
-	for _, s := range []results.TrialStatus{results.StatusDone, results.StatusRunning, results.StatusPending, results.StatusFailed} {
+	for _, s := range []results.TrialStatus{results.StatusDone, results.StatusPruned, results.StatusRunning, results.StatusPending, results.StatusFailed} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}

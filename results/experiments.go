@@ -62,7 +62,7 @@ func (s *Store) Experiment(ctx context.Context, name string) (Experiment, error)
 
 // Experiments lists all experiments by name.
 func (s *Store) Experiments(ctx context.Context) ([]Experiment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+experimentCols+` FROM experiments ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+experimentCols+` FROM experiments ORDER BY name`+s.d.collate)
 	if err != nil {
 		return nil, fmt.Errorf("results: experiments: %w", err)
 	}
@@ -98,7 +98,7 @@ func (s *Store) noExperiment(ctx context.Context, name string) error {
 		}
 		holds = strings.Join(names, ", ")
 	}
-	return &notFound{fmt.Sprintf("no experiment %q in %s (it holds %s)", name, s.path, holds)}
+	return &notFound{fmt.Sprintf("no experiment %q in %s (it holds %s)", name, s.where, holds)}
 }
 
 // notFound is an ErrNotFound whose message says the whole story.

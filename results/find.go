@@ -47,7 +47,7 @@ func (s *Store) FindTrial(ctx context.Context, id, expName string) (Experiment, 
 	}
 	switch len(match) {
 	case 0:
-		return Experiment{}, Trial{}, &notFound{fmt.Sprintf("no trial%s has a hash starting with %s in %s", in, id, s.path)}
+		return Experiment{}, Trial{}, &notFound{fmt.Sprintf("no trial%s has a hash starting with %s in %s", in, id, s.where)}
 	case 1:
 		return byID[match[0].ExperimentID], match[0], nil
 	}

@@ -3,10 +3,13 @@ package results
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dogrun/dogrun/internal/pgtest"
 )
 
 // clock is a settable time source so tests control staleness and
@@ -33,11 +36,25 @@ func (c *clock) advance(d time.Duration) time.Time {
 	return c.t
 }
 
-// openTest opens a fresh store in a not-yet-existing directory with a
-// controlled clock.
-func openTest(t *testing.T) (*Store, *clock) {
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// storeKinds are the stores every test of the Store API runs on.
+var storeKinds = []string{"sqlite", "postgres"}
+
+// newTarget is a new, empty database of kind: a file in a not-yet-existing
+// folder, or a database on the test PostgreSQL server.
+func newTarget(t *testing.T, kind string) string {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "nested", "dir", "results.db"))
+	if kind == "postgres" {
+		return pgtest.Database(t)
+	}
+	return filepath.Join(t.TempDir(), "nested", "dir", "results.db")
+}
+
+// openKind opens a fresh store of kind with a controlled clock.
+func openKind(t *testing.T, kind string) (*Store, *clock) {
+	t.Helper()
+	s, err := Open(newTarget(t, kind))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +62,22 @@ func openTest(t *testing.T) (*Store, *clock) {
 	c := newClock()
 	s.now = c.now
 	return s, c
+}
+
+// openTest opens a fresh SQLite store, for tests of what only SQLite has.
+func openTest(t *testing.T) (*Store, *clock) {
+	t.Helper()
+	return openKind(t, "sqlite")
+}
+
+// onBoth runs f on a fresh store of each kind, as subtests named by kind.
+func onBoth(t *testing.T, f func(t *testing.T, s *Store, c *clock)) {
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			s, c := openKind(t, kind)
+			f(t, s, c)
+		})
+	}
 }
 
 // experimentWithTrials creates an experiment with n trials whose Index is
@@ -86,7 +119,7 @@ func countRows(t *testing.T, s *Store, table string, trialID int64) int {
 		q = `SELECT count(*) FROM prediction_scores s JOIN predictions p ON p.id = s.prediction_id WHERE p.trial_id = ?`
 	}
 	var n int
-	if err := s.db.QueryRow(q, trialID).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(context.Background(), q, trialID).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -2,17 +2,23 @@ package results
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 )
 
 // Several processes starting at once on a database that does not exist yet
-// all open it: one creates and migrates it, the others wait for the lock
-// (busy timeout) and find it done, and none sees "database is locked".
+// (or, on PostgreSQL, is empty) all open it: one creates and migrates it,
+// the others wait for the lock (busy timeout, advisory lock) and find it
+// done, and none sees "database is locked" or a table created twice.
 func TestConcurrentOpenOfNewFile(t *testing.T) {
-	for round := range 40 {
-		path := filepath.Join(t.TempDir(), "new.db")
+	for kind, rounds := range map[string]int{"sqlite": 40, "postgres": 5} {
+		t.Run(kind, func(t *testing.T) { concurrentOpens(t, kind, rounds) })
+	}
+}
+
+func concurrentOpens(t *testing.T, kind string, rounds int) {
+	for round := range rounds {
+		path := newTarget(t, kind)
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
@@ -35,10 +41,16 @@ func TestConcurrentOpenOfNewFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var version, migrations int
-		s.db.QueryRow("PRAGMA user_version").Scan(&version)
-		s.db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&migrations)
+		ctx := context.Background()
+		var migrations int
+		version, err := s.schemaVersion(ctx, s.db)
+		if err == nil {
+			err = s.db.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&migrations)
+		}
 		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		migs, _ := embeddedMigrations()
 		if version != len(migs) || migrations != len(migs) {
 			t.Errorf("round %d: version %d with %d migrations recorded, want %d", round, version, migrations, len(migs))

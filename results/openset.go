@@ -2,7 +2,6 @@ package results
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -41,7 +40,7 @@ func (o *OpenSet) Result(kind, part string) (OpenSetResult, bool) {
 	return OpenSetResult{}, false
 }
 
-func insertOpenSet(ctx context.Context, tx *sql.Tx, trialID int64, o *OpenSet) error {
+func insertOpenSet(ctx context.Context, tx conn, trialID int64, o *OpenSet) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO open_set
 		(trial_id, target_far, rule, threshold, dim, centroids, unknown_val, unknown_test)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -151,7 +150,7 @@ func (s *Store) openSets(ctx context.Context, where string, arg int64) (map[int6
 	crows, err := s.db.QueryContext(ctx, `SELECT c.trial_id, c.rule, c.part, c.threshold, c.known, c.known_correct,
 		c.known_rejected, c.unknown, c.false_accepts
 		FROM open_set_counts c JOIN open_set o ON o.trial_id = c.trial_id `+where+`
-		ORDER BY c.trial_id, c.rule, c.part DESC`, arg)
+		ORDER BY c.trial_id, c.rule`+s.d.collate+`, c.part`+s.d.collate+` DESC`, arg)
 	if err != nil {
 		return fail(err)
 	}

@@ -52,12 +52,20 @@ type Outcome struct {
 
 	// OpenSet is set when the trial held dogs out of training (migration 0004).
 	OpenSet *OpenSet
+
+	// Pruned is a trial a search's pruner stopped: only its epochs, times
+	// and build are stored, no test results (migration 0007).
+	Pruned        bool
+	FitCPUSeconds float64 // the head's fit on its thread; 0 when not measured
 }
 
 // maxTopK bounds the stored scores per prediction.
 const maxTopK = 5
 
 func (o *Outcome) check() error {
+	if o.Pruned && (len(o.Classes) > 0 || len(o.Predictions) > 0 || o.OpenSet != nil) {
+		return errors.New("a pruned trial has no test results")
+	}
 	k := len(o.Classes)
 	if len(o.Report.PerClass) != k {
 		return fmt.Errorf("%d class names but %d per-class scores", k, len(o.Report.PerClass))
@@ -90,16 +98,17 @@ func (o *Outcome) check() error {
 }
 
 // Finish stores the outcome of a trial running under worker and marks it
-// done, all in one transaction: readers see either nothing or everything.
+// done (or pruned), all in one transaction: readers see either nothing or
+// everything.
 // It fails with ErrNotOwned, storing nothing, when the trial is not running
 // under worker.
 func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outcome) error {
 	if err := o.check(); err != nil {
 		return fmt.Errorf("results: finish trial %d: %w", trialID, err)
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx conn) error {
 		var status, owner string
-		err := tx.QueryRowContext(ctx, `SELECT status, worker FROM trials WHERE id = ?`, trialID).Scan(&status, &owner)
+		err := tx.QueryRowContext(ctx, `SELECT status, worker FROM trials WHERE id = ?`+s.d.lockRows, trialID).Scan(&status, &owner)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -116,17 +125,25 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 				return err
 			}
 		}
-		if err := insertOutcome(ctx, tx, trialID, &o); err != nil {
+		insert := insertOutcome
+		if o.Pruned {
+			insert = insertEpochs
+		}
+		if err := insert(ctx, tx, trialID, &o); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `
 			UPDATE trials SET status = 'done', error = '', finished_at = ?,
 				checkpoint_path = ?, best_epoch = ?, stopped_epoch = ?, duration_seconds = ?,
-				go_version = ?, git_commit = ?, git_dirty = ?, backbone_sha256 = ?
+				go_version = ?, git_commit = ?, git_dirty = ?, backbone_sha256 = ?,
+				pruned = ?, fit_cpu_seconds = ?
 			WHERE id = ?`,
 			ts(s.now()), o.CheckpointPath, o.BestEpoch, o.StoppedEpoch, o.DurationSeconds,
-			o.GoVersion, o.GitCommit, o.GitDirty, o.BackboneSHA256, trialID)
-		return err
+			o.GoVersion, o.GitCommit, o.GitDirty, o.BackboneSHA256, o.Pruned, o.FitCPUSeconds, trialID)
+		if err != nil {
+			return err
+		}
+		return s.endAttempt(ctx, tx, trialID, worker, "done")
 	})
 	if err != nil {
 		return fmt.Errorf("results: finish trial %d by %s: %w", trialID, worker, err)
@@ -134,21 +151,10 @@ func (s *Store) Finish(ctx context.Context, trialID int64, worker string, o Outc
 	return nil
 }
 
-func insertOutcome(ctx context.Context, tx *sql.Tx, trialID int64, o *Outcome) error {
-	ep, err := tx.PrepareContext(ctx, `INSERT INTO epochs
-		(trial_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
+func insertOutcome(ctx context.Context, tx conn, trialID int64, o *Outcome) error {
+	if err := insertEpochs(ctx, tx, trialID, o); err != nil {
 		return err
 	}
-	defer ep.Close()
-	for _, e := range o.Epochs {
-		if _, err := ep.ExecContext(ctx, trialID, e.Epoch, e.TrainLoss, e.TrainAccuracy,
-			e.ValLoss, e.ValAccuracy, e.Seconds); err != nil {
-			return fmt.Errorf("epoch %d: %w", e.Epoch, err)
-		}
-	}
-
 	r := &o.Report
 	if _, err := tx.ExecContext(ctx, `INSERT INTO test_metrics
 		(trial_id, n, accuracy, top5, log_loss, macro_precision, macro_recall, macro_f1,
@@ -190,7 +196,7 @@ func insertOutcome(ctx context.Context, tx *sql.Tx, trialID int64, o *Outcome) e
 	}
 
 	pr, err := tx.PrepareContext(ctx, `INSERT INTO predictions
-		(trial_id, photo, photo_sha256, true_class, pred_class) VALUES (?, ?, ?, ?, ?)`)
+		(trial_id, photo, photo_sha256, true_class, pred_class) VALUES (?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return err
 	}
@@ -202,13 +208,9 @@ func insertOutcome(ctx context.Context, tx *sql.Tx, trialID int64, o *Outcome) e
 	}
 	defer sc.Close()
 	for _, p := range o.Predictions {
-		res, err := pr.ExecContext(ctx, trialID, p.Photo, p.PhotoSHA256, p.True, p.Pred)
-		if err != nil {
+		var pid int64
+		if err := pr.QueryRowContext(ctx, trialID, p.Photo, p.PhotoSHA256, p.True, p.Pred).Scan(&pid); err != nil {
 			return fmt.Errorf("prediction %s: %w", p.Photo, err)
-		}
-		pid, err := res.LastInsertId()
-		if err != nil {
-			return err
 		}
 		for rank, cs := range p.TopK {
 			if _, err := sc.ExecContext(ctx, pid, rank, cs.Class, cs.Score); err != nil {
@@ -218,6 +220,24 @@ func insertOutcome(ctx context.Context, tx *sql.Tx, trialID int64, o *Outcome) e
 	}
 	if o.OpenSet != nil {
 		return insertOpenSet(ctx, tx, trialID, o.OpenSet)
+	}
+	return nil
+}
+
+// insertEpochs stores the trial's epochs.
+func insertEpochs(ctx context.Context, tx conn, trialID int64, o *Outcome) error {
+	ep, err := tx.PrepareContext(ctx, `INSERT INTO epochs
+		(trial_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ep.Close()
+	for _, e := range o.Epochs {
+		if _, err := ep.ExecContext(ctx, trialID, e.Epoch, e.TrainLoss, e.TrainAccuracy,
+			e.ValLoss, e.ValAccuracy, e.Seconds); err != nil {
+			return fmt.Errorf("epoch %d: %w", e.Epoch, err)
+		}
 	}
 	return nil
 }

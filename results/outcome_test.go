@@ -63,135 +63,138 @@ func sampleOutcome(t *testing.T) Outcome {
 }
 
 func TestFinishRoundTrip(t *testing.T) {
-	s, c := openTest(t)
-	ctx := context.Background()
-	id := experimentWithTrials(t, s, 2)
-	t0 := c.now()
-	tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t1 := c.advance(30 * time.Second)
-	if err := s.Heartbeat(ctx, tr.ID, "w1"); err != nil {
-		t.Fatal(err)
-	}
-	t2 := c.advance(time.Second + 500*time.Millisecond)
-	o := sampleOutcome(t)
-	if err := s.Finish(ctx, tr.ID, "w1", o); err != nil {
-		t.Fatal(err)
-	}
-	opts := cmp.Options{cmpopts.EquateNaNs()}
+	onBoth(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		id := experimentWithTrials(t, s, 2)
+		t0 := c.now()
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t1 := c.advance(30 * time.Second)
+		if err := s.Heartbeat(ctx, tr.ID, "w1"); err != nil {
+			t.Fatal(err)
+		}
+		t2 := c.advance(time.Second + 500*time.Millisecond)
+		o := sampleOutcome(t)
+		if err := s.Finish(ctx, tr.ID, "w1", o); err != nil {
+			t.Fatal(err)
+		}
+		opts := cmp.Options{cmpopts.EquateNaNs()}
 
-	trials, err := s.Trials(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := *tr
-	want.Status = StatusDone
-	want.StartedAt, want.HeartbeatAt, want.FinishedAt = &t0, &t1, &t2
-	want.GoVersion, want.GitCommit, want.GitDirty, want.BackboneSHA256 = "go1.26.8", "0123abcd", true, "feedface"
-	want.CheckpointPath, want.BestEpoch, want.StoppedEpoch, want.DurationSeconds = "runs/exp/h0/best.ckpt", 2, 3, 7.75
-	if d := cmp.Diff(want, trials[0]); d != "" {
-		t.Errorf("finished trial (-want +got):\n%s", d)
-	}
-	if trials[1].Status != StatusPending {
-		t.Errorf("other trial touched: %+v", trials[1])
-	}
+		trials, err := s.Trials(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *tr
+		want.Status = StatusDone
+		want.StartedAt, want.HeartbeatAt, want.FinishedAt = &t0, &t1, &t2
+		want.GoVersion, want.GitCommit, want.GitDirty, want.BackboneSHA256 = "go1.26.8", "0123abcd", true, "feedface"
+		want.CheckpointPath, want.BestEpoch, want.StoppedEpoch, want.DurationSeconds = "runs/exp/h0/best.ckpt", 2, 3, 7.75
+		if d := cmp.Diff(want, trials[0]); d != "" {
+			t.Errorf("finished trial (-want +got):\n%s", d)
+		}
+		if trials[1].Status != StatusPending {
+			t.Errorf("other trial touched: %+v", trials[1])
+		}
 
-	epochs, err := s.Epochs(ctx, tr.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(o.Epochs, epochs, opts); d != "" {
-		t.Errorf("Epochs (-want +got):\n%s", d)
-	}
+		epochs, err := s.Epochs(ctx, tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(o.Epochs, epochs, opts); d != "" {
+			t.Errorf("Epochs (-want +got):\n%s", d)
+		}
 
-	rep, names, err := s.TrialReport(ctx, tr.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(o.Report, rep, opts); d != "" {
-		t.Errorf("TrialReport (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff(o.Classes, names); d != "" {
-		t.Errorf("class names (-want +got):\n%s", d)
-	}
+		rep, names, err := s.TrialReport(ctx, tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(o.Report, rep, opts); d != "" {
+			t.Errorf("TrialReport (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff(o.Classes, names); d != "" {
+			t.Errorf("class names (-want +got):\n%s", d)
+		}
 
-	preds, err := s.Predictions(ctx, tr.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(o.Predictions, preds, opts); d != "" {
-		t.Errorf("Predictions (-want +got):\n%s", d)
-	}
+		preds, err := s.Predictions(ctx, tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(o.Predictions, preds, opts); d != "" {
+			t.Errorf("Predictions (-want +got):\n%s", d)
+		}
 
-	m, err := s.TestMetrics(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantM := map[int64]TrialMetrics{tr.ID: {
-		TrialID: tr.ID, Accuracy: o.Report.Accuracy, Top5: o.Report.Top5, LogLoss: o.Report.LogLoss,
-		MacroF1: o.Report.Macro.F1, WeightedF1: o.Report.Weighted.F1, N: 4,
-	}}
-	if d := cmp.Diff(wantM, m); d != "" {
-		t.Errorf("TestMetrics (-want +got):\n%s", d)
-	}
+		m, err := s.TestMetrics(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantM := map[int64]TrialMetrics{tr.ID: {
+			TrialID: tr.ID, Accuracy: o.Report.Accuracy, Top5: o.Report.Top5, LogLoss: o.Report.LogLoss,
+			MacroF1: o.Report.Macro.F1, WeightedF1: o.Report.Weighted.F1, N: 4,
+		}}
+		if d := cmp.Diff(wantM, m); d != "" {
+			t.Errorf("TestMetrics (-want +got):\n%s", d)
+		}
 
-	// Sparse confusion: only non-zero cells are rows.
-	nonZero := 0
-	for _, row := range o.Report.Confusion {
-		for _, v := range row {
-			if v != 0 {
-				nonZero++
+		// Sparse confusion: only non-zero cells are rows.
+		nonZero := 0
+		for _, row := range o.Report.Confusion {
+			for _, v := range row {
+				if v != 0 {
+					nonZero++
+				}
 			}
 		}
-	}
-	if got := countRows(t, s, "confusion", tr.ID); got != nonZero {
-		t.Errorf("confusion rows = %d, want %d", got, nonZero)
-	}
+		if got := countRows(t, s, "confusion", tr.ID); got != nonZero {
+			t.Errorf("confusion rows = %d, want %d", got, nonZero)
+		}
 
-	// A done trial cannot be finished again.
-	if err := s.Finish(ctx, tr.ID, "w1", o); !errors.Is(err, ErrNotOwned) {
-		t.Errorf("second Finish: err = %v, want ErrNotOwned", err)
-	}
-	if _, _, err := s.TrialReport(ctx, trials[1].ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("report of an unfinished trial: err = %v, want ErrNotFound", err)
-	}
-	if err := s.Finish(ctx, 12345, "w1", o); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Finish of a missing trial: err = %v, want ErrNotFound", err)
-	}
+		// A done trial cannot be finished again.
+		if err := s.Finish(ctx, tr.ID, "w1", o); !errors.Is(err, ErrNotOwned) {
+			t.Errorf("second Finish: err = %v, want ErrNotOwned", err)
+		}
+		if _, _, err := s.TrialReport(ctx, trials[1].ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("report of an unfinished trial: err = %v, want ErrNotFound", err)
+		}
+		if err := s.Finish(ctx, 12345, "w1", o); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Finish of a missing trial: err = %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func TestFinishByOtherWorkerStoresNothing(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	id := experimentWithTrials(t, s, 1)
-	tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Finish(ctx, tr.ID, "w2", sampleOutcome(t)); !errors.Is(err, ErrNotOwned) {
-		t.Fatalf("Finish by another worker: err = %v, want ErrNotOwned", err)
-	}
-	assertNothingStored(t, s, tr)
+	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
+		ctx := context.Background()
+		id := experimentWithTrials(t, s, 1)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Finish(ctx, tr.ID, "w2", sampleOutcome(t)); !errors.Is(err, ErrNotOwned) {
+			t.Fatalf("Finish by another worker: err = %v, want ErrNotOwned", err)
+		}
+		assertNothingStored(t, s, tr)
+	})
 }
 
 // A failure halfway through Finish (here: a CHECK violation on the
 // confusion table, written after epochs and metrics) rolls everything back.
 func TestFinishIsAtomic(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	id := experimentWithTrials(t, s, 1)
-	tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := sampleOutcome(t)
-	o.Report.Confusion[2][0] = -1
-	if err := s.Finish(ctx, tr.ID, "w1", o); err == nil {
-		t.Fatal("Finish with a negative count succeeded")
-	}
-	assertNothingStored(t, s, tr)
+	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
+		ctx := context.Background()
+		id := experimentWithTrials(t, s, 1)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := sampleOutcome(t)
+		o.Report.Confusion[2][0] = -1
+		if err := s.Finish(ctx, tr.ID, "w1", o); err == nil {
+			t.Fatal("Finish with a negative count succeeded")
+		}
+		assertNothingStored(t, s, tr)
+	})
 }
 
 func assertNothingStored(t *testing.T, s *Store, tr *Trial) {
@@ -211,26 +214,27 @@ func assertNothingStored(t *testing.T, s *Store, tr *Trial) {
 }
 
 func TestFinishRejectsInconsistentOutcome(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	id := experimentWithTrials(t, s, 1)
-	tr, err := s.Claim(ctx, id, nil, "w1", time.Minute, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, mutate := range map[string]func(*Outcome){
-		"names":      func(o *Outcome) { o.Classes = o.Classes[:2] },
-		"confusion":  func(o *Outcome) { o.Report.Confusion = o.Report.Confusion[:1] },
-		"prediction": func(o *Outcome) { o.Predictions[0].Pred = 7 },
-		"topk": func(o *Outcome) {
-			o.Predictions[0].TopK = make([]ClassScore, 6)
-		},
-	} {
-		o := sampleOutcome(t)
-		mutate(&o)
-		if err := s.Finish(ctx, tr.ID, "w1", o); err == nil {
-			t.Errorf("%s: inconsistent outcome accepted", name)
+	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
+		ctx := context.Background()
+		id := experimentWithTrials(t, s, 1)
+		tr, err := s.Claim(ctx, id, "w1", time.Minute, 3)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	assertNothingStored(t, s, tr)
+		for name, mutate := range map[string]func(*Outcome){
+			"names":      func(o *Outcome) { o.Classes = o.Classes[:2] },
+			"confusion":  func(o *Outcome) { o.Report.Confusion = o.Report.Confusion[:1] },
+			"prediction": func(o *Outcome) { o.Predictions[0].Pred = 7 },
+			"topk": func(o *Outcome) {
+				o.Predictions[0].TopK = make([]ClassScore, 6)
+			},
+		} {
+			o := sampleOutcome(t)
+			mutate(&o)
+			if err := s.Finish(ctx, tr.ID, "w1", o); err == nil {
+				t.Errorf("%s: inconsistent outcome accepted", name)
+			}
+		}
+		assertNothingStored(t, s, tr)
+	})
 }

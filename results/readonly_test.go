@@ -43,27 +43,32 @@ func TestOpenReadOnlyOfNoFileCreatesNothing(t *testing.T) {
 }
 
 func TestOpenReadOnlyReadsButNeverWrites(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := s.PutExperiment(ctx, Experiment{Name: "exp"}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	refusal := map[string]string{"sqlite": "readonly", "postgres": "read-only transaction"}
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			path := newTarget(t, kind)
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := s.PutExperiment(ctx, Experiment{Name: "exp"}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
 
-	ro, err := OpenReadOnly(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	if _, err := ro.Experiment(ctx, "exp"); err != nil {
-		t.Errorf("read: %v", err)
-	}
-	if _, err := ro.PutExperiment(ctx, Experiment{Name: "other"}); err == nil || !strings.Contains(err.Error(), "readonly") {
-		t.Errorf("a write through a read-only store: %v", err)
+			ro, err := OpenReadOnly(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ro.Close()
+			if _, err := ro.Experiment(ctx, "exp"); err != nil {
+				t.Errorf("read: %v", err)
+			}
+			if _, err := ro.PutExperiment(ctx, Experiment{Name: "other"}); err == nil || !strings.Contains(err.Error(), refusal[kind]) {
+				t.Errorf("a write through a read-only store: %v", err)
+			}
+		})
 	}
 }
 
@@ -138,19 +143,20 @@ func TestOpenReadOnlyRefusesOtherFiles(t *testing.T) {
 }
 
 func TestExperimentNotFoundNamesTheDatabase(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	_, err := s.Experiment(ctx, "ghost")
-	want := `no experiment "ghost" in ` + s.Path() + ` (it holds none)`
-	if !errors.Is(err, ErrNotFound) || err.Error() != want {
-		t.Errorf("got %v, want %q wrapping ErrNotFound", err, want)
-	}
-	for _, name := range []string{"b", "a"} {
-		if _, err := s.PutExperiment(ctx, Experiment{Name: name}); err != nil {
-			t.Fatal(err)
+	onBoth(t, func(t *testing.T, s *Store, _ *clock) {
+		ctx := context.Background()
+		_, err := s.Experiment(ctx, "ghost")
+		want := `no experiment "ghost" in ` + s.Path() + ` (it holds none)`
+		if !errors.Is(err, ErrNotFound) || err.Error() != want {
+			t.Errorf("got %v, want %q wrapping ErrNotFound", err, want)
 		}
-	}
-	if _, err := s.Experiment(ctx, "ghost"); err == nil || !strings.HasSuffix(err.Error(), "(it holds a, b)") {
-		t.Errorf("got %v, want the experiments it holds", err)
-	}
+		for _, name := range []string{"b", "a"} {
+			if _, err := s.PutExperiment(ctx, Experiment{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Experiment(ctx, "ghost"); err == nil || !strings.HasSuffix(err.Error(), "(it holds a, b)") {
+			t.Errorf("got %v, want the experiments it holds", err)
+		}
+	})
 }

@@ -2,7 +2,6 @@ package results
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 )
@@ -49,7 +48,10 @@ type Split struct {
 
 // PutSplits replaces the experiment's stored splits in one transaction.
 func (s *Store) PutSplits(ctx context.Context, experimentID int64, splits []Split) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx conn) error {
+		if err := s.lockExperiment(ctx, tx, experimentID); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM split_units WHERE experiment_id = ?`, experimentID); err != nil {
 			return err
 		}
@@ -130,7 +132,7 @@ func (s *Store) Splits(ctx context.Context, experimentID int64) ([]Split, error)
 	for i := range out {
 		urows, err := s.db.QueryContext(ctx, `
 			SELECT fold, photo, view, photo_sha256, class, grp, part FROM split_units
-			WHERE experiment_id = ? AND leaky = ? ORDER BY fold, photo, view`, experimentID, out[i].Leaky)
+			WHERE experiment_id = ? AND leaky = ? ORDER BY fold, photo`+s.d.collate+`, view`, experimentID, out[i].Leaky)
 		if err != nil {
 			return fail(err)
 		}

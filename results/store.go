@@ -1,11 +1,18 @@
-// Package results keeps experiments, trials and their outcomes in a SQLite
-// database. It is the only package of dogrun that speaks SQL.
+// Package results keeps experiments, trials and their outcomes in a
+// database: a SQLite file (the default, embedded) or a PostgreSQL server
+// (for workers on several machines), chosen by the target Open is given. It
+// is the only package of dogrun that speaks SQL.
 //
-// Several dogrun processes may share one database file: the database runs
-// in WAL mode, waits up to busyTimeout for locks, and every write
-// transaction starts with BEGIN IMMEDIATE so that a transaction never has
-// to upgrade a read lock (the case where SQLite gives up at once with
-// "database is locked" instead of waiting).
+// One Store serves both over database/sql: queries are written once with ?
+// placeholders, and the few fragments the two do not share come from a
+// dialect. Migrations are one set of files, run on both (migrate.go).
+//
+// Several dogrun processes may share one SQLite file: the database runs in
+// WAL mode, waits up to busyTimeout for locks, and every write transaction
+// starts with BEGIN IMMEDIATE so that a transaction never has to upgrade a
+// read lock (the case where SQLite gives up at once with "database is
+// locked" instead of waiting). On PostgreSQL, transactions lock the rows
+// they change, and claims pass over rows other workers hold (SKIP LOCKED).
 package results
 
 import (
@@ -15,16 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
-	"os"
-	"path/filepath"
 	"time"
-
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 )
-
-// busyTimeout is how long a statement waits for another writer.
-const busyTimeout = 10 * time.Second
 
 var (
 	// ErrNotFound is returned (wrapped) when a looked-up row does not exist.
@@ -39,36 +38,39 @@ var (
 	// Open would upgrade first: reading never writes, so it cannot.
 	ErrSchemaOld = errors.New("database schema is older than this dogrun")
 	// ErrNoDatabase is returned (wrapped) by OpenReadOnly when there is no
-	// database file at the path.
+	// database file at the path, or no dogrun tables in the PostgreSQL
+	// database.
 	ErrNoDatabase = errors.New("no results database")
 )
 
 // Store is a results database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
-	path string
-	now  func() time.Time // replaced in tests
+	pool  *sql.DB
+	db    conn
+	d     *dialect
+	where string           // the file's absolute path, or the URL without its password
+	now   func() time.Time // replaced in tests
 }
 
-// Open opens (creating it and its parent directory if needed) the database
-// at path and brings its schema up to date.
-func Open(path string) (*Store, error) {
+// Open opens the results database at target, a SQLite file path or a
+// postgres:// URL, creating it (and a file's parent folder) if needed, and
+// brings its schema up to date.
+func Open(target string) (*Store, error) {
 	migs, err := embeddedMigrations()
 	if err != nil {
 		return nil, err
 	}
-	return openWith(path, migs)
+	return openWith(target, migs)
 }
 
-func openWith(path string, migs []migration) (*Store, error) {
-	abs, err := absPath(path)
-	if err != nil {
-		return nil, err
+func openWith(target string, migs []migration) (*Store, error) {
+	var s *Store
+	var err error
+	if IsURL(target) {
+		s, err = connectPostgres(target, false)
+	} else {
+		s, err = createSQLite(target)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return nil, fmt.Errorf("results: %w", err)
-	}
-	s, err := connect(abs, false)
 	if err != nil {
 		return nil, err
 	}
@@ -81,23 +83,20 @@ func openWith(path string, migs []migration) (*Store, error) {
 	return s, nil
 }
 
-// OpenReadOnly opens the existing database at path for reading. It creates
-// nothing and changes nothing: a missing file is ErrNoDatabase, and a schema
-// that Open would upgrade is ErrSchemaOld.
-func OpenReadOnly(path string) (*Store, error) {
+// OpenReadOnly opens the existing database at target for reading. It
+// creates nothing and changes nothing: a missing file, or a PostgreSQL
+// database without dogrun's tables, is ErrNoDatabase, and a schema that
+// Open would upgrade is ErrSchemaOld.
+func OpenReadOnly(target string) (*Store, error) {
 	migs, err := embeddedMigrations()
 	if err != nil {
 		return nil, err
 	}
-	return openReadOnlyWith(path, migs)
+	return openReadOnlyWith(target, migs)
 }
 
-func openReadOnlyWith(path string, migs []migration) (*Store, error) {
-	abs, err := existingFile(path)
-	if err != nil {
-		return nil, err
-	}
-	s, err := connect(abs, true)
+func openReadOnlyWith(target string, migs []migration) (*Store, error) {
+	s, err := openExisting(target)
 	if err != nil {
 		return nil, err
 	}
@@ -105,9 +104,9 @@ func openReadOnlyWith(path string, migs []migration) (*Store, error) {
 	switch {
 	case err != nil:
 	case cur < len(migs):
-		err = fmt.Errorf("%w: %s has schema version %d, this dogrun reads version %d", ErrSchemaOld, abs, cur, len(migs))
+		err = fmt.Errorf("%w: %s has schema version %d, this dogrun reads version %d", ErrSchemaOld, s.where, cur, len(migs))
 	case cur > len(migs):
-		err = schemaTooNew(abs, cur, len(migs))
+		err = schemaTooNew(s.where, cur, len(migs))
 	}
 	if err != nil {
 		s.Close()
@@ -116,63 +115,20 @@ func openReadOnlyWith(path string, migs []migration) (*Store, error) {
 	return s, nil
 }
 
-// existingFile is path made absolute, when a file is there.
-func existingFile(path string) (string, error) {
-	abs, err := absPath(path)
+// openExisting connects read-only to a database that must exist.
+func openExisting(target string) (*Store, error) {
+	if IsURL(target) {
+		return connectPostgres(target, true)
+	}
+	abs, err := existingFile(target)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	switch st, err := os.Stat(abs); {
-	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("%w at %s", ErrNoDatabase, abs)
-	case err != nil:
-		return "", fmt.Errorf("results: %w", err)
-	case st.IsDir():
-		return "", fmt.Errorf("results: %s is a folder, not a database file", abs)
-	}
-	return abs, nil
+	return connectSQLite(abs, true)
 }
 
-func absPath(path string) (string, error) {
-	if path == "" {
-		return "", errors.New("results: empty database path")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", fmt.Errorf("results: %w", err)
-	}
-	return abs, nil
-}
-
-func connect(abs string, readOnly bool) (*Store, error) {
-	db, err := sql.Open("sqlite3", dsn(abs, readOnly))
-	if err != nil {
-		return nil, fmt.Errorf("results: open %s: %w", abs, err)
-	}
-	// SQLite allows one writer at a time anyway; a few connections let
-	// reads proceed next to a write without piling up file handles.
-	db.SetMaxOpenConns(4)
-	db.SetMaxIdleConns(4)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, path: abs, now: time.Now}, nil
-}
-
-// dsn builds a file: URI so that any path (spaces, '?', '#') survives, with
-// the connection settings every pooled connection must share. A read-only
-// connection leaves the journal mode as the writer set it.
-func dsn(abs string, readOnly bool) string {
-	u := url.URL{Path: filepath.ToSlash(abs)}
-	q := url.Values{}
-	if readOnly {
-		q.Set("mode", "ro")
-	} else {
-		q.Set("_journal_mode", "WAL")
-		q.Set("_synchronous", "NORMAL") // safe with WAL: only the last commits can be lost on power failure
-		q.Set("_txlock", "immediate")
-	}
-	q.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
-	q.Set("_foreign_keys", "on")
-	return "file:" + u.EscapedPath() + "?" + q.Encode()
+func newStore(pool *sql.DB, d *dialect, where string) *Store {
+	return &Store{pool: pool, db: conn{pool, d}, d: d, where: where, now: time.Now}
 }
 
 // SetClock makes the store read the time from now instead of the system
@@ -180,19 +136,20 @@ func dsn(abs string, readOnly bool) string {
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.pool.Close() }
 
-// Path is the absolute path of the database file.
-func (s *Store) Path() string { return s.path }
+// Path says where the database is: the file's absolute path, or the
+// PostgreSQL URL without its password.
+func (s *Store) Path() string { return s.where }
 
-// tx runs fn in a write transaction (BEGIN IMMEDIATE via the DSN) and
-// commits it if fn returns nil.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// tx runs fn in a write transaction (on SQLite BEGIN IMMEDIATE, via the
+// DSN) and commits it if fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(conn) error) error {
+	tx, err := s.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("results: begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(conn{tx, s.d}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -247,7 +204,7 @@ func (t nullTimeScanner) Scan(v any) error {
 }
 
 // floatScanner reads a REAL column in which NULL stands for NaN (SQLite
-// turns a bound NaN into NULL).
+// turns a bound NaN into NULL; PostgreSQL keeps NaN).
 type floatScanner struct{ p *float64 }
 
 func (f floatScanner) Scan(v any) error {
@@ -264,8 +221,7 @@ func (f floatScanner) Scan(v any) error {
 	return nil
 }
 
-// jsonStrings encodes a string list for json_each; one placeholder per item
-// would hit SQLite's variable limit on big sweeps.
+// jsonStrings encodes a string list for dialect.jsonList.
 func jsonStrings(xs []string) string {
 	b, _ := json.Marshal(xs) // a []string always marshals
 	return string(b)

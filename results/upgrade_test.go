@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,7 @@ func TestWriteV1Fixture(t *testing.T) {
 	s.now = c.now
 	ctx := context.Background()
 	id := experimentWithTrials(t, s, 3)
-	done, err := s.Claim(ctx, id, nil, "host:1", time.Minute, 2)
+	done, err := s.Claim(ctx, id, "host:1", time.Minute, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestWriteV1Fixture(t *testing.T) {
 	if err := s.Finish(ctx, done.ID, "host:1", sampleOutcome(t)); err != nil {
 		t.Fatal(err)
 	}
-	failed, err := s.Claim(ctx, id, nil, "host:2", time.Minute, 2)
+	failed, err := s.Claim(ctx, id, "host:2", time.Minute, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func checkV1Data(t *testing.T, s *Store) {
 		t.Errorf("predictions (-want +got):\n%s", d)
 	}
 	// The upgraded database takes new work as usual.
-	next, err := s.Claim(ctx, e.ID, nil, "host:3", time.Minute, 2)
+	next, err := s.Claim(ctx, e.ID, "host:3", time.Minute, 2)
 	if err != nil || next == nil || next.Hash != "h1" {
 		t.Errorf("claim after upgrade: %+v %v, want the failed trial h1 retried", next, err)
 	}
@@ -145,7 +146,12 @@ func TestNewerDatabaseRefusedUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec("PRAGMA user_version = 7"); err != nil {
+	migs, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := len(migs) + 1
+	if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", newer)); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
@@ -157,7 +163,7 @@ func TestNewerDatabaseRefusedUntouched(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("err = %v, want ErrSchemaTooNew", err)
 	}
-	for _, part := range []string{path, "schema version 7", "use a newer dogrun"} {
+	for _, part := range []string{path, fmt.Sprintf("schema version %d", newer), "use a newer dogrun"} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("%q does not say %q", err, part)
 		}

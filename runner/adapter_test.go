@@ -13,6 +13,7 @@ import (
 
 	"github.com/dogrun/dogrun/adapter"
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/results"
 )
 
@@ -50,7 +51,7 @@ seeds: [1]
 	if err != nil {
 		t.Fatal(err)
 	}
-	cacheDir := t.TempDir()
+	cacheDir := backbonetest.FreshCache(t) // features are written below; the run checks the models are fetched
 	tr := p.Trials[1]
 	cache, err := backbone.OpenCache(cacheDir, tr.Backbone, tr.Cut)
 	if err != nil {

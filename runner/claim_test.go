@@ -40,7 +40,7 @@ func TestKeepClaimHoldsOffOtherWorkersAndNoticesLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	const stale = 2 * time.Minute
-	mine, err := st.Claim(ctx, id, nil, "a", stale, 3)
+	mine, err := st.Claim(ctx, id, "a", stale, 3)
 	if err != nil || mine == nil {
 		t.Fatal(mine, err)
 	}
@@ -57,7 +57,7 @@ func TestKeepClaimHoldsOffOtherWorkersAndNoticesLoss(t *testing.T) {
 	trialCtx, release := r.keepClaim(ctx, mine.ID)
 	clk.advance(3 * stale)
 	beat()
-	if other, err := st.Claim(ctx, id, nil, "b", stale, 3); err != nil || other != nil {
+	if other, err := st.Claim(ctx, id, "b", stale, 3); err != nil || other != nil {
 		t.Fatalf("worker b claimed a trial whose worker is alive: %+v %v", other, err)
 	}
 	release()
@@ -68,7 +68,7 @@ func TestKeepClaimHoldsOffOtherWorkersAndNoticesLoss(t *testing.T) {
 	// Without heartbeats the claim goes stale, b takes it, and a finds out
 	// at its next heartbeat.
 	clk.advance(stale + time.Second)
-	other, err := st.Claim(ctx, id, nil, "b", stale, 3)
+	other, err := st.Claim(ctx, id, "b", stale, 3)
 	if err != nil || other == nil {
 		t.Fatalf("worker b could not reclaim a stale trial: %v", err)
 	}

@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/results"
+	"github.com/dogrun/dogrun/schemas"
 )
 
 // cachedSweep plans a real four-trial sweep over synthetic photos with every
@@ -31,37 +33,55 @@ train: {epochs: 2}
 sweep: {head.dropout: [0.0, 0.1, 0.2, 0.3]}
 seeds: [1]
 `)
+	cacheDir := backbonetest.FreshCache(t) // features are written below; the run checks the models are fetched
+	rng := rand.New(rand.NewPCG(1, 2))
+	plan := cachedPlan(t, exp, cacheDir, func(_ backbone.Request, dim int) []float32 {
+		f := make([]float32, dim)
+		for i := range f {
+			f[i] = rng.Float32()
+		}
+		return f
+	})
+	st := tempStore(t)
+	opt := Options{Store: st, RunsDir: t.TempDir(), CacheDir: cacheDir, Log: log}
+	opt.defaults()
+	r := planned(plan, opt)
+	return r, st
+}
+
+// cachedPlan plans exp and caches in cacheDir every feature vector its
+// trials need, vector(request, its length) each, so that they train without
+// a backbone.
+func cachedPlan(t *testing.T, exp *schemas.Experiment, cacheDir string, vector func(backbone.Request, int) []float32) *Plan {
+	t.Helper()
 	plan, err := NewPlan(exp, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cacheDir := t.TempDir()
 	part := plan.Trials[0].Parts[0]
 	cache, err := backbone.OpenCache(cacheDir, part.Spec, part.Cut)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tr := range plan.Trials {
 		for _, req := range backbone.Missing(cache, plan.Requests(tr)) {
-			f := make([]float32, part.Cut.Dim)
-			for i := range f {
-				f[i] = rng.Float32()
-			}
-			if err := cache.Put([]backbone.Key{req.Key}, f); err != nil {
+			if err := cache.Put([]backbone.Key{req.Key}, vector(req, part.Cut.Dim)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	return plan
+}
+
+// tempStore is a new SQLite store, closed when the test ends.
+func tempStore(t *testing.T) *results.Store {
+	t.Helper()
 	st, err := results.Open(filepath.Join(t.TempDir(), "dogrun.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &run{opt: Options{Store: st, RunsDir: t.TempDir(), CacheDir: cacheDir, Log: log},
-		plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
-	r.opt.defaults()
-	return r, st
+	return st
 }
 
 // TestBadTrialFailsAloneAndTheSweepGoesOn: the second trial meets features

@@ -103,6 +103,8 @@ func (r *run) cachedCuts(ctx context.Context, spec backbone.Spec, cuts []backbon
 				return nil, err
 			}
 			r.caches[id] = cache
+		} else if err := cache.Refresh(); err != nil { // what other workers added meanwhile
+			return nil, err
 		}
 		caches[i], names[i] = cache, cut.Name
 	}

@@ -45,20 +45,32 @@ func ResolveFreeze(ctx context.Context, cacheDir string, exp *schemas.Experiment
 
 // resolveFreezes sets every trial's Frozen, splitting each backbone once.
 func (p *Plan) resolveFreezes(ctx context.Context, cacheDir string) error {
-	done := map[string]*backbone.Frozen{}
 	for i, t := range p.Trials {
-		key := t.Config.Backbone.Name + "\x00" + t.Config.Backbone.Cut + "\x00" + string(t.Config.Backbone.Freeze)
-		f, ok := done[key]
-		if !ok {
-			var err error
-			if f, err = ResolveFreeze(ctx, cacheDir, p.Experiment, t.Config); err != nil {
-				return err
-			}
-			done[key] = f
+		f, err := p.frozenFor(ctx, cacheDir, t.Config)
+		if err != nil {
+			return err
 		}
 		p.Trials[i].Frozen = f
 	}
 	return nil
+}
+
+// frozenFor is ResolveFreeze of trial config cfg, once per backbone, cut
+// and depth of the plan.
+func (p *Plan) frozenFor(ctx context.Context, cacheDir string, cfg schemas.Experiment) (*backbone.Frozen, error) {
+	key := cfg.Backbone.Name + "\x00" + cfg.Backbone.Cut + "\x00" + string(cfg.Backbone.Freeze)
+	if f, ok := p.frozen[key]; ok {
+		return f, nil
+	}
+	f, err := ResolveFreeze(ctx, cacheDir, p.Experiment, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if p.frozen == nil {
+		p.frozen = map[string]*backbone.Frozen{}
+	}
+	p.frozen[key] = f
+	return f, nil
 }
 
 // featureParts are the backbones whose outputs a trial caches: with

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/results"
 	"github.com/google/go-cmp/cmp"
 )
@@ -24,10 +23,9 @@ func rerun(t *testing.T, r *run, threads int) (*run, *results.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	o := &run{opt: Options{Store: st, RunsDir: t.TempDir(), CacheDir: r.opt.CacheDir, Log: io.Discard, Threads: threads},
-		plan: r.plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
-	o.opt.defaults()
-	return o, st
+	opt := Options{Store: st, RunsDir: t.TempDir(), CacheDir: r.opt.CacheDir, Log: io.Discard, Threads: threads}
+	opt.defaults()
+	return planned(r.plan, opt), st
 }
 
 // stored is what a run left of each trial, by hash: its epochs (times

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
@@ -33,6 +35,9 @@ type Predictor struct {
 	cut       backbone.Cut
 	cacheDir  string
 	threads   int
+
+	mu    sync.Mutex
+	model *backbone.Model // PredictImage's, opened on first use
 }
 
 // Prediction is the answer for one photo.
@@ -152,14 +157,63 @@ func (p *Predictor) Predict(ctx context.Context, images []string) ([]Prediction,
 		return nil, err
 	}
 	for k, pr := range probs {
-		o := &out[good[k]]
-		o.Probs, o.Top = pr, metrics.Argmax(pr)
-		if p.Rule != nil {
-			o.Score = openset.Score(p.Rule.Kind, pr, x.X[k*x.Dim:(k+1)*x.Dim], p.centroids)
-			o.Unknown = !p.Rule.Accept(o.Score)
-		}
+		p.answer(&out[good[k]], pr, x.X[k*x.Dim:(k+1)*x.Dim])
 	}
 	return out, nil
+}
+
+// answer fills o from the head's probabilities and the photo's features.
+func (p *Predictor) answer(o *Prediction, probs, features []float32) {
+	o.Probs, o.Top = probs, metrics.Argmax(probs)
+	if p.Rule != nil {
+		o.Score = openset.Score(p.Rule.Kind, probs, features, p.centroids)
+		o.Unknown = !p.Rule.Accept(o.Score)
+	}
+}
+
+// PredictImage scores a decoded photo by running the trial's backbone on
+// it directly: unlike Predict, it neither reads nor fills the feature
+// cache, so nothing of the photo is kept anywhere (the dashboard's
+// uploads). The backbone opens on the first call and stays open until
+// Close; calls wait for each other.
+func (p *Predictor) PredictImage(ctx context.Context, name string, img image.Image) (Prediction, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.model == nil {
+		m, err := backbone.Open(ctx, p.cacheDir, p.spec, p.cut.Name, p.threads)
+		if err != nil {
+			return Prediction{}, err
+		}
+		p.model = m
+	}
+	in := make([]float32, p.model.InputLen())
+	p.model.Fill(in, dataset.Render(img, dataset.ViewParams{}, p.spec.InputSize))
+	feats, err := p.model.Forward(in, 1)
+	if err != nil {
+		return Prediction{}, err
+	}
+	if len(feats) != p.head.Dim {
+		return Prediction{}, fmt.Errorf("features have %d values, the head takes %d", len(feats), p.head.Dim)
+	}
+	probs, err := p.head.Predict(train.Data{X: feats, Dim: len(feats)})
+	if err != nil {
+		return Prediction{}, err
+	}
+	o := Prediction{Image: name}
+	p.answer(&o, probs[0], feats)
+	return o, nil
+}
+
+// Close frees the backbone PredictImage opened.
+func (p *Predictor) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.model == nil {
+		return nil
+	}
+	err := p.model.Close()
+	p.model = nil
+	return err
 }
 
 // request is the feature request of the photo at path. A photo not cached

@@ -19,8 +19,10 @@ import (
 // heartbeats. Worker names are "host:pid" (Options.defaults); other names, other
 // hosts and live pids are left to the heartbeat rule. Like Ctrl-C, the lost
 // attempt does not count against MaxAttempts: a crash is usually the user's
-// kill, not the trial's fault.
-func (r *run) reclaimDead(ctx context.Context) error {
+// kill, not the trial's fault. Before its first claim (own) a worker also
+// hands back trials running under its own name: they were left by an earlier
+// process of that name (a restarted container's pid is often the same).
+func (r *run) reclaimDead(ctx context.Context, own bool) error {
 	host, err := os.Hostname()
 	if err != nil {
 		return nil // without a host name no worker can be judged local
@@ -30,7 +32,8 @@ func (r *run) reclaimDead(ctx context.Context) error {
 		return err
 	}
 	for _, t := range trials {
-		if t.Status != results.StatusRunning || t.Worker == r.opt.Worker || !deadLocalWorker(t.Worker, host) {
+		mine := t.Worker == r.opt.Worker
+		if t.Status != results.StatusRunning || (mine && !own) || (!mine && !deadLocalWorker(t.Worker, host)) {
 			continue
 		}
 		err := r.opt.Store.ReleaseTrial(ctx, t.ID, t.Worker)
@@ -74,16 +77,4 @@ func processAlive(pid int) bool {
 		return stat[i+2] != 'Z'
 	}
 	return true
-}
-
-// without returns hashes less h, never nil: a nil list would mean "every trial"
-// to Store.Claim.
-func without(hashes []string, h string) []string {
-	out := make([]string, 0, len(hashes))
-	for _, x := range hashes {
-		if x != h {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -46,7 +46,7 @@ func TestReclaimDeadHandsBackOnlyTrialsOfDeadLocalWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, w := range workers {
-		c, err := st.Claim(ctx, id, []string{fmt.Sprintf("h%d", i)}, w, time.Hour, 3)
+		c, err := st.Claim(ctx, id, w, time.Hour, 3) // in index order: h0, h1, ...
 		if err != nil || c == nil {
 			t.Fatalf("claim h%d: %v %v", i, c, err)
 		}
@@ -59,7 +59,7 @@ func TestReclaimDeadHandsBackOnlyTrialsOfDeadLocalWorkers(t *testing.T) {
 
 	var log bytes.Buffer
 	r := &run{opt: Options{Store: st, Worker: workers[4], Log: &log}, expID: id}
-	if err := r.reclaimDead(ctx); err != nil {
+	if err := r.reclaimDead(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Trials(ctx, id)
@@ -80,8 +80,21 @@ func TestReclaimDeadHandsBackOnlyTrialsOfDeadLocalWorkers(t *testing.T) {
 		t.Errorf("log should name the one dead worker:\n%s", log.String())
 	}
 
+	// Before its first claim, a worker also hands back what an earlier
+	// process of its name left running.
+	log.Reset()
+	if err := r.reclaimDead(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.Trials(ctx, id); err != nil || got[4].Status != results.StatusPending || got[1].Status != results.StatusRunning {
+		t.Errorf("after the first-claim check: %+v %v; want the worker's own trial handed back, the live worker's kept", got, err)
+	}
+	if !strings.Contains(log.String(), "left running by "+workers[4]) {
+		t.Errorf("log should name the earlier process:\n%s", log.String())
+	}
+
 	// The handed-back trial is the next one claimed, by anyone.
-	c, err := st.Claim(ctx, id, nil, "someone:1", time.Hour, 3)
+	c, err := st.Claim(ctx, id, "someone:1", time.Hour, 3)
 	if err != nil || c == nil || c.Hash != "h0" || c.Attempts != 1 {
 		t.Fatalf("next claim: %+v %v, want h0 at attempt 1", c, err)
 	}
@@ -109,14 +122,5 @@ func TestProcessAlive(t *testing.T) {
 			t.Fatal("a killed, unreaped child still counts as alive")
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestWithout(t *testing.T) {
-	if got := without([]string{"a"}, "a"); got == nil || len(got) != 0 {
-		t.Errorf("without of the last hash = %#v, want an empty, non-nil list", got)
-	}
-	if got := without([]string{"a", "b", "a"}, "a"); strings.Join(got, ",") != "b" {
-		t.Errorf("got %v", got)
 	}
 }

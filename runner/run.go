@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,13 +44,25 @@ type Options struct {
 	// worker may take it over.
 	StaleAfter  time.Duration
 	MaxAttempts int
+	// Photos, when set, is where this machine keeps the experiment's photos,
+	// in place of the file's dataset.path (a worker on another machine).
+	Photos string
+	// Poll, for Work, is how often to look for new work once none is left;
+	// 0 returns then.
+	Poll time.Duration
+
+	wait bool // set by Work: wait for trials running under other workers
+	// Redesign lets a settled experiment replace the design its stored
+	// outcomes were looked at under (see ErrDesignChanged).
+	Redesign bool
 }
 
-// Summary counts what a run did.
+// Summary counts what a run did. Pruned trials (a search's) were stopped
+// by its pruner; they are not in Trained.
 type Summary struct {
-	Planned, AlreadyDone, Trained, Failed int
-	FeaturesComputed                      int
-	ExperimentID                          int64
+	Planned, AlreadyDone, Trained, Pruned, Failed int
+	FeaturesComputed                              int
+	ExperimentID                                  int64
 }
 
 func (o *Options) defaults() {
@@ -88,24 +101,73 @@ func Run(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, er
 }
 
 func plannedRun(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
-	plan, err := NewPlan(exp, opt.Log)
+	r, err := newRun(ctx, exp, opt)
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
-		return Summary{}, err
-	}
-	if opt.Store == nil {
-		st, err := opt.OpenStore()
-		if err != nil {
-			return Summary{}, err
-		}
-		defer st.Close()
-		opt.Store = st
-	}
-	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
 	defer r.close()
 	return r.all(ctx)
+}
+
+// Register plans the experiment and stores it with its trials and splits,
+// running none: what dogrun submit does before the workers start.
+func Register(ctx context.Context, exp *schemas.Experiment, opt Options) (Summary, error) {
+	opt.defaults()
+	r, err := newRun(ctx, exp, opt)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer r.close()
+	if err := r.register(ctx); err != nil {
+		return r.sum, err
+	}
+	r.sum.Planned = r.planned()
+	return r.sum, nil
+}
+
+// newRun plans the experiment, reading its photos from opt.Photos when set,
+// and opens the store when opt.Store is nil (after the plan, so that a run
+// refused for its data creates no database).
+func newRun(ctx context.Context, exp *schemas.Experiment, opt Options) (*run, error) {
+	photos := opt.Photos
+	if photos == "" {
+		photos = schemas.DatasetDir(exp)
+	}
+	plan, err := newPlan(exp, photos, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+	// Every download before the sweep starts, not in the middle of a trial.
+	var specs []backbone.Spec
+	for _, t := range append(slices.Clone(plan.Trials), plan.choices...) {
+		for _, p := range t.Parts {
+			specs = append(specs, p.Spec)
+		}
+	}
+	if err := backbone.Prepare(ctx, opt.CacheDir, specs); err != nil {
+		return nil, err
+	}
+	if err := plan.resolveFreezes(ctx, opt.CacheDir); err != nil {
+		return nil, err
+	}
+	r := planned(plan, opt)
+	if opt.Store == nil {
+		if r.opt.Store, err = opt.OpenStore(); err != nil {
+			return nil, err
+		}
+		r.ownStore = true
+	}
+	return r, nil
+}
+
+// planned is a run of plan's trials.
+func planned(plan *Plan, opt Options) *run {
+	r := &run{opt: opt, plan: plan, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{},
+		byHash: map[string]Trial{}}
+	for _, t := range plan.Trials {
+		r.byHash[t.Hash] = t
+	}
+	return r
 }
 
 // Interrupted is Run's error when its context ends (Ctrl-C): Msg says which
@@ -119,98 +181,254 @@ func (e *Interrupted) Error() string { return e.Msg }
 func (e *Interrupted) Unwrap() error { return e.Cause }
 
 type run struct {
-	opt    Options
-	plan   *Plan
-	expID  int64
-	models map[string]*backbone.Model
-	caches map[string]*backbone.Cache
+	opt      Options
+	ownStore bool // opened by newRun, closed by close
+	plan     *Plan
+	byHash   map[string]Trial // the plan's trials
+	expID    int64
+	models   map[string]*backbone.Model
+	caches   map[string]*backbone.Cache
 	// adapters are the trained adapters of this run's trials, by key.
 	adapters map[string]*adapter.Adapter
 	// whitenings are the fitted whitenings of this run's trials (see whitening).
 	whitenings map[string]*whiten.PCA
 	// prep is held while a trial prepares its rows (see prepare).
-	prep  sync.Mutex
-	sum   Summary
-	build BuildInfo
+	prep    sync.Mutex
+	sum     Summary
+	build   BuildInfo
+	waiting sync.Once // othersRunning says so once
+	// counted are the trials counted in sum.Planned; failedHere those that
+	// failed in this run, not claimed again by it.
+	counted, failedHere map[string]bool
+	// search is the experiment's search; nil for a sweep.
+	search *searching
 
 	// Seams for tests, nil in a real run: the steps of one trial (else
-	// r.trial) and the heartbeat clock (else a time.Ticker).
+	// r.trial), the heartbeat clock (else a time.Ticker) and the pause of a
+	// worker waiting for others (else a timer).
 	trialSteps func(ctx context.Context, claimed *results.Trial, t Trial, label string) error
 	ticker     func(every time.Duration) (ticks <-chan time.Time, stop func())
+	wait       func(ctx context.Context, d time.Duration) error
 }
 
 func (r *run) close() {
 	for _, m := range r.models {
 		m.Close()
 	}
+	if r.ownStore {
+		r.opt.Store.Close()
+	}
 }
 
 func (r *run) all(ctx context.Context) (Summary, error) {
+	if err := r.register(ctx); err != nil {
+		return r.sum, err
+	}
+	return r.sum, r.proceed(ctx)
+}
+
+// register stores the experiment, its splits and, unless it is settled
+// round by round, its trials (those already stored keep their rows and
+// results).
+func (r *run) register(ctx context.Context) error {
 	exp := r.plan.Experiment
 	yaml, err := os.ReadFile(exp.File)
 	if err != nil {
-		return r.sum, err
+		return err
+	}
+	if exp.Settle.Declared() {
+		if err := r.checkDesign(ctx); err != nil {
+			return err
+		}
 	}
 	r.expID, err = r.opt.Store.PutExperiment(ctx, results.Experiment{
 		Name: exp.Name, File: absPath(exp.File), ConfigYAML: string(yaml), DatasetFingerprint: r.plan.Data.Fingerprint(),
 	})
 	if err != nil {
-		return r.sum, err
+		return err
 	}
-	rows := make([]results.Trial, len(r.plan.Trials))
-	hashes := make([]string, len(r.plan.Trials))
-	byHash := map[string]Trial{}
-	for i, t := range r.plan.Trials {
-		cfg, err := t.Config.CanonicalJSON()
-		if err != nil {
-			return r.sum, err
-		}
-		rows[i] = results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
-			VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}
-		hashes[i] = t.Hash
-		byHash[t.Hash] = t
-	}
-	if _, err := r.opt.Store.RegisterTrials(ctx, r.expID, rows); err != nil {
-		return r.sum, err
-	}
+	r.sum.ExperimentID = r.expID
 	splits, err := r.plan.StoredSplits()
 	if err != nil {
-		return r.sum, err
+		return err
 	}
 	if err := r.opt.Store.PutSplits(ctx, r.expID, splits); err != nil {
-		return r.sum, err
+		return err
 	}
+	switch {
+	case exp.Settle.Declared():
+		return nil // each round registers its own trials
+	case exp.Search.Declared():
+		return r.registerSearch(ctx) // its trials are made as they are claimed
+	}
+	return r.registerTrials(ctx, r.plan.Trials, r.planHashes())
+}
+
+// planHashes are the hashes of every planned trial.
+func (r *run) planHashes() []string {
+	hashes := make([]string, len(r.plan.Trials))
+	for i, t := range r.plan.Trials {
+		hashes[i] = t.Hash
+	}
+	return hashes
+}
+
+// registerTrials stores trials; those in current stay current, the rest are
+// superseded.
+func (r *run) registerTrials(ctx context.Context, trials []Trial, current []string) error {
+	rows := make([]results.Trial, len(trials))
+	for i, t := range trials {
+		row, err := storedTrial(t)
+		if err != nil {
+			return err
+		}
+		rows[i] = row
+	}
+	_, err := r.opt.Store.RegisterTrialsOf(ctx, r.expID, rows, current)
+	return err
+}
+
+// storedTrial is t's row for the store: its identity.
+func storedTrial(t Trial) (results.Trial, error) {
+	cfg, err := t.Config.CanonicalJSON()
+	if err != nil {
+		return results.Trial{}, err
+	}
+	return results.Trial{Hash: t.Hash, Index: t.Index, Seed: t.Seed, VariantKey: t.VariantKey(),
+		VariantJSON: variantJSON(t.Trial), ConfigJSON: string(cfg), BackboneSHA256: backboneID(t.Parts), Fold: t.Fold}, nil
+}
+
+// proceed runs the registered experiment: round by round when it is
+// settled, draw by draw when it is a search, else every trial this worker
+// can claim.
+func (r *run) proceed(ctx context.Context) error {
+	r.build = ReadBuildInfo(filepath.Dir(r.plan.Experiment.File))
+	started := time.Now()
+	var err error
+	switch exp := r.plan.Experiment; {
+	case exp.Settle.Declared():
+		err = r.settle(ctx)
+	case exp.Search.Declared():
+		err = r.runSearch(ctx)
+	default:
+		err = r.sweep(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	pruned := ""
+	if r.search != nil {
+		pruned = fmt.Sprintf(", %d pruned", r.sum.Pruned)
+	}
+	fmt.Fprintf(r.opt.Log, "done: %d trained%s, %d failed, %d already done, %s computed in %s\n",
+		r.sum.Trained, pruned, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
+	return nil
+}
+
+// sweep runs the experiment's trials that this worker can claim, until none
+// is left (with Options.Wait, until none is running elsewhere either).
+func (r *run) sweep(ctx context.Context) error {
+	if err := r.countDone(ctx, r.planHashes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s\n",
+		r.plan.Experiment.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, r.describeData())
+	return r.work(ctx)
+}
+
+// countDone adds the trials of hashes not counted before to Planned, and
+// those of them done already to AlreadyDone.
+func (r *run) countDone(ctx context.Context, hashes []string) error {
 	stored, err := r.opt.Store.Trials(ctx, r.expID)
 	if err != nil {
-		return r.sum, err
+		return err
 	}
-	r.sum.Planned = len(r.plan.Trials)
+	status := map[string]results.TrialStatus{}
 	for _, s := range stored {
-		if _, ok := byHash[s.Hash]; ok && s.Status == results.StatusDone {
+		status[s.Hash] = s.Status
+	}
+	if r.counted == nil {
+		r.counted = map[string]bool{}
+	}
+	for _, h := range hashes {
+		if r.counted[h] {
+			continue
+		}
+		r.counted[h] = true
+		r.sum.Planned++
+		if status[h] == results.StatusDone {
 			r.sum.AlreadyDone++
 		}
 	}
-	fmt.Fprintf(r.opt.Log, "experiment %s: %s (%d already done), %s, %s (train %d, val %d, test %d)\n",
-		exp.Name, english.Count(r.sum.Planned, "trial"), r.sum.AlreadyDone, english.Count(len(r.plan.Data.Classes), "class|classes"),
-		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
-	r.build = ReadBuildInfo(filepath.Dir(exp.File))
-
-	started := time.Now()
-	if err := r.trials(ctx, hashes, byHash, started); err != nil {
-		return r.sum, err
-	}
-	fmt.Fprintf(r.opt.Log, "done: %d trained, %d failed, %d already done, %s computed in %s\n",
-		r.sum.Trained, r.sum.Failed, r.sum.AlreadyDone, english.Count(r.sum.FeaturesComputed, "feature"), roundDuration(time.Since(started)))
-	return r.sum, nil
+	return nil
 }
 
-// trials runs the trials of hashes that the store lets this worker claim,
-// Options.Threads at a time: each on a goroutine of its own, from claim to
+// describeData is the classes and photos the trials share.
+func (r *run) describeData() string {
+	return fmt.Sprintf("%s, %s (train %d, val %d, test %d)", english.Count(len(r.plan.Data.Classes), "class|classes"),
+		english.Count(len(r.plan.Data.Photos), "photo"), len(r.plan.Split.Train), len(r.plan.Split.Val), len(r.plan.Split.Test))
+}
+
+// work claims and runs the registered trials this worker can claim, after
+// handing back those of dead workers of this host.
+func (r *run) work(ctx context.Context) error {
+	return r.workOn(ctx, &sweepClaims{r: r})
+}
+
+// workOn is work with the trials claims hands out.
+func (r *run) workOn(ctx context.Context, claims claimer) error {
+	if err := r.reclaimDead(ctx, true); err != nil {
+		return err
+	}
+	return r.trials(ctx, claims, time.Now())
+}
+
+// planned is the number of trials the run plans: a search's draws and
+// confirmations, or the plan's trials.
+func (r *run) planned() int {
+	if r.search != nil {
+		return r.search.planned()
+	}
+	return len(r.plan.Trials)
+}
+
+// claimer hands a run's workers their trials.
+type claimer interface {
+	// claim claims this worker's next trial, nil when none is left to it;
+	// claimStored claims a stored trial as the store's Claim does, passing
+	// over this run's failures and those of skip.
+	claim(ctx context.Context, claimStored func(skip ...string) (*results.Trial, error)) (*results.Trial, Trial, error)
+	// ended says that a trial of this run ended.
+	ended()
+}
+
+// sweepClaims hands out the planned trials of a sweep (or a settle round).
+type sweepClaims struct{ r *run }
+
+func (c *sweepClaims) claim(ctx context.Context, claimStored func(...string) (*results.Trial, error)) (*results.Trial, Trial, error) {
+	r := c.r
+	claimed, err := claimStored()
+	if err != nil || claimed == nil {
+		return nil, Trial{}, err
+	}
+	t, ok := r.byHash[claimed.Hash]
+	if !ok {
+		_ = r.opt.Store.ReleaseTrial(context.WithoutCancel(ctx), claimed.ID, r.opt.Worker)
+		return nil, Trial{}, fmt.Errorf("experiment %s was registered again, from another version of its file, while this worker ran it: "+
+			"trial %s is not one this worker planned, so it stops (start it again to work on the new version)",
+			r.plan.Experiment.Name, claimed.Hash[:min(12, len(claimed.Hash))])
+	}
+	return claimed, t, nil
+}
+
+func (c *sweepClaims) ended() {}
+
+// trials runs the trials claims hands this worker, Options.Threads at a time: each on a goroutine of its own, from claim to
 // stored results, as the only trial would run. Heads train on one core each
 // (train.Fit), so trials side by side use the cores without sharing a
 // computation, and each stores what it would alone. A trial that fails is
 // recorded and the others go on; Ctrl-C hands back every trial in flight.
-func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Trial, started time.Time) error {
+func (r *run) trials(ctx context.Context, claims claimer, started time.Time) error {
 	workers := r.opt.Threads
 	if workers <= 0 {
 		workers = runtime.NumCPU()
@@ -235,30 +453,41 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 	work := func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
-			if err := r.reclaimDead(ctx); err != nil {
+			if err := r.reclaimDead(ctx, false); err != nil {
 				if ctx.Err() == nil {
 					fail(err)
 				}
 				return
 			}
-			mu.Lock()
-			claimable := hashes
-			mu.Unlock()
-			claimed, err := r.opt.Store.Claim(ctx, r.expID, claimable, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts)
+			// A stored claim holds mu: a trial that failed here is stored as
+			// failed (claimable while attempts are left) only under mu, so no
+			// claim can see it failed but not yet in failedHere.
+			claimStored := func(skip ...string) (*results.Trial, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				skip = append(slices.Collect(maps.Keys(r.failedHere)), skip...) // not claimed again by this worker
+				return r.opt.Store.Claim(ctx, r.expID, r.opt.Worker, r.opt.StaleAfter, r.opt.MaxAttempts, skip...)
+			}
+			claimed, t, err := claims.claim(ctx, claimStored)
+			if err == nil && claimed == nil {
+				var again bool
+				if again, err = r.othersRunning(ctx); err == nil && again {
+					continue
+				}
+			}
 			if err != nil || claimed == nil {
 				if err != nil && ctx.Err() == nil {
 					fail(err)
 				}
 				return
 			}
-			t := byHash[claimed.Hash]
 			// Trials are numbered from 1 in their file's order, as status shows them.
-			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.sum.Planned)
+			label := fmt.Sprintf("trial %d/%d", t.Index+1, r.planned())
 			what := "[" + Describe(t.VariantKey(), t.Seed, t.Fold) + "]"
 			mu.Lock()
 			eta := ""
 			if finished > 0 {
-				left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Failed)
+				left := r.sum.Planned - (r.sum.AlreadyDone + r.sum.Trained + r.sum.Pruned + r.sum.Failed)
 				eta = fmt.Sprintf(", run ETA %s", roundDuration(time.Since(started)/time.Duration(finished)*time.Duration(left)))
 			}
 			mu.Unlock()
@@ -269,6 +498,8 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 			switch {
 			case err == nil:
 				r.sum.Trained++
+			case errors.Is(err, errPruned):
+				r.sum.Pruned++
 			case errors.Is(err, results.ErrNotOwned):
 				// Another worker reclaimed it after this one went silent; it is theirs now.
 				fmt.Fprintf(r.opt.Log, "%s taken over by another worker: %v\n", label, err)
@@ -280,7 +511,10 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 				r.sum.Failed++
 				// Not again in this run: a NaN loss fails the same way twice in a row.
 				// The next run (or another worker) retries it while attempts are left.
-				hashes = without(hashes, claimed.Hash)
+				if r.failedHere == nil {
+					r.failedHere = map[string]bool{}
+				}
+				r.failedHere[claimed.Hash] = true
 				fmt.Fprintf(r.opt.Log, "%s failed: %v\n", label, err)
 				if ferr := r.opt.Store.Fail(ctx, claimed.ID, r.opt.Worker, err.Error()); ferr != nil {
 					mu.Unlock()
@@ -289,6 +523,7 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 				}
 			}
 			mu.Unlock()
+			claims.ended()
 		}
 	}
 	for range workers {
@@ -303,7 +538,7 @@ func (r *run) trials(ctx context.Context, hashes []string, byHash map[string]Tri
 		slices.SortFunc(handedBack, func(a, b Trial) int { return a.Index - b.Index })
 		names := make([]string, len(handedBack))
 		for i, t := range handedBack {
-			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.sum.Planned, Describe(t.VariantKey(), t.Seed, t.Fold))
+			names[i] = fmt.Sprintf("trial %d/%d [%s]", t.Index+1, r.planned(), Describe(t.VariantKey(), t.Seed, t.Fold))
 		}
 		verb := "was handed back unfinished, and the next dogrun run does it again"
 		if len(names) > 1 {
@@ -340,10 +575,23 @@ func roundDuration(d time.Duration) time.Duration {
 // cancelled with results.ErrNotOwned as the cause.
 func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	stop := r.ticking(ctx, r.opt.StaleAfter/4, func() bool {
+		if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
+			cancel(err)
+			return false
+		}
+		return true
+	})
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+// ticking calls fn at every tick of r.heartbeats(every), from a goroutine
+// of its own, until fn returns false, ctx ends or stop is called.
+func (r *run) ticking(ctx context.Context, every time.Duration, fn func() bool) (stop func()) {
 	done := make(chan struct{})
-	ticks, stop := r.heartbeats(r.opt.StaleAfter / 4)
+	ticks, stopTicks := r.heartbeats(every)
 	go func() {
-		defer stop()
+		defer stopTicks()
 		for {
 			select {
 			case <-done:
@@ -351,14 +599,13 @@ func (r *run) keepClaim(ctx context.Context, trialID int64) (context.Context, fu
 			case <-ctx.Done():
 				return
 			case <-ticks:
-				if err := r.opt.Store.Heartbeat(ctx, trialID, r.opt.Worker); errors.Is(err, results.ErrNotOwned) {
-					cancel(err)
+				if !fn() {
 					return
 				}
 			}
 		}
 	}()
-	return ctx, func() { close(done); cancel(nil) }
+	return func() { close(done) }
 }
 
 // safely is one, with a panic in any step turned into the trial's failure:
@@ -400,13 +647,18 @@ func (r *run) one(ctx context.Context, claimed *results.Trial, t Trial, label st
 func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label string) error {
 	start := time.Now()
 	cfg := t.Config
+	note, stopNote := r.noteProgress(ctx, claimed, label)
+	defer stopNote()
+	note.set(phase(results.PhaseFeatures, 0, cfg.Train.Epochs))
 	sets, cache, err := r.prepare(ctx, t, label)
 	if err != nil {
 		return err
 	}
 
 	lastLine := time.Time{}
-	onEpoch := func(e train.Epoch) {
+	progress := func(e train.Epoch) {
+		note.set(results.Progress{Phase: results.PhaseTraining, Epoch: e.Epoch, Epochs: cfg.Train.Epochs,
+			EpochSeconds: e.Seconds, ValAccuracy: e.ValAccuracy})
 		if time.Since(lastLine) >= 2*time.Second || e.Epoch == cfg.Train.Epochs {
 			left := time.Duration(float64(cfg.Train.Epochs-e.Epoch) * e.Seconds * float64(time.Second))
 			fmt.Fprintf(r.opt.Log, "  %s epoch %d/%d loss %.4f acc %.3f val_loss %.4f val_acc %.3f (%.2fs/epoch, trial ETA <= %s)\n",
@@ -414,11 +666,16 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 			lastLine = time.Now()
 		}
 	}
-	head, fit, err := train.Fit(ctx, FitConfig(t), sets.train, sets.val, len(sets.classes), onEpoch)
-	if err != nil {
-		return fmt.Errorf("train head: %w", err)
+	f, err := r.fit(ctx, claimed, t, sets, progress)
+	if errors.Is(err, errPruned) {
+		return r.finishPruned(ctx, claimed, t, label, f, start)
 	}
+	if err != nil {
+		return err
+	}
+	head, fit := f.head, f.result
 	fmt.Fprintf(r.opt.Log, "  %s stopped at epoch %d, best epoch %d\n", label, fit.StoppedEpoch, fit.BestEpoch)
+	note.set(phase(results.PhaseEvaluating, fit.StoppedEpoch, cfg.Train.Epochs))
 
 	probs, report, open, err := r.evaluate(head, sets, cache, augmentOf(cfg).Key())
 	if err != nil {
@@ -434,17 +691,12 @@ func (r *run) trial(ctx context.Context, claimed *results.Trial, t Trial, label 
 	fmt.Fprintf(r.opt.Log, "  %s test accuracy %.3f top-5 %.3f macro F1 %.3f (%s)\n",
 		label, report.Accuracy, report.Top5, report.Macro.F1, english.Count(report.N, "photo"))
 
-	epochs := make([]results.Epoch, len(fit.Epochs))
-	for i, e := range fit.Epochs {
-		epochs[i] = results.Epoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, TrainAccuracy: e.TrainAccuracy,
-			ValLoss: e.ValLoss, ValAccuracy: e.ValAccuracy, Seconds: e.Seconds}
-	}
 	err = r.opt.Store.Finish(ctx, claimed.ID, r.opt.Worker, results.Outcome{
-		Epochs: epochs, BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
+		Epochs: storedEpochs(fit.Epochs), BestEpoch: fit.BestEpoch, StoppedEpoch: fit.StoppedEpoch,
 		CheckpointPath: filepath.Join(dir, "checkpoint"), Classes: sets.classes,
 		Report: report, Predictions: predictions(r.plan, sets.testUnits, sets.classOf, probs),
-		DurationSeconds: time.Since(start).Seconds(),
-		GoVersion:       runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
+		DurationSeconds: time.Since(start).Seconds(), FitCPUSeconds: f.cpu.Seconds(),
+		GoVersion: runtime.Version(), GitCommit: r.build.Commit, GitDirty: r.build.Dirty,
 		BackboneSHA256: backboneID(t.Parts), OpenSet: open,
 	})
 	if err != nil {

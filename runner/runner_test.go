@@ -3,11 +3,13 @@ package runner
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/internal/needs"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
@@ -108,6 +110,8 @@ seeds: [1]
 		checkTensorBoard(t, filepath.Dir(tr.CheckpointPath), eps)
 	}
 
+	checkPredictImage(t, st, e, trials[0], cacheDir, data)
+
 	log.Reset()
 	again, err := Run(ctx, exp, Options{Store: st, RunsDir: runs, CacheDir: cacheDir, Log: &log})
 	if err != nil {
@@ -115,5 +119,42 @@ seeds: [1]
 	}
 	if again.Trained != 0 || again.FeaturesComputed != 0 || again.AlreadyDone != 2 {
 		t.Errorf("rerun %+v, want nothing trained or extracted and 2 already done\n%s", again, log.String())
+	}
+}
+
+// checkPredictImage: a photo in memory, run through the backbone directly,
+// gets the answer Predict gives the file through the feature cache.
+func checkPredictImage(t *testing.T, st *results.Store, exp results.Experiment, tr results.Trial, cacheDir, data string) {
+	t.Helper()
+	ctx := context.Background()
+	preds, err := st.Predictions(ctx, tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := filepath.Join(data, filepath.FromSlash(preds[0].Photo))
+	p, err := NewPredictor(ctx, st, exp, tr, cacheDir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	want, err := p.Predict(ctx, []string{photo})
+	if err != nil || want[0].Err != nil {
+		t.Fatal(err, want[0].Err)
+	}
+	img, err := dataset.Decode(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.PredictImage(ctx, "upload.jpg", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Top != want[0].Top || got.Image != "upload.jpg" || len(got.Probs) != len(want[0].Probs) {
+		t.Fatalf("PredictImage %+v, Predict %+v", got, want[0])
+	}
+	for c := range got.Probs {
+		if d := math.Abs(float64(got.Probs[c] - want[0].Probs[c])); d > 1e-4 {
+			t.Errorf("class %d: PredictImage %.6f, Predict %.6f", c, got.Probs[c], want[0].Probs[c])
+		}
 	}
 }

@@ -24,7 +24,7 @@ import (
 // per plan.
 func (p *Plan) otherDogs(exp *schemas.Experiment) (*adapter.Pool, error) {
 	if p.pool == nil {
-		pool, err := adapter.LoadPool(schemas.DatasetDir(exp), exp.Dataset.MinImagesPerClass)
+		pool, err := adapter.LoadPool(p.photos, exp.Dataset.MinImagesPerClass)
 		if err != nil {
 			return nil, err
 		}

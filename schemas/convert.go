@@ -28,6 +28,13 @@ func assign(dst reflect.Value, v any) *convError {
 		dst.SetString(strconv.FormatInt(n, 10))
 		return nil
 	}
+	if t == labelType {
+		if hasMapping(v) {
+			return mismatch()
+		}
+		dst.SetString(formatValue(v))
+		return nil
+	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		var n int64
@@ -107,8 +114,11 @@ func assign(dst reflect.Value, v any) *convError {
 
 // describeType says in words what a field of type t accepts.
 func describeType(t reflect.Type) string {
-	if t == freezeType {
+	switch t {
+	case freezeType:
 		return "all or an integer"
+	case labelType:
+		return "a value"
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

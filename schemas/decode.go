@@ -48,6 +48,7 @@ func Decode(file string, data []byte) (*Experiment, error) {
 	e := Default()
 	e.File = file
 	d.decodeStruct(body, reflect.ValueOf(&e).Elem(), "")
+	d.optionalDefaults(reflect.ValueOf(&e).Elem(), "")
 
 	// Validation problems in fields that already failed to decode are noise.
 	for _, p := range validateBase(&e) {
@@ -60,6 +61,10 @@ func Decode(file string, data []byte) (*Experiment, error) {
 	for _, p := range checkSweep(&e) {
 		d.errs = append(d.errs, sweepError(&e, p, d))
 	}
+	for _, p := range checkSpace(&e) {
+		d.errs = append(d.errs, spaceError(&e, p, d))
+	}
+	d.checkMethodKeys(&e)
 	if err := joinErrors(d.errs); err != nil {
 		return nil, err
 	}
@@ -67,14 +72,21 @@ func Decode(file string, data []byte) (*Experiment, error) {
 }
 
 // ErrorAt is an error about field found by checks outside this package (an
-// unknown backbone, say), placed where the field is set: on a swept field, the
-// sweep entry; else where the file sets it, or its nearest enclosing key. The
-// file is parsed again: positions are not worth carrying in every Experiment.
+// unknown backbone, say), placed where the field is set: on a swept or
+// searched field, the sweep or search entry; else where the file sets it, or
+// its nearest enclosing key. The file is parsed again: positions are not
+// worth carrying in every Experiment.
 func (e *Experiment) ErrorAt(field, msg string) *Error {
 	err := &Error{File: e.File, Field: field, Msg: msg}
 	for _, a := range e.Sweep {
 		if a.Path == field {
 			err.Line, err.Column = a.Line, a.Column
+			return err
+		}
+	}
+	for _, d := range e.Search.Space {
+		if d.Path == field || strings.HasPrefix(field, d.Path+"[") {
+			err.Line, err.Column = d.Line, d.Column
 			return err
 		}
 	}
@@ -109,6 +121,7 @@ type decoder struct {
 	key       map[string]ast.Node // field path -> its key node
 	val       map[string]ast.Node // field path -> its value node
 	sweepVals [][]ast.Node        // per kept sweep axis, its value nodes
+	spaceVals [][]ast.Node        // per kept search range, its bound or choice nodes
 	failed    map[string]bool     // paths that failed to decode
 	anchors   map[string]ast.Node
 	root      ast.Node // the document's top-level mapping
@@ -290,6 +303,8 @@ func (d *decoder) decodeStruct(n ast.Node, rv reflect.Value, path string) {
 		switch {
 		case f.typ == sweepType:
 			d.decodeSweep(vn, fv)
+		case f.typ == spaceType:
+			d.decodeSpace(vn, fv, fpath)
 		case f.typ.Kind() == reflect.Struct:
 			d.decodeStruct(vn, fv, fpath)
 		case isNull(vn):
@@ -304,6 +319,30 @@ func (d *decoder) decodeStruct(n ast.Node, rv reflect.Value, path string) {
 				// The whole field is left unset: mark it, not just the element.
 				d.failed[fpath] = true
 				d.errorAt(elemNode(d, vn, ce.sub), fpath+ce.sub, ce.msg)
+			}
+		}
+	}
+}
+
+// optionalDefaults gives each optional group the file writes the defaults
+// of the keys it leaves out (only then, so that an unwritten group stays
+// zero and an explicit zero stays what it says).
+func (d *decoder) optionalDefaults(rv reflect.Value, path string) {
+	for _, f := range fieldsOf(rv.Type()) {
+		fpath := joinPath(path, f.name)
+		if _, written := d.key[fpath]; !written || f.typ.Kind() != reflect.Struct || f.typ == sweepType {
+			continue
+		}
+		if !f.spec.optional {
+			d.optionalDefaults(rv.Field(f.index), fpath)
+			continue
+		}
+		group := rv.Field(f.index)
+		for _, sub := range fieldsOf(f.typ) {
+			if _, set := d.key[joinPath(fpath, sub.name)]; !set {
+				if v, ok := defaultValue(sub); ok {
+					group.Field(sub.index).Set(v)
+				}
 			}
 		}
 	}

@@ -46,6 +46,40 @@ func TestDecodeErrors(t *testing.T) {
 			{Line: 10, Column: 30, Field: "sweep head.activation[2]", Msg: "duplicate value relu (same as [0])"},
 			{Line: 11, Column: 13, Field: `sweep "train.lr"`, Msg: "needs at least one value"},
 		}},
+		{"search_bad.yaml", []*Error{
+			{Line: 6, Column: 11, Field: "search.trials", Msg: "0 is out of range [1, 100000]"},
+			{Line: 7, Column: 3, Field: "search.startup_trials", Msg: "applies to method tpe, not random"},
+			{Line: 9, Column: 5, Field: `search.space "train.lr"`, Msg: "loguniform needs 0 < low < high, got [0, 0.1]"},
+			{Line: 10, Column: 33, Field: "search.space head.dropout", Msg: "high: 1 is out of range [0, 1)"},
+			{Line: 11, Column: 33, Field: "search.space head.hidden[1][0]", Msg: "0 is out of range (must be >= 1)"},
+			{Line: 11, Column: 37, Field: "search.space head.hidden[2]", Msg: "duplicate value [] (same as [0])"},
+			{Line: 12, Column: 5, Field: `search.space "train.epochs"`, Msg: "takes whole numbers: use int: [low, high] (with log: true for a logarithmic scale), not uniform"},
+			{Line: 13, Column: 5, Field: `search.space "augmentation.views"`, Msg: "int high 7 is not low 0 plus a multiple of step 2"},
+			{Line: 14, Column: 5, Field: `search.space "head.activation"`, Msg: "takes a string: list them with choice: [...], not int"},
+			{Line: 15, Column: 5, Field: `search.space "head.dropot"`, Msg: `no such field, did you mean "head.dropout"?`},
+			{Line: 16, Column: 5, Field: `search.space "dataset.test"`, Msg: "the dataset cannot be searched: its photos and split must be the same for every trial so variants are compared on the same test photos (write a separate experiment instead)"},
+			{Line: 17, Column: 49, Field: `search.space "train.batch_size"`, Msg: `unknown key "steep", did you mean "step"? (known: uniform, loguniform, int, choice, step, log)`},
+			{Line: 18, Column: 26, Field: `search.space "train.weight_decay"`, Msg: `unknown key "unifrom", did you mean "uniform"? (known: uniform, loguniform, int, choice, step, log)`},
+			{Line: 19, Column: 42, Field: `search.space "head.type"`, Msg: "gives both choice and uniform: a range has one kind"},
+			{Line: 20, Column: 25, Field: `search.space "augmentation.shift"`, Msg: "expected a range such as {uniform: [0, 0.5]}, {loguniform: [1e-4, 0.1]}, {int: [1, 8]} or {choice: [a, b]}, got a list"},
+			{Line: 21, Column: 46, Field: `search.space "augmentation.rotation_deg"`, Msg: `high: expected a number, got string "x"`},
+			{Line: 22, Column: 25, Field: "prune.reduction_factor", Msg: "applies to method asha, not median"},
+		}},
+		{"search_rules.yaml", []*Error{
+			{Line: 2, Column: 30, Field: "dataset.val", Msg: "is 0, but a search picks its settings on the validation photos: give it a share, e.g. 0.1"},
+			{Line: 2, Column: 43, Field: "dataset.resample", Msg: "cannot be combined with split.kfold"},
+			{Line: 3, Column: 16, Field: "split.kfold", Msg: "cannot be combined with search: each trial of a search trains once, on one split"},
+			{Line: 8, Column: 10, Field: "confirm", Msg: "cannot be combined with dataset.resample: confirmation re-runs the search's best settings with new seeds on its own split, and under resample each seed draws other dogs"},
+			{Line: 9, Column: 8, Field: "sweep", Msg: "cannot be combined with search: a search draws the settings a sweep would list (a swept field's values can be a choice: [...] in search.space)"},
+			{Line: 10, Column: 8, Field: "seeds", Msg: "lists 2 seeds, but confirm re-runs the best settings of one search: list one seed"},
+		}},
+		{"search_empty.yaml", []*Error{
+			{Line: 4, Column: 28, Field: "search.space", Msg: "is required: the fields to search and their ranges, e.g. {train.lr: {loguniform: [1e-4, 0.1]}}"},
+		}},
+		{"prune_alone.yaml", []*Error{
+			{Line: 4, Column: 8, Field: "prune", Msg: "needs a search block: pruning stops the trials of a search"},
+			{Line: 5, Column: 10, Field: "confirm", Msg: "needs a search block: it re-runs the best trials of a search"},
+		}},
 		{"malformed.yaml", []*Error{
 			{Line: 3, Column: 1, Msg: "',' or '}' must be specified"},
 		}},
@@ -76,6 +110,28 @@ func TestDecodeErrors(t *testing.T) {
 		}},
 		{"seeds_type.yaml", []*Error{
 			{Line: 6, Column: 5, Field: "seeds[1]", Msg: "expected an integer, got float 0.5"},
+		}},
+		{"settle_bad.yaml", []*Error{
+			{Line: 5, Column: 14, Field: "settle.by", Msg: `head.dropot is not swept, did you mean "head.dropout"? (swept: head.dropout, train.lr)`},
+			{Line: 5, Column: 51, Field: "settle.metric", Msg: `"top3" is not one of top1, top5`},
+			{Line: 5, Column: 65, Field: "settle.margin", Msg: "is required: the smallest difference in accuracy that matters, e.g. 0.01"},
+			{Line: 5, Column: 75, Field: "settle.alpha", Msg: "0.5 is out of range (0, 0.5)"},
+			{Line: 5, Column: 87, Field: "settle.round", Msg: "1 is out of range [2, 200]"},
+			{Line: 5, Column: 101, Field: "settle.max_seeds", Msg: "201 is out of range [0, 200]"},
+			{Line: 5, Column: 116, Field: "settle.spending", Msg: `"linear" is not one of obrien-fleming, pocock`},
+		}},
+		{"settle_values.yaml", []*Error{
+			{Line: 6, Column: 1, Field: "settle.margin", Msg: "is required: the smallest difference in accuracy that matters, e.g. 0.01"},
+			{Line: 8, Column: 14, Field: "settle.reference", Msg: "0.3 is not a value of head.dropout (its values: 0, 0.25, 0.5)"},
+			{Line: 9, Column: 14, Field: "settle.max_seeds", Msg: "10 is not a multiple of settle.round 4: looks fall every round seeds, the last at max_seeds"},
+		}},
+		{"settle_empty.yaml", []*Error{
+			{Line: 5, Column: 1, Field: "settle.by", Msg: "is required"},
+			{Line: 5, Column: 1, Field: "settle.margin", Msg: "is required: the smallest difference in accuracy that matters, e.g. 0.01"},
+			{Line: 5, Column: 1, Field: "settle.max_seeds", Msg: "is required: the most seeds a variant may take, e.g. 48"},
+		}},
+		{"settle_nosweep.yaml", []*Error{
+			{Line: 4, Column: 14, Field: "settle.by", Msg: "head.dropout is not swept, and there is no sweep: settle compares the values of a swept field, e.g. sweep: {head.dropout: [0, 0.5]}"},
 		}},
 	}
 	for _, tt := range tests {
@@ -273,7 +329,7 @@ func TestExamplesDecode(t *testing.T) {
 		}
 		counts[filepath.Base(f)] = len(trials)
 	}
-	for name, want := range map[string]int{"quickstart.yaml": 4, "dropout.yaml": 24, "leaky.yaml": 12} {
+	for name, want := range map[string]int{"quickstart.yaml": 4, "dropout.yaml": 24, "leaky.yaml": 12, "dropout-settle.yaml": 144} {
 		if counts[name] != want {
 			t.Errorf("%s: %d trials, want %d", name, counts[name], want)
 		}

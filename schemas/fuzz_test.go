@@ -56,11 +56,15 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		if e.File != file || e.Name == "" || len(e.Seeds) == 0 {
+		seeds := e.Seeds
+		if e.Settle.Declared() {
+			seeds = e.SettleSeeds()
+		}
+		if e.File != file || e.Name == "" || len(seeds) == 0 {
 			t.Fatalf("decoded experiment lacks required fields: %+v", e)
 		}
 		// A huge but valid grid is refused by Trials; only expand small ones.
-		n := len(e.Seeds)
+		n := len(seeds)
 		for _, a := range e.Sweep {
 			n *= len(a.Values)
 			if n > 10_000 {

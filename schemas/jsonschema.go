@@ -24,6 +24,8 @@ func JSONSchema() ([]byte, error) {
 		{"description", "A transfer-learning experiment for identifying individual dogs: a base config, an optional sweep of variants, and the seeds each variant is trained with."},
 	}
 	root = append(root, structSchema(reflect.TypeFor[Experiment]())...)
+	// seeds may be left out when settle gives the seeds.
+	root = append(root, member{"anyOf", []object{{{"required", []string{"seeds"}}}, {{"required", []string{"settle"}}}}})
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -78,7 +80,7 @@ func structSchema(t reflect.Type) object {
 	var required []string
 	for _, f := range fieldsOf(t) {
 		props = append(props, member{f.name, fieldSchema(f)})
-		if f.spec.required || f.typ.Kind() == reflect.Struct && hasRequired(f.typ) {
+		if requiredField(f) {
 			required = append(required, f.name)
 		}
 	}
@@ -89,9 +91,17 @@ func structSchema(t reflect.Type) object {
 	return append(o, member{"properties", props})
 }
 
-func hasRequired(t reflect.Type) bool {
-	for _, f := range fieldsOf(t) {
-		if f.spec.required || f.typ.Kind() == reflect.Struct && hasRequired(f.typ) {
+// requiredField is a field the file must set: tagged required, or a group
+// holding one (unless the whole group is optional).
+func requiredField(f field) bool {
+	if f.spec.required {
+		return true
+	}
+	if f.typ.Kind() != reflect.Struct || f.spec.optional {
+		return false
+	}
+	for _, sub := range fieldsOf(f.typ) {
+		if requiredField(sub) {
 			return true
 		}
 	}
@@ -106,16 +116,14 @@ func fieldSchema(f field) object {
 	switch {
 	case f.typ == sweepType:
 		o = append(o, sweepSchema()...)
+	case f.typ == spaceType:
+		o = append(o, spaceSchema()...)
 	case f.typ.Kind() == reflect.Struct:
 		o = append(o, structSchema(f.typ)...)
 	default:
 		o = append(o, valueSchema(f.typ, f.spec)...)
 	}
-	if f.spec.hasDef {
-		d, err := parseDefault(f.typ, f.spec.def)
-		if err != nil {
-			panic(err) // setDefaults would have panicked already
-		}
+	if d, ok := defaultValue(f); ok {
 		o = append(o, member{"default", d.Interface()})
 	}
 	return o
@@ -124,8 +132,11 @@ func fieldSchema(f field) object {
 // valueSchema describes a leaf field: its JSON type and constraints.
 func valueSchema(t reflect.Type, sp spec) object {
 	var o object
-	if t == freezeType {
+	switch t {
+	case freezeType:
 		return freezeSchema(sp)
+	case labelType:
+		return object{{"type", []string{"number", "string", "boolean", "array"}}}
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

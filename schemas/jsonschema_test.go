@@ -54,6 +54,8 @@ func TestSchemaContent(t *testing.T) {
 		"head.additional":      head["additionalProperties"],
 		"dropout":              dropout,
 		"seeds":                props["seeds"],
+		"anyOf":                s["anyOf"],
+		"settle.required":      props["settle"].(map[string]any)["required"],
 		"sweep.names":          sweep["propertyNames"].(map[string]any)["pattern"],
 		"sweep.additional":     sweep["additionalProperties"],
 		"sweep.lr.items":       sweep["properties"].(map[string]any)["train.lr"].(map[string]any)["items"],
@@ -61,15 +63,18 @@ func TestSchemaContent(t *testing.T) {
 	want := map[string]any{
 		"$schema":              "https://json-schema.org/draft/2020-12/schema",
 		"additionalProperties": false,
-		"required":             []any{"name", "dataset", "backbone", "seeds"},
-		"head.additional":      false,
+		"required":             []any{"name", "dataset", "backbone"},
+		// seeds, unless settle says which seeds run.
+		"anyOf":           []any{map[string]any{"required": []any{"seeds"}}, map[string]any{"required": []any{"settle"}}},
+		"settle.required": []any{"by", "margin", "max_seeds"},
+		"head.additional": false,
 		"dropout": map[string]any{
 			"description": "Dropout rate after each hidden layer.", "type": "number",
 			"minimum": 0.0, "exclusiveMaximum": 1.0, "default": 0.0,
 		},
 		"seeds": map[string]any{
-			"description": "Training seeds; each variant is trained once per seed.", "type": "array",
-			"items": map[string]any{"type": "integer"}, "minItems": 1.0, "uniqueItems": true,
+			"description": "Training seeds; each variant is trained once per seed. Required unless settle is given; with settle, the first seeds in the order they run, the rest being the smallest positive integers not listed.",
+			"type":        "array", "items": map[string]any{"type": "integer"}, "uniqueItems": true,
 		},
 		"sweep.names":      sweepKeyPattern,
 		"sweep.additional": map[string]any{"type": "array", "minItems": 1.0},

@@ -12,6 +12,7 @@ import (
 // spec is the parsed `dogrun` tag of one field.
 type spec struct {
 	required, unique, ordered, nosweep, nohash bool
+	optional                                   bool
 	def                                        string
 	hasDef                                     bool
 	min, max                                   *float64
@@ -83,6 +84,8 @@ func parseSpec(tag string) (spec, error) {
 			sp.nosweep = true
 		case "nohash":
 			sp.nohash = true
+		case "optional":
+			sp.optional = true
 		case "default":
 			sp.def, sp.hasDef = val, true
 		case "min", "gt":
@@ -112,22 +115,34 @@ func parseBound(s string) (*float64, error) {
 	return &f, err
 }
 
-// setDefaults fills every field that has a default tag, recursively.
+// setDefaults fills every field that has a default tag, recursively, but
+// for optional groups: those stay zero unless the file writes them.
 func setDefaults(v reflect.Value) {
 	for _, f := range fieldsOf(v.Type()) {
 		fv := v.Field(f.index)
 		if f.typ.Kind() == reflect.Struct {
-			setDefaults(fv)
+			if !f.spec.optional {
+				setDefaults(fv)
+			}
 			continue
 		}
-		if f.spec.hasDef {
-			d, err := parseDefault(f.typ, f.spec.def)
-			if err != nil {
-				panic(fmt.Sprintf("schemas: default of %s: %v", f.name, err))
-			}
+		if d, ok := defaultValue(f); ok {
 			fv.Set(d)
 		}
 	}
+}
+
+// defaultValue is the value of f's default tag, if it has one.
+func defaultValue(f field) (reflect.Value, bool) {
+	if !f.spec.hasDef {
+		return reflect.Value{}, false
+	}
+	d, err := parseDefault(f.typ, f.spec.def)
+	if err != nil {
+		// Tags are constants: a bad one is a programming error caught by any test.
+		panic(fmt.Sprintf("schemas: default of %s: %v", f.name, err))
+	}
+	return d, true
 }
 
 // parseDefault converts a default tag text to a value of type t.

@@ -34,17 +34,39 @@ func (s Sweep) MarshalYAML() (any, error) {
 // MarshalJSON writes the sweep as a JSON object in axis order, matching the
 // YAML form and the JSON Schema.
 func (s Sweep) MarshalJSON() ([]byte, error) {
+	return orderedJSON(len(s), func(i int) (string, any) { return s[i].Path, s[i].Values })
+}
+
+// UnmarshalJSON reads the object form, keeping key order.
+func (s *Sweep) UnmarshalJSON(data []byte) error {
+	var out Sweep
+	err := readOrderedJSON(data, "sweep", func(key string, v any) error {
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("sweep %q: expected a list of values", key)
+		}
+		out = append(out, Axis{Path: key, Values: list})
+		return nil
+	})
+	*s = out
+	return err
+}
+
+// orderedJSON writes n members as a JSON object, in order; member gives
+// each one's key and value.
+func orderedJSON(n int, member func(i int) (string, any)) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, a := range s {
+	for i := range n {
+		key, val := member(i)
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(a.Path)
+		k, err := json.Marshal(key)
 		if err != nil {
 			return nil, err
 		}
-		v, err := json.Marshal(a.Values)
+		v, err := json.Marshal(val)
 		if err != nil {
 			return nil, err
 		}
@@ -56,22 +78,18 @@ func (s Sweep) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// UnmarshalJSON reads the object form, keeping key order.
-func (s *Sweep) UnmarshalJSON(data []byte) error {
+// readOrderedJSON reads a JSON object (what names it in errors) member by
+// member, in order, numbers as fromJSON gives them; null has no members.
+func readOrderedJSON(data []byte, what string, each func(key string, v any) error) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
-	if err != nil {
+	if err != nil || tok == nil {
 		return err
 	}
-	if tok == nil {
-		*s = nil
-		return nil
-	}
 	if tok != json.Delim('{') {
-		return fmt.Errorf("sweep: expected an object, got %v", tok)
+		return fmt.Errorf("%s: expected an object, got %v", what, tok)
 	}
-	var out Sweep
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -81,17 +99,15 @@ func (s *Sweep) UnmarshalJSON(data []byte) error {
 		if err := dec.Decode(&raw); err != nil {
 			return err
 		}
-		list, ok := fromJSON(raw).([]any)
-		if !ok {
-			return fmt.Errorf("sweep %q: expected a list of values", tok)
+		if err := each(tok.(string), fromJSON(raw)); err != nil {
+			return err
 		}
-		out = append(out, Axis{Path: tok.(string), Values: list})
 	}
-	*s = out
 	return nil
 }
 
-// fromJSON maps json.Number to int64/uint64/float64 like the YAML decoder.
+// fromJSON maps json.Number to int64/uint64/float64 like the YAML decoder,
+// in lists and objects too.
 func fromJSON(v any) any {
 	switch x := v.(type) {
 	case json.Number:
@@ -106,6 +122,10 @@ func fromJSON(v any) any {
 	case []any:
 		for i := range x {
 			x[i] = fromJSON(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = fromJSON(x[k])
 		}
 	}
 	return v
@@ -189,10 +209,7 @@ type sweepProblem struct {
 // the field's type, is not repeated and passes the field's constraints.
 func checkSweep(e *Experiment) []sweepProblem {
 	var out []sweepProblem
-	base := map[problem]bool{}
-	for _, p := range validateBase(e) {
-		base[p] = true
-	}
+	base := baseProblems(e)
 	seen := map[string]bool{}
 	for ai, ax := range e.Sweep {
 		axisErr := func(msg string) { out = append(out, sweepProblem{ai, -1, "", msg}) }
@@ -210,32 +227,60 @@ func checkSweep(e *Experiment) []sweepProblem {
 			axisErr("needs at least one value")
 			continue
 		}
-		var kept []reflect.Value
-		var keptIdx []int
-	values:
-		for vi, v := range ax.Values {
-			c := e.clone()
-			fv := fieldValue(&c, chain)
-			if ce := assign(fv, v); ce != nil {
-				out = append(out, sweepProblem{ai, vi, ce.sub, ce.msg})
-				continue
+		for _, p := range checkValues(e, ax.Path, chain, ax.Values, base) {
+			out = append(out, sweepProblem{ai, p.value, p.sub, p.msg})
+		}
+	}
+	return out
+}
+
+// baseProblems are the problems of e's base config, which values set on one
+// field are not blamed for.
+func baseProblems(e *Experiment) map[problem]bool {
+	base := map[problem]bool{}
+	for _, p := range validateBase(e) {
+		base[p] = true
+	}
+	return base
+}
+
+// valueProblem is a bad value of a list of values for one field; sub
+// locates an element inside the value ("[0]").
+type valueProblem struct {
+	value    int
+	sub, msg string
+}
+
+// checkValues checks values that the field at path (resolved to chain) is
+// to take in turn: each converts to the field's type, is not repeated, and
+// brings no problem the base config does not have.
+func checkValues(e *Experiment, path string, chain []field, values []any, base map[problem]bool) []valueProblem {
+	var out []valueProblem
+	var kept []reflect.Value
+	var keptIdx []int
+values:
+	for vi, v := range values {
+		c := e.clone()
+		fv := fieldValue(&c, chain)
+		if ce := assign(fv, v); ce != nil {
+			out = append(out, valueProblem{vi, ce.sub, ce.msg})
+			continue
+		}
+		for k, prev := range kept {
+			if reflect.DeepEqual(prev.Interface(), fv.Interface()) {
+				out = append(out, valueProblem{vi, "", fmt.Sprintf("duplicate value %s (same as [%d])", formatValue(fv.Interface()), keptIdx[k])})
+				continue values
 			}
-			for k, prev := range kept {
-				if reflect.DeepEqual(prev.Interface(), fv.Interface()) {
-					out = append(out, sweepProblem{ai, vi, "", fmt.Sprintf("duplicate value %s (same as [%d])", formatValue(fv.Interface()), keptIdx[k])})
-					continue values
-				}
-			}
-			kept, keptIdx = append(kept, fv), append(keptIdx, vi)
-			// Problems the base config does not have come from this value.
-			for _, p := range validateBase(&c) {
-				switch {
-				case base[p]:
-				case p.path == ax.Path || strings.HasPrefix(p.path, ax.Path+"["):
-					out = append(out, sweepProblem{ai, vi, p.path[len(ax.Path):], p.msg})
-				default:
-					out = append(out, sweepProblem{ai, vi, "", p.path + ": " + p.msg})
-				}
+		}
+		kept, keptIdx = append(kept, fv), append(keptIdx, vi)
+		// Problems the base config does not have come from this value.
+		for _, p := range validateBase(&c) {
+			switch {
+			case base[p]:
+			case p.path == path || strings.HasPrefix(p.path, path+"["):
+				out = append(out, valueProblem{vi, p.path[len(path):], p.msg})
+			default:
+				out = append(out, valueProblem{vi, "", p.path + ": " + p.msg})
 			}
 		}
 	}
@@ -245,6 +290,12 @@ func checkSweep(e *Experiment) []sweepProblem {
 // sweepTarget resolves a sweep path to the chain of fields down to a leaf
 // that may be swept.
 func sweepTarget(path string) ([]field, error) {
+	return target(path, "swept", "sweep")
+}
+
+// target resolves the path of a field that trials set differently (swept,
+// or searched) to the chain of fields down to its leaf.
+func target(path, verbed, verb string) ([]field, error) {
 	chain, err := lookupPath(path)
 	if err != nil {
 		msg := "no such field"
@@ -258,12 +309,12 @@ func sweepTarget(path string) ([]field, error) {
 			continue
 		}
 		if chain[0].name == "split" {
-			return nil, fmt.Errorf("%s cannot be swept: grouping and folds must be the same for every trial (only split.leaky may be swept, to show the leaky protocol beside the honest one)", path)
+			return nil, fmt.Errorf("%s cannot be %s: grouping and folds must be the same for every trial (only split.leaky may be swept, to show the leaky protocol beside the honest one)", path, verbed)
 		}
 		if chain[0].name == "dataset" {
-			return nil, fmt.Errorf("the dataset cannot be swept: its photos and split must be the same for every trial so variants are compared on the same test photos (write a separate experiment instead)")
+			return nil, fmt.Errorf("the dataset cannot be %s: its photos and split must be the same for every trial so variants are compared on the same test photos (write a separate experiment instead)", verbed)
 		}
-		return nil, fmt.Errorf("%s cannot be swept", chain[0].name)
+		return nil, fmt.Errorf("%s cannot be %s", chain[0].name, verbed)
 	}
 	if last := chain[len(chain)-1]; last.typ.Kind() == reflect.Struct {
 		var leaves []string
@@ -272,7 +323,7 @@ func sweepTarget(path string) ([]field, error) {
 				leaves = append(leaves, p)
 			}
 		}
-		return nil, fmt.Errorf("is a group of fields; sweep one of %s", strings.Join(leaves, ", "))
+		return nil, fmt.Errorf("is a group of fields; %s one of %s", verb, strings.Join(leaves, ", "))
 	}
 	return chain, nil
 }
@@ -308,6 +359,7 @@ func (e Experiment) clone() Experiment {
 	c.Head.Hidden = cloneSlice(e.Head.Hidden)
 	c.Backbone.Names = cloneSlice(e.Backbone.Names)
 	c.Seeds = cloneSlice(e.Seeds)
+	c.Search.Space = cloneSlice(e.Search.Space)
 	if e.Sweep != nil {
 		c.Sweep = make(Sweep, len(e.Sweep))
 		for i, a := range e.Sweep {
@@ -329,13 +381,19 @@ func cloneSlice[T any](s []T) []T {
 const maxTrials = 1_000_000
 
 // Trials expands the experiment: the cartesian product of the sweep axes
-// (first axis outermost) times the seeds (innermost).
+// (first axis outermost) times the seeds (innermost). A settled experiment
+// expands every seed up to settle.max_seeds, seeds outermost, so that each
+// round's trials follow the last round's and keep their numbers.
 func (e *Experiment) Trials() ([]Trial, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
+	seeds := e.Seeds
+	if e.Settle.Declared() {
+		seeds = e.SettleSeeds()
+	}
 	chains := make([][]field, len(e.Sweep))
-	total := len(e.Seeds)
+	total := len(seeds)
 	for i, ax := range e.Sweep {
 		chains[i], _ = sweepTarget(ax.Path) // Validate checked it
 		total *= len(ax.Values)
@@ -343,24 +401,23 @@ func (e *Experiment) Trials() ([]Trial, error) {
 			return nil, &Error{File: e.File, Field: "sweep", Msg: fmt.Sprintf("more than %d trials", maxTrials)}
 		}
 	}
-	trials := make([]Trial, 0, total)
+	type variant struct {
+		cfg      Experiment
+		settings []Setting
+	}
+	var variants []variant
 	idx := make([]int, len(e.Sweep)) // odometer over the axes, last fastest
 	for {
-		cfg := e.clone()
-		cfg.Sweep = nil
-		var variant []Setting
+		cfg := e.trialBase()
+		var settings []Setting
 		for i, ax := range e.Sweep {
 			fv := fieldValue(&cfg, chains[i])
 			if ce := assign(fv, ax.Values[idx[i]]); ce != nil {
 				return nil, &Error{File: e.File, Field: fmt.Sprintf("sweep %s[%d]%s", ax.Path, idx[i], ce.sub), Msg: ce.msg}
 			}
-			variant = append(variant, Setting{Path: ax.Path, Value: fv.Interface()})
+			settings = append(settings, Setting{Path: ax.Path, Value: fv.Interface()})
 		}
-		for _, seed := range e.Seeds {
-			c := cfg.clone()
-			c.Seeds = []int64{seed}
-			trials = append(trials, Trial{Index: len(trials), Seed: seed, Variant: cloneSlice(variant), Config: c})
-		}
+		variants = append(variants, variant{cfg, settings})
 		k := len(idx) - 1
 		for ; k >= 0; k-- {
 			if idx[k]++; idx[k] < len(e.Sweep[k].Values) {
@@ -369,10 +426,33 @@ func (e *Experiment) Trials() ([]Trial, error) {
 			idx[k] = 0
 		}
 		if k < 0 {
-			return trials, nil
+			break
 		}
 	}
+	trials := make([]Trial, 0, total)
+	add := func(v variant, seed int64) {
+		c := v.cfg.clone()
+		c.Seeds = []int64{seed}
+		trials = append(trials, Trial{Index: len(trials), Seed: seed, Variant: cloneSlice(v.settings), Config: c})
+	}
+	if e.Settle.Declared() {
+		for _, seed := range seeds {
+			for _, v := range variants {
+				add(v, seed)
+			}
+		}
+		return trials, nil
+	}
+	for _, v := range variants {
+		for _, seed := range seeds {
+			add(v, seed)
+		}
+	}
+	return trials, nil
 }
+
+// Label is the value as the variant key shows it.
+func (s Setting) Label() string { return formatValue(s.Value) }
 
 // VariantKey names the swept settings, e.g. "head.dropout=0.25, train.lr=0.001",
 // or "base" without a sweep; trials differing only by seed share it.
@@ -382,7 +462,7 @@ func (t Trial) VariantKey() string {
 	}
 	parts := make([]string, len(t.Variant))
 	for i, s := range t.Variant {
-		parts[i] = s.Path + "=" + formatValue(s.Value)
+		parts[i] = s.Path + "=" + s.Label()
 	}
 	return strings.Join(parts, ", ")
 }

@@ -16,6 +16,8 @@
 //	ordered         a [min, max] pair with min <= max
 //	nosweep         cannot be a sweep axis (nor can anything below it)
 //	nohash          left out of CanonicalJSON
+//	optional        a group that stays zero, unchecked, unless written; then its
+//	                defaults fill the keys it leaves out
 //	pattern=RE      regular expression; must come last (it may hold commas)
 //
 // The `doc` tag is the field's description in the JSON Schema.
@@ -36,7 +38,11 @@ type Experiment struct {
 	Train        Train        `yaml:"train" json:"train" doc:"Optimisation settings."`
 	OpenSet      OpenSet      `yaml:"open_set,omitempty" json:"open_set,omitempty" dogrun:"nosweep" doc:"Dogs held out of training entirely, to calibrate and measure when predictions answer \"unknown\". Absent: every dog trains, no rejection rule."`
 	Sweep        Sweep        `yaml:"sweep,omitempty" json:"sweep,omitempty" dogrun:"nosweep" doc:"Grid of variants: dotted field path -> list of values. Every combination is run (first axis outermost) once per seed."`
-	Seeds        []int64      `yaml:"seeds" json:"seeds" dogrun:"required,nosweep,items=1,unique" doc:"Training seeds; each variant is trained once per seed."`
+	Settle       Settle       `yaml:"settle,omitempty" json:"settle,omitempty" dogrun:"nosweep,nohash,optional" doc:"Settle a comparison: run seeds round by round until every value of settle.by is decided against settle.reference (better, worse, equivalent within ±margin) or max_seeds is reached, with the error rates held at alpha (docs/settle.md). Absent: every seed runs."`
+	Search       Search       `yaml:"search,omitempty" json:"search,omitempty" dogrun:"nosweep,optional" doc:"Draw trials from ranges of settings instead of a grid (docs/search.md): random or TPE sampling, trials per seed, each seed a search of its own. Absent: the sweep's grid."`
+	Prune        Prune        `yaml:"prune,omitempty" json:"prune,omitempty" dogrun:"nosweep,optional" doc:"Stop a search's trials whose validation curve is behind, after any epoch: the median rule or asynchronous successive halving (ASHA). Pruned trials are stored with their curve and never tested. Absent: every trial trains to its end."`
+	Confirm      Confirm      `yaml:"confirm,omitempty" json:"confirm,omitempty" dogrun:"nosweep,optional" doc:"Once the search has finished, re-run its best configurations (chosen on validation) with new seeds on the same split, and compare each with the best on the test photos."`
+	Seeds        []int64      `yaml:"seeds" json:"seeds" dogrun:"nosweep,unique" doc:"Training seeds; each variant is trained once per seed. Required unless settle is given; with settle, the first seeds in the order they run, the rest being the smallest positive integers not listed."`
 
 	File string `yaml:"-" json:"-"` // path it was loaded from
 }
@@ -153,6 +159,56 @@ type OpenSet struct {
 	UnknownDogs int     `yaml:"unknown_dogs" json:"unknown_dogs" dogrun:"min=0,max=100000" doc:"Dogs drawn (with dataset.seed) out of the kept dogs and never trained on: all photos of half of them join validation to calibrate the rule, all photos of the other half join test to measure it. At least 2."`
 	TargetFAR   float64 `yaml:"target_far" json:"target_far" dogrun:"min=0,lt=1" doc:"False-accept rate the rule is calibrated to on the validation unknowns: the largest share of unseen dogs' photos that may be named as a known dog, e.g. 0.05."`
 }
+
+// Search draws trials from a space of settings. Each seed of the
+// experiment is a search of its own (with dataset.resample, on its own
+// draw); its trials all train with that seed.
+type Search struct {
+	Method        string `yaml:"method" json:"method" dogrun:"enum=random|tpe,default=tpe" doc:"random (each setting drawn independently) or tpe (the tree-structured Parzen estimator, as Optuna's TPESampler: random for the first startup_trials, then drawn where the best trials so far are)."`
+	Trials        int    `yaml:"trials" json:"trials" dogrun:"required,min=1,max=100000" doc:"Trials to draw per seed, pruned and failed ones included. Raising it continues a finished search."`
+	Seed          int64  `yaml:"seed" json:"seed" dogrun:"default=1" doc:"Seed of the draws: the same seed and history draw the same settings."`
+	Metric        string `yaml:"metric" json:"metric" dogrun:"enum=val_accuracy|val_loss,default=val_accuracy" doc:"The validation metric the search optimises and prunes on: a complete trial's value is the one at its best epoch (by train.early_stopping.monitor)."`
+	StartupTrials int    `yaml:"startup_trials" json:"startup_trials" dogrun:"min=0,max=100000,default=10" doc:"tpe: finished trials drawn at random before TPE takes over."`
+	Space         Space  `yaml:"space" json:"space" doc:"Dotted field path -> its range: {uniform: [lo, hi]}, {loguniform: [lo, hi]}, {int: [lo, hi]} with optional step: k or log: true, or {choice: [a, b, ...]}."`
+}
+
+// Prune stops a search's trials that fall behind, after any epoch.
+type Prune struct {
+	Method               string `yaml:"method" json:"method" dogrun:"required,enum=median|asha" doc:"median (stop when the best value so far is worse than the median of complete trials at the same epoch, as Optuna's MedianPruner) or asha (asynchronous successive halving, as Optuna's SuccessiveHalvingPruner)."`
+	StartupTrials        int    `yaml:"startup_trials" json:"startup_trials" dogrun:"min=0,max=100000,default=5" doc:"median: complete trials before any is stopped."`
+	WarmupEpochs         int    `yaml:"warmup_epochs" json:"warmup_epochs" dogrun:"min=0,max=100000,default=0" doc:"median: epochs of each trial never stopped after."`
+	Interval             int    `yaml:"interval" json:"interval" dogrun:"min=1,max=100000,default=1" doc:"median: epochs between checks after the warm-up."`
+	MinTrials            int    `yaml:"min_trials" json:"min_trials" dogrun:"min=1,max=100000,default=1" doc:"median: fewest complete trials that reached the epoch to decide."`
+	MinEpochs            int    `yaml:"min_epochs" json:"min_epochs" dogrun:"min=1,max=100000,default=1" doc:"asha: r, the first rung's unit of epochs."`
+	ReductionFactor      int    `yaml:"reduction_factor" json:"reduction_factor" dogrun:"min=2,max=100,default=4" doc:"asha: η; rungs end at epochs r·η^(s+k), and about 1/η of the trials reaching a rung go on."`
+	MinEarlyStoppingRate int    `yaml:"min_early_stopping_rate" json:"min_early_stopping_rate" dogrun:"min=0,max=30,default=0" doc:"asha: s; the first rung ends at epoch r·η^s."`
+}
+
+// Confirm re-runs a search's best configurations with new seeds.
+type Confirm struct {
+	Top   int `yaml:"top" json:"top" dogrun:"min=1,max=100,default=3" doc:"How many of the best complete trials (by the search's validation metric; distinct settings) to re-run."`
+	Seeds int `yaml:"seeds" json:"seeds" dogrun:"min=2,max=200,default=8" doc:"Seeds each is re-run with: 1, 2, ... skipping the search's own seed, on the same split."`
+}
+
+// Settle is a sequential comparison declared before the first seed: the
+// seeds run round by round, and after each round every open comparison is
+// looked at, until all are decided or MaxSeeds is reached. Zero (absent) it
+// changes nothing; it is left out of trial hashes, so a settled experiment
+// shares its trials with the same sweep run without it.
+type Settle struct {
+	By        string  `yaml:"by" json:"by" dogrun:"required" doc:"The swept field whose values are compared, e.g. head.dropout; each value other than reference is one comparison (within each combination of the other swept fields)."`
+	Reference Label   `yaml:"reference,omitempty" json:"reference,omitempty" doc:"The value of by that the others are compared with, as the sweep lists it; absent: the sweep's first value."`
+	Metric    string  `yaml:"metric" json:"metric" dogrun:"enum=top1|top5,default=top1" doc:"What counts as a correct test photo: top1 (the dog named first) or top5 (the dog among the five best-scored)."`
+	Margin    float64 `yaml:"margin" json:"margin" dogrun:"required,min=0,lt=1" doc:"The smallest difference in test accuracy that matters, e.g. 0.01 (one point): a difference shown to lie within ±margin is the verdict equivalent."`
+	Alpha     float64 `yaml:"alpha" json:"alpha" dogrun:"gt=0,lt=0.5,default=0.05" doc:"The chance of any false verdict among all the comparisons (better or worse when there is no difference, equivalent when the difference is the margin)."`
+	Round     int     `yaml:"round" json:"round" dogrun:"min=2,max=200,default=4" doc:"Seeds added between looks (at least 2: each look estimates a variance)."`
+	MaxSeeds  int     `yaml:"max_seeds" json:"max_seeds" dogrun:"required,min=0,max=200" doc:"The cap: seeds per variant at the last look, a multiple of round, at most 200 (planning the boundaries takes longer with more looks). A comparison not decided by then is undecided."`
+	Spending  string  `yaml:"spending" json:"spending" dogrun:"enum=obrien-fleming|pocock,default=obrien-fleming" doc:"How alpha is spent over the looks: obrien-fleming (almost nothing early, the last look close to a single test) or pocock (evenly: big effects stop sooner, the last boundary is higher)."`
+}
+
+// Label is a setting's value kept as the text a variant key shows it with:
+// 0, 0.25, adam, true, [256,128]. Any scalar or list decodes into it.
+type Label string
 
 // Axis is one sweep dimension: a dotted field path and the values it takes.
 type Axis struct {

@@ -21,6 +21,9 @@ func (e *Experiment) Validate() error {
 	for _, p := range checkSweep(e) {
 		errs = append(errs, sweepError(e, p, nil))
 	}
+	for _, p := range checkSpace(e) {
+		errs = append(errs, spaceError(e, p, nil))
+	}
 	return joinErrors(errs)
 }
 
@@ -44,6 +47,8 @@ func validateBase(e *Experiment) []problem {
 	}
 	ps = append(ps, backboneProblems(e.Backbone)...)
 	ps = append(ps, featureProblems(e.Features, e.Head)...)
+	ps = append(ps, searchProblems(e)...)
+	ps = append(ps, settleProblems(e)...)
 	// A draw per seed is one holdout split per seed; folds and the leaky
 	// protocol keep the shared split.
 	if e.Dataset.Resample && e.Split.KFold > 0 {
@@ -72,8 +77,10 @@ func validateStruct(v reflect.Value, path string, ps *[]problem) {
 		fp := joinPath(path, f.name)
 		fv := v.Field(f.index)
 		switch {
-		case f.typ == sweepType:
-			// checked by checkSweep
+		case f.typ == sweepType, f.typ == spaceType:
+			// checked by checkSweep and checkSpace
+		case f.typ.Kind() == reflect.Struct && f.spec.optional && fv.IsZero():
+			// unset: nothing of it applies
 		case f.typ.Kind() == reflect.Struct:
 			validateStruct(fv, fp, ps)
 		default:

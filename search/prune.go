@@ -22,6 +22,9 @@ type Pruner interface {
 	// len(curve), and at the curves of the search's other trials as they
 	// stand (running, pruned or complete; not the trial itself).
 	Prune(curve []float64, others []Curve) bool
+	// Asks reports whether Prune can stop a trial after epoch at all, so a
+	// runner fetches the others' curves only then.
+	Asks(epoch int) bool
 	Check() error
 }
 
@@ -57,6 +60,11 @@ func (m Median) Check() error {
 	return nil
 }
 
+// Asks is every Interval-th epoch after the warm-up.
+func (m Median) Asks(epoch int) bool {
+	return m.Check() == nil && epoch > m.WarmupEpochs && (epoch-1-m.WarmupEpochs)%m.Interval == 0
+}
+
 // Prune applies the rule at epoch len(curve); settings that fail Check
 // never prune.
 func (m Median) Prune(curve []float64, others []Curve) bool {
@@ -70,8 +78,7 @@ func (m Median) Prune(curve []float64, others []Curve) bool {
 			complete = append(complete, c)
 		}
 	}
-	if epoch == 0 || len(complete) == 0 || len(complete) < m.StartupTrials ||
-		epoch <= m.WarmupEpochs || (epoch-1-m.WarmupEpochs)%m.Interval != 0 {
+	if !m.Asks(epoch) || len(complete) == 0 || len(complete) < m.StartupTrials {
 		return false
 	}
 	best := math.NaN()
@@ -154,11 +161,16 @@ func pow(b, e int) int {
 	return p
 }
 
+// Asks is a rung's last epoch.
+func (a ASHA) Asks(epoch int) bool {
+	return epoch > 0 && slices.Contains(a.Rungs(epoch), epoch)
+}
+
 // Prune decides at epoch len(curve): only a rung's last epoch can stop a
 // trial.
 func (a ASHA) Prune(curve []float64, others []Curve) bool {
 	epoch := len(curve)
-	if epoch == 0 || !slices.Contains(a.Rungs(epoch), epoch) {
+	if !a.Asks(epoch) {
 		return false
 	}
 	v := curve[epoch-1]

@@ -2,6 +2,7 @@ package search
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -228,5 +229,31 @@ func TestPrunerChecks(t *testing.T) {
 	}
 	if NewMedian().Check() != nil || NewASHA().Check() != nil || NewTPE().Check() != nil {
 		t.Error("a default fails its check")
+	}
+}
+
+// Asks names the epochs at which Prune can stop a trial, and no others.
+func TestPrunersAsk(t *testing.T) {
+	asks := func(p Pruner) []int {
+		var out []int
+		for e := range 31 {
+			if p.Asks(e) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		p    Pruner
+		want []int
+	}{
+		{ASHA{MinResource: 1, ReductionFactor: 3}, []int{1, 3, 9, 27}},
+		{ASHA{MinResource: 2, ReductionFactor: 2, MinEarlyStoppingRate: 1}, []int{4, 8, 16}},
+		{Median{StartupTrials: 1, WarmupEpochs: 2, Interval: 10, MinTrials: 1}, []int{3, 13, 23}},
+		{Median{Interval: 0}, nil}, // fails Check
+	} {
+		if got := asks(tc.p); !slices.Equal(got, tc.want) {
+			t.Errorf("%+v asks at %v, want %v", tc.p, got, tc.want)
+		}
 	}
 }

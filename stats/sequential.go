@@ -34,6 +34,16 @@ func (s Spending) String() string {
 	return fmt.Sprintf("Spending(%d)", int(s))
 }
 
+// ParseSpending reads a spending function by its String.
+func ParseSpending(name string) (Spending, error) {
+	for _, s := range []Spending{OBrienFleming, Pocock} {
+		if s.String() == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("stats: spending %q: want %s or %s", name, OBrienFleming, Pocock)
+}
+
 // spent is the error spent by information fraction t.
 func (s Spending) spent(t, alpha float64) float64 {
 	switch {

@@ -423,7 +423,7 @@ func TestSettleEquivalenceAtMargin(t *testing.T) {
 // TestSettlePower is the third proof: with real effects the verdicts and the
 // seeds they take, for the dropout design (two comparisons). The effects are
 // 0.02 with SD 0.015 and the four (mean, SD) pairs the two 8-seed Dropout
-// runs in the README observed (SD = mean / d_z), then effects at and below
+// runs in docs/results.md observed (SD = mean / d_z), then effects at and below
 // the margin and none at all.
 func TestSettlePower(t *testing.T) {
 	const studies = 10000

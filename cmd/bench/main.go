@@ -1,6 +1,6 @@
 // Command bench measures dogrun against its peers on real photos and prints a
-// Markdown table whose ratios are all measured in the same run (README,
-// "Performance"). It takes minutes: run it on an otherwise idle machine.
+// Markdown table whose ratios are all measured in the same run
+// (docs/benchmarks.md, "Speed"). It takes minutes: run it on an otherwise idle machine.
 //
 //	make bench   # installs python3-torch if missing, then:
 //	go run ./cmd/bench -data ../shared/data/dogfacenet

@@ -14,7 +14,8 @@ type compareCommand struct{ stdout, stderr io.Writer }
 
 const compareUsage = `Usage: dogrun compare [flags] EXPERIMENT
 
-Compares the values of one sweep axis (or, with -by variant, whole variants)
+Compares the values of one sweep axis (or, with -by variant, whole variants;
+for a search with confirm, by default its re-run best settings with its best)
 with a reference value on the same test photos and prints the verdict table: per value the mean test accuracy over
 seeds (and folds) with its 95% interval; against the reference the accuracy
 difference with a paired bootstrap interval, McNemar's exact test per seed,
@@ -56,6 +57,9 @@ func (c *compareCommand) Run(ctx context.Context, args []string) error {
 	if err := printVerdicts(c.stdout, v); err != nil {
 		return err
 	}
+	if err := printSettle(ctx, c.stdout, st, d.Experiment); err != nil {
+		return err
+	}
 	if *noReport {
 		return nil
 	}
@@ -77,7 +81,11 @@ func splitList(s string) []string {
 
 // printVerdicts writes the verdict table as aligned text.
 func printVerdicts(w io.Writer, v *report.Verdicts) error {
-	fmt.Fprintf(w, "%s: %s compared with %s=%s (alpha %g)\n\n", v.Experiment, v.By, v.By, v.Reference, v.Alpha)
+	if v.Confirm {
+		fmt.Fprintf(w, "%s: the search's best settings, re-run with new seeds, compared with its best, %s (alpha %g)\n\n", v.Experiment, v.Reference, v.Alpha)
+	} else {
+		fmt.Fprintf(w, "%s: %s compared with %s=%s (alpha %g)\n\n", v.Experiment, v.By, v.By, v.Reference, v.Alpha)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	t := v.Table()
 	fmt.Fprintln(tw, strings.Join(t.Header, "\t"))

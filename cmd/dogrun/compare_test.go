@@ -52,7 +52,7 @@ func storeDropout(t *testing.T, runs, name string, seeds int) {
 	}
 	classes := []string{"a", "b"}
 	for _, s := range specs {
-		tr, err := st.Claim(ctx, id, nil, "w", time.Minute, 1)
+		tr, err := st.Claim(ctx, id, "w", time.Minute, 1)
 		if err != nil || tr == nil {
 			t.Fatal(tr, err)
 		}
@@ -216,4 +216,30 @@ func TestDedupe(t *testing.T) {
 	if _, _, err := dogrun(t, "dedupe", dir, "-method", "dhash"); exitCode(err) != 2 {
 		t.Errorf("unknown method: %v", err)
 	}
+}
+
+// TestRaceMessages: dogrun race's mistakes (status 2, with the usage) and
+// failures (status 1).
+func TestRaceMessages(t *testing.T) {
+	runs := t.TempDir()
+	st, err := results.Open(filepath.Join(runs, "dogrun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var got strings.Builder
+	for _, args := range [][]string{
+		{"race", "-runs", runs, "search"},
+		{"race", "-runs", runs, "-grid", "grid"},
+		{"race", "-runs", runs, "-grid", "grid", "-margin", "2", "search"},
+		{"race", "-runs", runs, "-grid", "grid", "search"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := 0
+		if err := run(t.Context(), &stdout, &stderr, args); err != nil {
+			code = fail(&stderr, err)
+		}
+		fmt.Fprintf(&got, "$ dogrun %s\nexit %d\n--- stdout\n%s--- stderr\n%s\n", strings.Join(args, " "), code, stdout.String(), stderr.String())
+	}
+	golden(t, "race_messages", strings.ReplaceAll(got.String(), runs, "$RUNS"))
 }

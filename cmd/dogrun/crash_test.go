@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/metrics"
 	"github.com/dogrun/dogrun/results"
 	"github.com/google/go-cmp/cmp"
@@ -26,11 +27,10 @@ var progressLine = regexp.MustCompile(`extracting features (\d+)/(\d+) `)
 // trial done once, finished trials kept, interrupted ones redone, and the
 // same metrics, predictions, checkpoints and features to the bit.
 func TestCrashAndRerun(t *testing.T) {
-	npm := realRunPrereqs(t)
+	cache := realRunPrereqs(t)
 	exp := realExperiment(t, "crash.yaml")
 	runs := t.TempDir()
 	db := filepath.Join(runs, "dogrun.db")
-	cache := freshCache(t, npm)
 	env := []string{"DOGRUN_CACHE=" + cache}
 	// One trial at a time: the kills are timed by the trials' order.
 	args := []string{"run", exp, "-runs", runs, "-threads", "1"}
@@ -51,18 +51,13 @@ func TestCrashAndRerun(t *testing.T) {
 	if len(trials) != 2 || trials[0].Status != results.StatusRunning || trials[0].Worker != killed || trials[1].Status != results.StatusPending {
 		t.Fatalf("after a kill during extraction, trials are %s; want trial 1 running under %s", describe(trials), killed)
 	}
-	featFile := featureFile(t, cache)
-	kept, tail := cacheRecords(t, featFile)
+	featDir := featureDir(t, cache)
+	kept, tail := cacheRecords(t, featDir)
 	if kept == 0 || tail != 0 {
 		t.Fatalf("cache after the kill: %d records and %d stray bytes; want whole records only\n%s", kept, tail, out)
 	}
-	// A kill in the middle of an append leaves part of a record: add one.
-	f, err := os.OpenFile(featFile, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Write(bytes.Repeat([]byte{0xAB}, featRecord/2))
-	f.Close()
+	// A kill in the middle of writing a segment leaves its temporary file: add one.
+	writeFile(t, filepath.Join(featDir, ".tmp-killed"), append([]byte("DOGFEAT1\x00\x02"), bytes.Repeat([]byte{0xAB}, featRecord/2)...))
 
 	// 2. Kill mid-training. The dead worker's trial is taken back at once and
 	// extraction resumes where it stopped.
@@ -78,8 +73,8 @@ func TestCrashAndRerun(t *testing.T) {
 	if m := regexp.MustCompile(`extracting features: (\d+) of (\d+) images`).FindStringSubmatch(out); m == nil || atoi(m[1]) >= atoi(m[2]) {
 		t.Errorf("extraction did not resume from the cache:\n%s", out)
 	}
-	if n, tail := cacheRecords(t, featFile); tail != 0 || n <= kept {
-		t.Errorf("cache after resuming: %d records (had %d) and %d stray bytes; the torn tail should be cut off", n, kept, tail)
+	if n, tail := cacheRecords(t, featDir); tail != 0 || n <= kept {
+		t.Errorf("cache after resuming: %d records (had %d) and %d stray bytes; the killed writer's file should not be read", n, kept, tail)
 	}
 	killed = p.worker(t)
 	trials = storedTrials(t, db, "crash")
@@ -104,7 +99,7 @@ func TestCrashAndRerun(t *testing.T) {
 
 	// 4. Finish.
 	p = startCLI(t, env, args...)
-	out, err = p.wait()
+	out, err := p.wait()
 	if err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
@@ -123,7 +118,7 @@ func TestCrashAndRerun(t *testing.T) {
 
 	// The same sweep, never interrupted, in its own cache and database.
 	refRuns := t.TempDir()
-	refCache := freshCache(t, npm)
+	refCache := backbonetest.FreshCache(t)
 	p = startCLI(t, []string{"DOGRUN_CACHE=" + refCache}, "run", exp, "-runs", refRuns, "-threads", "2")
 	if out, err := p.wait(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
@@ -136,7 +131,7 @@ func TestCrashAndRerun(t *testing.T) {
 	if d := cmp.Diff(want, got, cmpopts.EquateNaNs()); d != "" {
 		t.Errorf("results after crashes differ from an uninterrupted run's (-want +got):\n%s", d)
 	}
-	wantF, gotF := featureMap(t, featureFile(t, refCache)), featureMap(t, featFile)
+	wantF, gotF := featureMap(t, featureDir(t, refCache)), featureMap(t, featDir)
 	differ := 0
 	for k, v := range wantF {
 		if gotF[k] != v {
@@ -214,32 +209,55 @@ func storedResults(t *testing.T, db, experiment string) map[string]trialResult {
 // featRecord is one feature cache record of mobilefacenet: key and 512 floats.
 const featRecord = 32 + 4*512
 
-func featureFile(t *testing.T, cache string) string {
+// featureDir is the folder of mobilefacenet's feature segments in cache.
+func featureDir(t *testing.T, cache string) string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(cache, "features", "mobilefacenet-embedding-*.bin"))
-	if err != nil || len(files) != 1 {
-		t.Fatalf("feature cache files in %s: %v %v", cache, files, err)
+	dirs, err := filepath.Glob(filepath.Join(cache, "features", "mobilefacenet-embedding-*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("feature cache folders in %s: %v %v", cache, dirs, err)
 	}
-	return files[0]
+	return dirs[0]
 }
 
-// cacheRecords counts the whole records of a feature file and the bytes after them.
-func cacheRecords(t *testing.T, path string) (records, tail int) {
+// segments are the feature records of each segment in dir (not the
+// temporary files a killed writer leaves), and the bytes after them.
+func segments(t *testing.T, dir string) (records [][]byte, tail int) {
 	t.Helper()
-	b := readFile(t, path)
-	if len(b) < 16 || string(b[:8]) != "DOGFEAT1" || binary.LittleEndian.Uint32(b[8:]) != 512 {
-		t.Fatalf("%s: bad header", path)
+	files, err := filepath.Glob(filepath.Join(dir, "*.feat"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return (len(b) - 16) / featRecord, (len(b) - 16) % featRecord
+	for _, f := range files {
+		b := readFile(t, f)
+		if len(b) < 16 || string(b[:8]) != "DOGFEAT1" || binary.LittleEndian.Uint32(b[8:]) != 512 {
+			t.Fatalf("%s: bad header", f)
+		}
+		records = append(records, b[16:])
+		tail += (len(b) - 16) % featRecord
+	}
+	return records, tail
 }
 
-// featureMap reads a feature file as key -> vector bytes.
-func featureMap(t *testing.T, path string) map[string]string {
+// cacheRecords counts the whole records of a feature folder's segments and
+// the bytes after them.
+func cacheRecords(t *testing.T, dir string) (records, tail int) {
 	t.Helper()
-	b := readFile(t, path)[16:]
+	segs, tail := segments(t, dir)
+	for _, b := range segs {
+		records += len(b) / featRecord
+	}
+	return records, tail
+}
+
+// featureMap reads a feature folder as key -> vector bytes.
+func featureMap(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	segs, _ := segments(t, dir)
 	m := map[string]string{}
-	for ; len(b) >= featRecord; b = b[featRecord:] {
-		m[string(b[:32])] = string(b[32:featRecord])
+	for _, b := range segs {
+		for ; len(b) >= featRecord; b = b[featRecord:] {
+			m[string(b[:32])] = string(b[32:featRecord])
+		}
 	}
 	return m
 }

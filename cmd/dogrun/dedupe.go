@@ -24,25 +24,29 @@ writes every group to a CSV list. Nothing is deleted: -move moves all but the
 first photo of each group out of DIR, and only when asked.
 
 Methods:
-  phash  perceptual hash searched over re-crops and flips (the default, and
-         what experiments' split.group uses); -threshold is a distance in bits
+  align  local features matched under one rotation, scale and shift, then the
+         photos registered and correlated (the default): finds re-aligned
+         burst shots; -threshold is the smallest correlation
+  phash  perceptual hash searched over re-crops and flips (what experiments'
+         split.group uses); -threshold is a distance in bits
   ssim   the original Keras scripts' criterion (grayscale SSIM, 7x7
          windows, as scikit-image computes it), for parity; -threshold is a
          similarity (1 = identical)
 
--calibrate N measures both methods on labelled pairs built from N photos of
-DIR (edited copies as positives, different photos of one dog as negatives).
+-calibrate N measures every method on edited copies of N photos of DIR and
+on the pairs of real photos labelled by eye (dedupe/labelled/pairs.csv)
+that DIR holds.
 
 `
 
 func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("dedupe", dedupeUsage, c.stderr)
-	method := fs.String("method", dedupe.MethodPHash, "phash or ssim")
-	threshold := fs.Float64("threshold", 0, "phash: largest distance in bits; ssim: smallest similarity (default: the method's calibrated value, 8 or 0.95)")
+	method := fs.String("method", dedupe.MethodAlign, "align, phash or ssim")
+	threshold := fs.Float64("threshold", 0, "align: smallest correlation; phash: largest distance in bits; ssim: smallest similarity (default: the method's calibrated value, 0.75, 8 or 0.95)")
 	list := fs.String("list", "near-duplicates.csv", "CSV file to write the groups to")
 	move := fs.String("move", "", "move every photo but the first of each group into this folder (keeping class sub-folders)")
 	minImages := fs.Int("min-images", 1, "skip classes with fewer photos")
-	calibrate := fs.Int("calibrate", 0, "build labelled pairs from this many photos and report each method's recall and false-merge rate, then stop")
+	calibrate := fs.Int("calibrate", 0, "edit copies of this many photos, and report each method's recall and false-merge rate on them and on the labelled real pairs, then stop")
 	dirs, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -51,9 +55,9 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: dedupe needs one DIR", errUsage)
 	}
-	if *method != dedupe.MethodPHash && *method != dedupe.MethodSSIM {
+	if *method != dedupe.MethodAlign && *method != dedupe.MethodPHash && *method != dedupe.MethodSSIM {
 		fs.Usage()
-		return fmt.Errorf("%w: -method must be phash or ssim, got %q", errUsage, *method)
+		return fmt.Errorf("%w: -method must be align, phash or ssim, got %q", errUsage, *method)
 	}
 	d, err := dataset.Load(dirs[0], dataset.LoadOptions{MinImagesPerClass: *minImages})
 	if err != nil {
@@ -103,8 +107,12 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.stdout, "  %s  (%s)\n", strings.Join(names, " "), strings.Join(links, ", "))
 	}
 	fmt.Fprintf(c.stdout, "%s filed under two dogs at once:\n", english.Count(len(res.CrossClass), "photo pair"))
+	crossMethod := *method
+	if crossMethod == dedupe.MethodAlign {
+		crossMethod = dedupe.MethodPHash // align finds copies across dogs by their plain hashes
+	}
 	for _, m := range res.CrossClass {
-		fmt.Fprintf(c.stdout, "  %s = %s (%s)\n", d.Photos[m.A].Rel, d.Photos[m.B].Rel, scoreText(*method, m.Score))
+		fmt.Fprintf(c.stdout, "  %s = %s (%s)\n", d.Photos[m.A].Rel, d.Photos[m.B].Rel, scoreText(crossMethod, m.Score))
 	}
 	if err := writeList(*list, d, res); err != nil {
 		return err
@@ -120,19 +128,25 @@ func (c *dedupeCommand) Run(ctx context.Context, args []string) error {
 
 func base(rel string) string { return rel[strings.LastIndex(rel, "/")+1:] }
 
-// scoreText is a match's score in its method's unit: a phash distance in
-// bits, an SSIM similarity as a number (1 = identical).
+// scoreText is a match's score in its method's unit: an align
+// correlation, a phash distance in bits, an SSIM similarity (1 = identical).
 func scoreText(method string, s float64) string {
-	if method == dedupe.MethodSSIM {
+	switch method {
+	case dedupe.MethodSSIM:
 		return fmt.Sprintf("SSIM %.3f", s)
+	case dedupe.MethodAlign:
+		return fmt.Sprintf("correlation %.2f", s)
 	}
 	return english.Count(int(s), "bit")
 }
 
 // thresholdText is -threshold in its method's terms.
 func thresholdText(method string, t float64) string {
-	if method == dedupe.MethodSSIM {
+	switch method {
+	case dedupe.MethodSSIM:
 		return fmt.Sprintf("SSIM >= %g", t)
+	case dedupe.MethodAlign:
+		return fmt.Sprintf("correlation >= %g", t)
 	}
 	n := 2 // any number but 1 takes a plural
 	if t == 1 {
@@ -154,41 +168,46 @@ func writeList(path string, d *dataset.Dataset, res *dedupe.Result) error {
 	return f.Close()
 }
 
-// calibrate prints both methods' recall and false-merge rate on labelled
-// pairs at several thresholds.
+// calibrate prints every method's recall and false-merge rate at several
+// thresholds on edited copies and on the labelled real pairs.
 func (c *dedupeCommand) calibrate(d *dataset.Dataset, n int) error {
-	pairs, err := dedupe.Pairs(d, n, 1)
+	last := time.Now()
+	cal, err := dedupe.Calibrate(d, n, func(set string, done, total int) {
+		if time.Since(last) >= 2*time.Second || done == total {
+			last = time.Now()
+			fmt.Fprintf(c.stderr, "  scored %d/%d %s\n", done, total, set)
+		}
+	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%s from %s: %s (%s) and %s of different photos of one dog\n",
-		english.Count(len(pairs), "labelled pair"), english.Count(n, "photo"), english.Count(n*len(dedupe.Transforms), "edited copy|edited copies"),
-		strings.Join(dedupe.Transforms, ", "), english.Count(len(pairs)-n*len(dedupe.Transforms), "pair"))
-	ph := make([]float64, len(pairs))
-	ss := make([]float64, len(pairs))
-	for i, p := range pairs {
-		a, b := dedupe.Sign(p.A), dedupe.Sign(p.B)
-		ph[i] = -float64(dedupe.SignatureDistance(&a, &b)) // higher = more alike
-		s, err := dedupe.SSIM(dedupe.ToGray(p.A), dedupe.ToGray(p.B))
-		if err != nil {
-			return err
-		}
-		ss[i] = s
+	s := cal.Synthetic
+	fmt.Fprintf(c.stdout, "Edited copies: %d pairs from %d photos: %d edited copies (%s) and %d different photos of one dog\n",
+		s.Pairs, n, s.Positives, strings.Join(s.Kinds, ", "), s.Negatives)
+	c.printTable(s)
+	fmt.Fprintf(c.stdout, "Labelled real pairs (%s): %d of %d in %s: %d same shot, %d different shots of one dog\n",
+		dedupe.LabelledPairsFile, cal.RealFound, cal.RealTotal, d.Root, cal.Real.Positives, cal.Real.Negatives)
+	if cal.RealFound > 0 {
+		c.printTable(cal.Real)
 	}
-	row := func(name string, r dedupe.Rates) {
-		fmt.Fprintf(c.stdout, "  %-12s recall %5.1f%%  false merges %5.2f%%  ", name, 100*r.Recall, 100*r.FalseMerge)
-		for _, k := range dedupe.Transforms {
+	return nil
+}
+
+func (c *dedupeCommand) printTable(t dedupe.Table) {
+	method := ""
+	for _, r := range t.Rows {
+		if r.Method != method {
+			method = r.Method
+			fmt.Fprintf(c.stdout, "%s (%s):\n", method, map[string]string{dedupe.MethodAlign: "correlation >= threshold", dedupe.MethodPHash: "distance <= threshold", dedupe.MethodSSIM: "similarity >= threshold"}[method])
+		}
+		mark := " "
+		if r.Default {
+			mark = "*"
+		}
+		fmt.Fprintf(c.stdout, " %s%-6g recall %5.1f%%  false merges %5.2f%%  ", mark, r.Threshold, 100*r.Recall, 100*r.FalseMerge)
+		for _, k := range t.Kinds {
 			fmt.Fprintf(c.stdout, " %s %.0f%%", k, 100*r.RecallByKind[k])
 		}
 		fmt.Fprintln(c.stdout)
 	}
-	fmt.Fprintln(c.stdout, "phash (distance <= threshold):")
-	for _, t := range []float64{4, 6, 8, 10, 12} {
-		row(fmt.Sprintf("<= %g bits", t), dedupe.Evaluate(pairs, ph, -t))
-	}
-	fmt.Fprintln(c.stdout, "ssim (similarity >= threshold):")
-	for _, t := range []float64{0.5, 0.7, 0.9, 0.95} {
-		row(fmt.Sprintf(">= %g", t), dedupe.Evaluate(pairs, ss, t))
-	}
-	return nil
 }

@@ -31,12 +31,20 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.runsDir, "runs", def, "folder of the results database, trial outputs and reports: runs/ in the nearest\n"+
 		"folder from here up that holds runs/dogrun.db or .cache/dogrun, else here;\n"+
 		"$DOGRUN_RUNS overrides it")
-	fs.StringVar(&s.dbPath, "db", "", "SQLite results database (default <runs>/dogrun.db)")
+	fs.StringVar(&s.dbPath, "db", "", "results database: a SQLite file, or a PostgreSQL URL (postgres://user@host/db)\n"+
+		"shared by workers on several machines; $DOGRUN_DB sets it (default <runs>/dogrun.db)")
 }
 
-// path is the database file, absolute when the working directory is known.
+// path is the database: a PostgreSQL URL, or the file, absolute when the
+// working directory is known.
 func (s *storeFlags) path() string {
 	p := s.dbPath
+	if p == "" {
+		p = os.Getenv("DOGRUN_DB") // not the flag's default: -h would show its password
+	}
+	if results.IsURL(p) {
+		return p
+	}
 	if p == "" {
 		p = filepath.Join(s.runsDir, "dogrun.db")
 	}
@@ -80,7 +88,7 @@ func (s *storeFlags) explain(err error) error {
 }
 
 func (s *storeFlags) defaultErr() error {
-	if s.lookErr != nil && !s.set("runs") && !s.set("db") {
+	if s.lookErr != nil && !s.set("runs") && !s.set("db") && os.Getenv("DOGRUN_DB") == "" {
 		return fmt.Errorf("cannot tell where the results are: %w; give -runs or -db", s.lookErr)
 	}
 	return nil
@@ -97,6 +105,8 @@ func (s *storeFlags) why() string {
 	switch {
 	case s.set("db"):
 		return "as -db says"
+	case os.Getenv("DOGRUN_DB") != "":
+		return "as DOGRUN_DB says"
 	case s.set("runs"):
 		return "in the folder -runs names"
 	case os.Getenv("DOGRUN_RUNS") != "":

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
 	"github.com/dogrun/dogrun/gradcam"
 	"github.com/dogrun/dogrun/internal/english"
@@ -27,7 +23,7 @@ type gradcamCommand struct{ stdout, stderr io.Writer }
 
 const gradcamUsage = `Usage: dogrun gradcam [flags] -trial ID IMAGE
 
-Shows where a done trial looks in a photo, as the seed's grad_CAM.py did:
+Shows where a done trial looks in a photo, as the original Keras scripts did:
 the Grad-CAM heatmap of the predicted dog (or of -class) over the photo, as
 a PNG. ID is the trial's hash or a prefix of it, as dogrun status and the
 report show it. Prints the predicted dog and the explained one with their
@@ -47,6 +43,7 @@ pointwise ops.
 `
 
 func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("gradcam", gradcamUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
@@ -71,7 +68,11 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	e, err := openExplainer(ctx, st, exp, trial, trialF.threads)
+	cacheDir, err := workspace.CacheDir()
+	if err != nil {
+		return err
+	}
+	e, err := runner.NewExplainer(ctx, st, exp, trial, cacheDir, trialF.threads)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (c *gradcamCommand) Run(ctx context.Context, args []string) error {
 		base := filepath.Base(images[0])
 		path = strings.TrimSuffix(base, filepath.Ext(base)) + "_gradcam.png"
 	}
-	b, err := encodePNG(gradcam.Overlay(img, r))
+	b, err := gradcam.OverlayPNG(img, r)
 	if err != nil {
 		return err
 	}
@@ -116,49 +117,11 @@ func explained(e *gradcam.Explainer, r *gradcam.Result) string {
 	return s + fmt.Sprintf("shown instead: occlusion sensitivity, %dx%d grid: where greying out the photo lowers its probability\n", r.W, r.H)
 }
 
-// drawTile explains the class predicted for p on the photo at path.
-func drawTile(e *gradcam.Explainer, path string, p results.Prediction, trial string) (gradcam.Tile, error) {
-	img, err := dataset.Decode(path)
-	if err != nil {
-		return gradcam.Tile{}, err
-	}
-	r, err := e.Explain(img, p.Pred)
-	if err != nil {
-		return gradcam.Tile{}, err
-	}
-	b, err := encodePNG(gradcam.Overlay(img, r))
-	if err != nil {
-		return gradcam.Tile{}, err
-	}
-	return e.NewTile(r, b, p.Photo, trial), nil
-}
-
-// openExplainer loads trial t's backbone and checkpoint for Grad-CAM, as
-// predict loads them.
-func openExplainer(ctx context.Context, st *results.Store, exp results.Experiment, t results.Trial, threads int) (*gradcam.Explainer, error) {
-	cacheDir, err := workspace.CacheDir()
-	if err != nil {
-		return nil, err
-	}
-	p, err := runner.NewPredictor(ctx, st, exp, t, cacheDir, threads)
-	if err != nil {
-		return nil, err
-	}
-	spec, cut, head := p.Model()
-	return gradcam.Open(ctx, cacheDir, spec, cut, head, p.Classes, threads)
-}
-
 func someNames(names []string) string {
 	if len(names) > 5 {
 		return strings.Join(names[:5], ", ") + ", ..."
 	}
 	return strings.Join(names, ", ")
-}
-
-func encodePNG(img image.Image) ([]byte, error) {
-	var b bytes.Buffer
-	err := png.Encode(&b, img)
-	return b.Bytes(), err
 }
 
 // reportCAMs is how many test photos of the best trial the report explains:
@@ -174,7 +137,21 @@ func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.D
 	}
 	g := &report.GradCAM{Trial: *d.Best}
 	d.GradCAM = g
-	drawn, err := explainTests(ctx, st, d, g, dir)
+	cacheDir, err := workspace.CacheDir()
+	if err != nil {
+		g.Note = err.Error()
+		fmt.Fprintf(w, "grad-cam: none: %v\n", err)
+		return
+	}
+	tiles := &gradcam.Tiles{Dir: filepath.Join(dir, "gradcam")}
+	tests, drawn, err := runner.ExplainTests(ctx, st, d.Experiment, *d.Best, d.DatasetDir, cacheDir, tiles, reportCAMs, 0)
+	for _, c := range tests {
+		g.CAMs = append(g.CAMs, report.CAM{Photo: c.Prediction.Photo, True: d.Classes[c.Prediction.True], Pred: d.Classes[c.Tile.Pred], Prob: c.Tile.Prob,
+			File: tiles.Path(c.Key), PNG: c.Tile.PNG, Occluded: c.Tile.Method == gradcam.MethodOcclusion, Empty: c.Tile.Empty})
+	}
+	if err == nil {
+		err = tiles.Prune() // the tiles no longer shown
+	}
 	if err != nil {
 		g.CAMs, g.Note = nil, err.Error()
 		fmt.Fprintf(w, "grad-cam: none: %v\n", err)
@@ -190,79 +167,4 @@ func addGradCAM(ctx context.Context, w io.Writer, st *results.Store, d *report.D
 	if occluded > 0 {
 		fmt.Fprintf(w, "grad-cam: empty Grad-CAM map (nothing in it raises the dog's score) on %s: shown by occlusion sensitivity instead\n", english.Count(occluded, "photo"))
 	}
-}
-
-// explainTests fills g with overlays of test photos of the best trial, kept
-// in dir/gradcam, and returns how many it had to draw.
-func explainTests(ctx context.Context, st *results.Store, d *report.Data, g *report.GradCAM, dir string) (drawn int, err error) {
-	if d.DatasetDir == "" {
-		return 0, fmt.Errorf("the experiment file no longer names the photos")
-	}
-	all, err := st.Predictions(ctx, d.Best.ID)
-	if err != nil {
-		return 0, err
-	}
-	// A leaky trial also tests augmented copies, which are not files.
-	var preds []results.Prediction
-	for _, p := range all {
-		if !runner.IsCopy(p.Photo) {
-			preds = append(preds, p)
-		}
-	}
-	// One photo per dog first, so that the overlays show several dogs.
-	pick := func(right bool) []results.Prediction {
-		var first, more []results.Prediction
-		seen := map[int]bool{}
-		for _, p := range preds {
-			switch {
-			case (p.True == p.Pred) != right:
-			case seen[p.True]:
-				more = append(more, p)
-			default:
-				first = append(first, p)
-				seen[p.True] = true
-			}
-		}
-		return append(first, more...)
-	}
-	right, wrong := pick(true), pick(false)
-	nWrong := min(len(wrong), max(reportCAMs/2, reportCAMs-len(right)))
-	chosen := append(right[:min(len(right), reportCAMs-nWrong)], wrong[:nWrong]...)
-
-	tiles := &gradcam.Tiles{Dir: filepath.Join(dir, "gradcam")}
-	var e *gradcam.Explainer // opened for the first tile not stored
-	defer func() {
-		if e != nil {
-			e.Close()
-		}
-	}()
-	for _, p := range chosen {
-		path := filepath.Join(d.DatasetDir, filepath.FromSlash(p.Photo))
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return drawn, err
-		}
-		key := gradcam.TileKey{Trial: d.Best.Hash, Backbone: d.Best.BackboneSHA256, Photo: fmt.Sprintf("%x", sha256.Sum256(raw)), Class: p.Pred}
-		if f := d.Best.FinishedAt; f != nil {
-			key.Finished = f.UTC().Format(time.RFC3339Nano)
-		}
-		tile, ok := tiles.Get(key)
-		if !ok || tile.Pred < 0 || tile.Pred >= len(d.Classes) {
-			if e == nil {
-				if e, err = openExplainer(ctx, st, d.Experiment, *d.Best, 0); err != nil {
-					return drawn, err
-				}
-			}
-			if tile, err = drawTile(e, path, p, d.Best.Hash); err != nil {
-				return drawn, err
-			}
-			if err := tiles.Put(key, tile); err != nil {
-				return drawn, err
-			}
-			drawn++
-		}
-		g.CAMs = append(g.CAMs, report.CAM{Photo: p.Photo, True: d.Classes[p.True], Pred: d.Classes[tile.Pred], Prob: tile.Prob,
-			File: tiles.Path(key), PNG: tile.PNG, Occluded: tile.Method == gradcam.MethodOcclusion, Empty: tile.Empty})
-	}
-	return drawn, tiles.Prune()
 }

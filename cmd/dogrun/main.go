@@ -68,12 +68,18 @@ Usage:
 Commands:
   validate   check experiment files and show the trials they expand to
   run        run every trial of an experiment that is not done yet
+  settle     run seeds round by round until a comparison is decided
+  worker     run trials of registered experiments, one of many workers
+  submit     start workers as a Slurm job array or a Kubernetes Indexed Job
+  copy       copy experiments between results databases
   status     show experiments, or the trials of one
   report     write the Markdown and HTML report of an experiment
   compare    statistical verdicts between the values of a sweep axis
   select     rank the variants by validation accuracy, to choose one
+  race       searches against a grid: validation accuracy reached per CPU time
   predict    name the dog in photos with a trained trial, or answer "unknown"
   gradcam    heatmap of where a trained trial looks in a photo
+  serve      a live dashboard of the results in the browser
   dedupe     find near-duplicate photos (bursts, re-crops, copies) in a folder
   setup      fetch ONNX Runtime and backbones into the cache
   backbones  list the backbones dogrun can use
@@ -93,12 +99,18 @@ func commands(stdout, stderr io.Writer) map[string]command {
 	return map[string]command{
 		"validate":  &validateCommand{stdout: stdout, stderr: stderr},
 		"run":       &runCommand{stdout: stdout, stderr: stderr},
+		"settle":    &settleCommand{stdout: stdout, stderr: stderr},
+		"worker":    &workerCommand{stdout: stdout, stderr: stderr},
+		"submit":    &submitCommand{stdout: stdout, stderr: stderr},
+		"copy":      &copyCommand{stdout: stdout, stderr: stderr},
 		"status":    &statusCommand{stdout: stdout, stderr: stderr},
 		"report":    &reportCommand{stdout: stdout, stderr: stderr},
 		"compare":   &compareCommand{stdout: stdout, stderr: stderr},
 		"select":    &selectCommand{stdout: stdout, stderr: stderr},
+		"race":      &raceCommand{stdout: stdout, stderr: stderr},
 		"predict":   &predictCommand{stdout: stdout, stderr: stderr},
 		"gradcam":   &gradcamCommand{stdout: stdout, stderr: stderr},
+		"serve":     &serveCommand{stdout: stdout, stderr: stderr},
 		"dedupe":    &dedupeCommand{stdout: stdout, stderr: stderr},
 		"setup":     &setupCommand{stdout: stdout, stderr: stderr},
 		"backbones": &backbonesCommand{stdout: stdout, stderr: stderr},

@@ -49,12 +49,30 @@ func golden(t *testing.T, name, got string) {
 // TestValidateQuickstart validates the quickstart against the shared photos,
 // which validate counts as run would load them.
 func TestValidateQuickstart(t *testing.T) {
-	file := shippedExperiment(t, "quickstart.yaml")
+	validateShipped(t, "quickstart.yaml", "validate_quickstart")
+}
+
+// validateShipped validates experiments/name against the shared photos and
+// compares the output with the golden file.
+func validateShipped(t *testing.T, name, goldenName string) {
+	t.Helper()
+	file := shippedExperiment(t, name)
 	out, _, err := dogrun(t, "validate", file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "validate_quickstart", strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
+	golden(t, goldenName, strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
+}
+
+// TestValidateSearch describes a search: its space, where ASHA may stop a
+// trial, the draws per seed.
+func TestValidateSearch(t *testing.T) {
+	file := shippedExperiment(t, "search-tpe.yaml")
+	out, _, err := dogrun(t, "validate", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "validate_search", strings.NewReplacer(file, "$FILE", needs.Photos(t), "$PHOTOS").Replace(out))
 }
 
 func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
@@ -66,7 +84,7 @@ func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 }
 
 func TestValidateUnknownBackboneAndCut(t *testing.T) {
-	for _, name := range []string{"bad_backbone", "bad_swept_backbone"} {
+	for _, name := range []string{"bad_backbone", "bad_swept_backbone", "bad_searched_backbone"} {
 		_, _, err := dogrun(t, "validate", filepath.Join("testdata", name+".yaml"))
 		if err == nil {
 			t.Fatalf("%s validated", name)

@@ -34,9 +34,9 @@ func (c *migrateCommand) Run(ctx context.Context, args []string) error {
 		return store.explain(err)
 	}
 	if from == to {
-		_, err = fmt.Fprintf(c.stdout, "%s: already at schema version %d\n", store.path(), to)
+		_, err = fmt.Fprintf(c.stdout, "%s: already at schema version %d\n", results.Redact(store.path()), to)
 	} else {
-		_, err = fmt.Fprintf(c.stdout, "%s: upgraded from schema version %d to %d\n", store.path(), from, to)
+		_, err = fmt.Fprintf(c.stdout, "%s: upgraded from schema version %d to %d\n", results.Redact(store.path()), from, to)
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/english"
 	"github.com/dogrun/dogrun/internal/workspace"
 	"github.com/dogrun/dogrun/results"
@@ -37,6 +38,7 @@ still answered, and dogrun exits with status 1.
 `
 
 func (c *predictCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("predict", predictUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,23 +14,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dogrun/dogrun/backbone"
+	"github.com/dogrun/dogrun/backbone/backbonetest"
 	"github.com/dogrun/dogrun/internal/needs"
-	"github.com/dogrun/dogrun/internal/workspace"
+	"github.com/dogrun/dogrun/internal/pgtest"
+	"github.com/dogrun/dogrun/internal/slurmtest"
 	"github.com/dogrun/dogrun/results"
 )
 
 // TestMain lets the test binary stand in for the dogrun binary: with
 // DOGRUN_TEST_AS_CLI=1 it is main() on its arguments. The crash and
 // concurrency tests start it as a child process, so what they SIGKILL or run
-// twice is the real command, and no separate build is needed.
+// twice is the real command, and no separate build is needed. The
+// PostgreSQL server and Slurm cluster that tests started are stopped at the
+// end.
 func TestMain(m *testing.M) {
 	if os.Getenv("DOGRUN_TEST_AS_CLI") == "1" {
 		os.Args = append([]string{"dogrun"}, os.Args[1:]...)
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	slurmtest.StopShared()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 // proc is a dogrun child process whose stdout and stderr are read line by line.
@@ -123,14 +128,14 @@ func (p *proc) worker(t *testing.T) string {
 }
 
 // realRunPrereqs skips unless the real photos and the fetched backbone are
-// there, and returns the folder holding the fetched npm packages.
-func realRunPrereqs(t *testing.T) (npmDir string) {
+// there, and returns a feature cache of the test's own sharing them.
+func realRunPrereqs(t *testing.T) (cache string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real end-to-end runs")
 	}
 	needs.Photos(t)
-	return fetchedPackages(t)
+	return backbonetest.FreshCache(t)
 }
 
 // realExperiment copies testdata/name, whose dataset.path is $PHOTOS, into a
@@ -153,43 +158,6 @@ func withPhotos(t *testing.T, file, placeholder string) string {
 	p := filepath.Join(t.TempDir(), filepath.Base(file))
 	writeFile(t, p, bytes.ReplaceAll(readFile(t, file), []byte(placeholder), []byte(photos)))
 	return p
-}
-
-// fetchedPackages is $DOGRUN_CACHE/npm, or a skip when `dogrun setup` has not
-// fetched ONNX Runtime and mobilefacenet there.
-func fetchedPackages(t *testing.T) string {
-	t.Helper()
-	cache, err := workspace.CacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := backbone.Lookup("mobilefacenet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, src := range []backbone.Source{backbone.ONNXRuntime.Source, spec.Source} {
-		for _, f := range src.Files {
-			p := filepath.Join(cache, "npm", src.Package+"@"+src.Version, filepath.FromSlash(f.Path))
-			if _, err := os.Stat(p); err != nil {
-				needs.Met(t, fmt.Errorf("%w (run dogrun setup)", err))
-			}
-		}
-	}
-	return filepath.Join(cache, "npm")
-}
-
-// freshCache is a cache folder that shares the fetched packages but has no
-// features, so a run there extracts them.
-func freshCache(t *testing.T, npmDir string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "cache")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(npmDir, filepath.Join(dir, "npm")); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // storedTrials opens the database between runs and lists the experiment's trials.

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
+	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/internal/english"
-	"github.com/dogrun/dogrun/internal/workspace"
+	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/runner"
 	"github.com/dogrun/dogrun/schemas"
 )
@@ -21,18 +21,19 @@ Registers every trial of the experiment in the results database (creating it
 when there is none), then extracts the missing backbone features, trains and
 evaluates each trial not done yet. Finished trials are skipped, so an
 interrupted run continues where it stopped: Ctrl-C hands the trials in
-progress back, and the next run does them again.
+progress back, and the next run does them again. A file with a settle block
+runs its seeds round by round until its comparisons are decided, as dogrun
+settle does.
 
 `
 
 func (c *runCommand) Run(ctx context.Context, args []string) error {
+	ctx = backbone.WithProgress(ctx, c.stderr) // downloads and conversions say so on stderr
 	fs := newFlagSet("run", runUsage, c.stderr)
 	var store storeFlags
 	store.register(fs)
-	threads := fs.Int("threads", 0, "cores to use: ONNX Runtime threads, and trials trained at once (0 = one per CPU)")
-	batch := fs.Int("batch", 8, "images per backbone call")
-	stale := fs.Duration("stale", 2*time.Minute, "take over a running trial whose worker sent no heartbeat for this long\n"+
-		"(a dead worker of this host is taken over at once)")
+	var w workFlags
+	w.register(fs)
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -45,17 +46,20 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cacheDir, err := workspace.CacheDir()
+	return runExperiment(ctx, c.stdout, store, w, exp, false)
+}
+
+// runExperiment runs exp's trials as run and settle do, logging to log;
+// redesign replaces a settle design declared before.
+func runExperiment(ctx context.Context, log io.Writer, store storeFlags, w workFlags, exp *schemas.Experiment, redesign bool) error {
+	// A new database is made only once the photos are known to be usable; an
+	// existing one is checked (and upgraded) before they are read.
+	opts, err := w.options(log, store)
 	if err != nil {
 		return err
 	}
-	// A new database is made only once the photos are known to be usable; an
-	// existing one is checked (and upgraded) before they are read.
-	opts := runner.Options{
-		OpenStore: store.create, RunsDir: store.runsDir, CacheDir: cacheDir,
-		Threads: *threads, Batch: *batch, Log: c.stdout, StaleAfter: *stale,
-	}
-	if _, err := os.Stat(store.path()); err == nil {
+	opts.Redesign = redesign
+	if _, err := os.Stat(store.path()); err == nil && !results.IsURL(store.path()) {
 		if opts.Store, err = store.create(); err != nil {
 			return err
 		}

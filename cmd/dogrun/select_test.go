@@ -41,7 +41,7 @@ func TestSelect(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 12 {
-		tr, err := st.Claim(ctx, id, nil, "w", time.Minute, 1)
+		tr, err := st.Claim(ctx, id, "w", time.Minute, 1)
 		if err != nil || tr == nil {
 			t.Fatal(tr, err)
 		}

@@ -15,8 +15,8 @@ const statusUsage = `Usage: dogrun status [flags] [EXPERIMENT]
 
 Without EXPERIMENT, lists the experiments in the results database with their
 trial counts. With it, lists that experiment's trials: number, variant, seed,
-status, test metrics, hash and, for a failed trial, the step that failed and
-why.
+status (a search's pruned trials have their curve but no test metrics), test
+metrics, hash and, for a failed trial, the step that failed and why.
 
 `
 
@@ -53,7 +53,7 @@ func (c *statusCommand) experiments(ctx context.Context, st *results.Store) erro
 		return err
 	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "EXPERIMENT\tTRIALS\tDONE\tRUNNING\tPENDING\tFAILED\tFILE")
+	fmt.Fprintln(w, "EXPERIMENT\tTRIALS\tDONE\tPRUNED\tRUNNING\tPENDING\tFAILED\tFILE")
 	for _, e := range exps {
 		trials, err := st.Trials(ctx, e.ID)
 		if err != nil {
@@ -63,8 +63,8 @@ func (c *statusCommand) experiments(ctx context.Context, st *results.Store) erro
 		for _, t := range trials {
 			n[t.Status]++
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", e.Name, len(trials),
-			n[results.StatusDone], n[results.StatusRunning], n[results.StatusPending], n[results.StatusFailed], e.File)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", e.Name, len(trials), n[results.StatusDone],
+			n[results.StatusPruned], n[results.StatusRunning], n[results.StatusPending], n[results.StatusFailed], e.File)
 	}
 	return w.Flush()
 }
@@ -95,7 +95,10 @@ func (c *statusCommand) trials(ctx context.Context, st *results.Store, name stri
 		}
 		fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Index+1, t.VariantKey, t.Seed, t.Status, acc, top5, epochs, t.Hash[:12], firstLine(t.Error))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return printSettle(ctx, c.stdout, st, exp)
 }
 
 func firstLine(s string) string {

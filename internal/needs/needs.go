@@ -5,6 +5,7 @@
 package needs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,6 +35,19 @@ func Node(t testing.TB, module string) string {
 	}
 	Met(t, err)
 	return node
+}
+
+// Chromium returns Debian's chromium (or chromium-browser), for the
+// browser tests.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	Met(t, errors.New("chromium not found: install Debian's chromium to run the browser tests"))
+	return ""
 }
 
 // Photos returns the absolute path of the shared DogFaceNet photos:
