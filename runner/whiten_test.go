@@ -136,7 +136,7 @@ func TestWhitenedTrials(t *testing.T) {
 	defer st2.Close()
 	log.Reset()
 	opt.Store = st2
-	r := &run{opt: opt, plan: p, models: map[string]*backbone.Model{}, caches: map[string]*backbone.Cache{}}
+	r := planned(p, opt)
 	r.opt.defaults()
 	sum, err = r.all(context.Background())
 	if err != nil || sum.Trained != 3 || sum.Failed != 3 {
