@@ -22,16 +22,31 @@ type Request struct {
 
 // Missing returns the requests whose features are not cached yet, once per key.
 func Missing(c *Cache, reqs []Request) []Request {
+	return MissingAny([]*Cache{c}, reqs)
+}
+
+// MissingAny returns the requests whose features some of caches lack, once
+// per key.
+func MissingAny(caches []*Cache, reqs []Request) []Request {
 	seen := map[Key]bool{}
 	var out []Request
 	for _, r := range reqs {
-		if _, ok := c.Get(r.Key); ok || seen[r.Key] {
+		if seen[r.Key] || inAll(caches, r.Key) {
 			continue
 		}
 		seen[r.Key] = true
 		out = append(out, r)
 	}
 	return out
+}
+
+func inAll(caches []*Cache, k Key) bool {
+	for _, c := range caches {
+		if _, ok := c.Get(k); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Extract computes and caches the features of every request not in the cache,
@@ -41,7 +56,17 @@ func Missing(c *Cache, reqs []Request) []Request {
 // not nil, is called after each batch with the number of images done and to
 // do.
 func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int, progress func(done, total int)) (int, error) {
-	todo := Missing(c, reqs)
+	return ExtractCuts(ctx, m, []*Cache{c}, reqs, batch, progress)
+}
+
+// ExtractCuts is Extract for a model of several cuts, caches[i] holding
+// m.Cuts[i]: a photo missing from any cache is computed once and stored in
+// each cache that lacks it.
+func ExtractCuts(ctx context.Context, m *Model, caches []*Cache, reqs []Request, batch int, progress func(done, total int)) (int, error) {
+	if len(caches) != len(m.Cuts) {
+		return 0, fmt.Errorf("backbone %s: %d caches for %d cuts", m.Spec.Name, len(caches), len(m.Cuts))
+	}
+	todo := MissingAny(caches, reqs)
 	if len(todo) == 0 {
 		return 0, nil
 	}
@@ -57,14 +82,17 @@ func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int,
 		mu   sync.Mutex
 		done int
 	)
-	store := &segmenter{c: c}
+	stores := make([]*segmenter, len(caches))
+	for i, c := range caches {
+		stores[i] = &segmenter{c: c}
+	}
 	err := eachBatch(ctx, m, len(batches), func(worker, i int) error {
 		if inputs[worker] == nil {
 			inputs[worker] = make([]float32, batch*m.InputLen())
 		}
 		keys, feats, err := extractBatch(m, batches[i], inputs[worker])
 		if err == nil {
-			err = store.add(keys, feats)
+			err = storeMissing(m, stores, keys, feats)
 		}
 		if err != nil {
 			return err
@@ -78,7 +106,9 @@ func Extract(ctx context.Context, m *Model, c *Cache, reqs []Request, batch int,
 		return nil
 	})
 	// What was extracted is kept, also when extraction stops early.
-	err = errors.Join(err, store.flush())
+	for _, s := range stores {
+		err = errors.Join(err, s.flush())
+	}
 	if err := ctx.Err(); err != nil && done < len(todo) {
 		return done, fmt.Errorf("feature extraction stopped after %d of %d images: %w", done, len(todo), err)
 	}
@@ -153,8 +183,8 @@ func eachBatch(ctx context.Context, m *Model, n int, run func(worker, i int) err
 }
 
 // extractBatch decodes, renders and runs one batch, and returns its keys
-// and features.
-func extractBatch(m *Model, reqs []Request, input []float32) ([]Key, []float32, error) {
+// and each cut's features.
+func extractBatch(m *Model, reqs []Request, input []float32) ([]Key, [][]float32, error) {
 	input = input[:len(reqs)*m.InputLen()]
 	keys := make([]Key, len(reqs))
 	var (
@@ -172,8 +202,30 @@ func extractBatch(m *Model, reqs []Request, input []float32) ([]Key, []float32, 
 		m.Fill(input[i*m.InputLen():(i+1)*m.InputLen()], dataset.Render(src, r.Params, m.Spec.InputSize))
 		keys[i] = r.Key
 	}
-	feats, err := m.Forward(input, len(reqs))
+	feats, err := m.ForwardCuts(input, len(reqs))
 	return keys, feats, err
+}
+
+// storeMissing hands each cut's features to its cache's segmenter, for the
+// keys that cache lacks (a batch is computed when any cut's cache misses it).
+func storeMissing(m *Model, stores []*segmenter, keys []Key, feats [][]float32) error {
+	for i, s := range stores {
+		var put []Key
+		var vals []float32
+		dim := m.Cuts[i].Dim
+		for j, k := range keys {
+			if _, ok := s.c.Get(k); !ok {
+				put = append(put, k)
+				vals = append(vals, feats[i][j*dim:(j+1)*dim]...)
+			}
+		}
+		if len(put) > 0 {
+			if err := s.add(put, vals); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ForwardAll runs inputs (whole batches of filled images) batch images per

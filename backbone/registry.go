@@ -51,8 +51,15 @@ func (s Source) String() string {
 // Cut is a named output a backbone offers as features.
 type Cut struct {
 	Name   string
-	Output string // graph output name in the (converted) ONNX model
-	Dim    int
+	Output string // graph output name in the (converted) ONNX model, or the inner tensor of a map
+	Dim    int    // values per photo; a map's channels
+	// Map marks an inner layer's spatial map [batch, Dim, H, W], which a
+	// trial takes pooled (Pooled): the layers before a face network's last
+	// are less specific to human faces.
+	Map bool `json:",omitempty"`
+	// Pool and P say how a pooled map became its vector (see Pooled).
+	Pool string  `json:",omitempty"`
+	P    float64 `json:",omitempty"`
 }
 
 // Spec describes one backbone: its weights, its input contract and its outputs.
@@ -123,8 +130,12 @@ func (s Spec) SHA256() string {
 func (s Spec) PreprocessKey(cut Cut) string {
 	// v2: ONNX Runtime flushes denormals to zero (see Open).
 	// v3: JPEGs decode with libjpeg-turbo as PIL does (dataset.Decode).
-	return fmt.Sprintf("v3 size=%d layout=%s channels=%s mean=%v scale=%v out=%s",
+	key := fmt.Sprintf("v3 size=%d layout=%s channels=%s mean=%v scale=%v out=%s",
 		s.InputSize, s.Layout, s.Channels, s.Mean, s.Scale, cut.Output)
+	if cut.Pool != "" {
+		key += " pool=" + cut.poolTag() // the cut's own key as before when it is a vector
+	}
+	return key
 }
 
 // ONNXRuntime is the shared library that runs every backbone. Version 1.24.x matches
@@ -156,7 +167,18 @@ var registry = []Spec{
 		// The package's own JavaScript feeds (p - 127) / 128.
 		Mean:  [3]float32{127, 127, 127},
 		Scale: [3]float32{1.0 / 128, 1.0 / 128, 1.0 / 128},
-		Cuts:  []Cut{{Name: "embedding", Output: "output", Dim: 512}},
+		Cuts: []Cut{
+			{Name: "embedding", Output: "output", Dim: 512},
+			// Inner maps (Cut.Map): the expansions before the stride-2
+			// blocks at 28 and 14 pixels, the 1x1 conv before the global
+			// depthwise conv, and that conv's output. Each whitened alone,
+			// they beat or match the embedding on the benchmark's
+			// validation photos (experiments/probe-depths.yaml, docs/benchmarks.md).
+			{Name: "expand28", Output: "399", Dim: 256, Map: true},
+			{Name: "expand14", Output: "475", Dim: 512, Map: true},
+			{Name: "conv7", Output: "507", Dim: 512, Map: true},
+			{Name: "gdconv", Output: "662", Dim: 512, Map: true},
+		},
 	},
 	{
 		Name:        "vggface2-mobilenet",
@@ -179,6 +201,14 @@ var registry = []Spec{
 		Cuts: []Cut{
 			{Name: "global_pooling", Output: "global_pooling/Mean", Dim: 1024}, // the identity feature
 			{Name: "feats", Output: "feats/Relu", Dim: 256},                    // hidden layer of the age/gender heads
+			// Inner maps (Cut.Map): pointwise convs' ReLU outputs at 14 and 7
+			// pixels, those that matched global_pooling on validation
+			// (experiments/probe-depths.yaml).
+			{Name: "conv_pw_7", Output: "conv_pw_7_relu/clip_by_value", Dim: 512, Map: true},
+			{Name: "conv_pw_9", Output: "conv_pw_9_relu/clip_by_value", Dim: 512, Map: true},
+			{Name: "conv_pw_11", Output: "conv_pw_11_relu/clip_by_value", Dim: 512, Map: true},
+			{Name: "conv_pw_12", Output: "conv_pw_12_relu/clip_by_value", Dim: 1024, Map: true},
+			{Name: "conv_pw_13", Output: "conv_pw_13_relu/clip_by_value", Dim: 1024, Map: true}, // averaged: global_pooling
 		},
 	},
 	{
@@ -202,6 +232,13 @@ var registry = []Spec{
 		Cuts: []Cut{
 			{Name: "avg_pool", Output: "flatten_1", Dim: 1280},
 			{Name: "dense_1", Output: "dense_1", Dim: 256}, // nsfwjs head, trained on its 5 classes
+			// Inner maps (Cut.Map): expansions (after ReLU6) at 28, 14 and 7
+			// pixels; blocks up to 10 kept their ImageNet weights. Whitened,
+			// each beats avg_pool on validation (experiments/probe-depths.yaml).
+			{Name: "block_6_expand_relu", Output: "block_6_expand_relu", Dim: 192, Map: true},
+			{Name: "block_10_expand_relu", Output: "block_10_expand_relu", Dim: 384, Map: true},
+			{Name: "block_13_expand_relu", Output: "block_13_expand_relu", Dim: 576, Map: true},
+			{Name: "block_16_expand_relu", Output: "block_16_expand_relu", Dim: 960, Map: true},
 		},
 	},
 	{
@@ -230,6 +267,15 @@ var registry = []Spec{
 		Cuts: []Cut{
 			{Name: "avg_pool", Output: "flatten_1", Dim: 2048},
 			{Name: "dense_1", Output: "dense_1", Dim: 256}, // nsfwjs head, trained on its 5 classes
+			// Inner maps (Cut.Map): the mixed blocks at 35, 17 and 8 pixels;
+			// up to mixed5 they kept their ImageNet weights. Whitened, each
+			// beats avg_pool on validation (experiments/probe-depths.yaml).
+			{Name: "mixed2", Output: "mixed2", Dim: 288, Map: true},
+			{Name: "mixed4", Output: "mixed4", Dim: 768, Map: true},
+			{Name: "mixed5", Output: "mixed5", Dim: 768, Map: true},
+			{Name: "mixed7", Output: "mixed7", Dim: 768, Map: true},
+			{Name: "mixed8", Output: "mixed8", Dim: 1280, Map: true},
+			{Name: "mixed9", Output: "mixed9", Dim: 2048, Map: true},
 		},
 	},
 	{
@@ -255,6 +301,12 @@ var registry = []Spec{
 		Cuts: []Cut{
 			{Name: "descriptor", Output: faceapi.Descriptor, Dim: 128},
 			{Name: "pooled", Output: faceapi.Pooled, Dim: 256},
+			// Inner maps (Cut.Map): the last residual block at 8, 4 and 2
+			// pixels, each better than the descriptor on validation
+			// (experiments/probe-depths.yaml).
+			{Name: "conv128_2", Output: "conv128_2/out", Dim: 128, Map: true},
+			{Name: "conv256_2", Output: "conv256_2/out", Dim: 256, Map: true},
+			{Name: "conv256_down_out", Output: "conv256_down_out/out", Dim: 256, Map: true}, // averaged: pooled
 		},
 	},
 }

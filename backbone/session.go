@@ -35,11 +35,12 @@ func initRuntime(ctx context.Context, cacheDir string) error {
 	return nil
 }
 
-// Model is one backbone cut at one output, loaded into a few ONNX Runtime
-// sessions that serve Forward calls concurrently.
+// Model is one backbone cut at one or more outputs, loaded into a few ONNX
+// Runtime sessions that serve Forward calls concurrently.
 type Model struct {
 	Spec Spec
-	Cut  Cut
+	Cut  Cut   // Cuts[0]
+	Cuts []Cut // each output a forward pass returns, computed together
 
 	sessions []*session
 	idle     chan *session
@@ -110,6 +111,23 @@ func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threa
 	if err != nil {
 		return nil, err
 	}
+	return OpenCuts(ctx, cacheDir, spec, []Cut{cut}, threads)
+}
+
+// OpenCuts is Open for several cuts of one backbone at once (map cuts
+// pooled, see Cut.Pooled): one pass through the network computes them all,
+// so that extracting several depths costs about what one does.
+func OpenCuts(ctx context.Context, cacheDir string, spec Spec, cuts []Cut, threads int) (*Model, error) {
+	if len(cuts) == 0 {
+		return nil, fmt.Errorf("backbone %s: no cut to open", spec.Name)
+	}
+	outputs := make([]string, len(cuts))
+	for i, c := range cuts {
+		if c.Map && c.Pool == "" {
+			return nil, fmt.Errorf("backbone %s: cut %s is an inner map [batch, %d, H, W]; pool it to a vector first (features.pool)", spec.Name, c.Name, c.Dim)
+		}
+		outputs[i] = c.sessionOutput()
+	}
 	if err := initRuntime(ctx, cacheDir); err != nil {
 		return nil, err
 	}
@@ -117,17 +135,20 @@ func Open(ctx context.Context, cacheDir string, spec Spec, cutName string, threa
 	if err != nil {
 		return nil, err
 	}
+	if batched, err = withPooling(batched, cuts); err != nil {
+		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
+	}
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
 	n := min(threads, maxSessions)
-	m := &Model{Spec: spec, Cut: cut, idle: make(chan *session, n)}
+	m := &Model{Spec: spec, Cut: cuts[0], Cuts: cuts, idle: make(chan *session, n)}
 	for i := range n {
 		sessionThreads := threads / n
 		if i < threads%n { // the threads left over go to the first sessions
 			sessionThreads++
 		}
-		s, err := newSession(batched, spec, []string{cut.Output}, sessionThreads)
+		s, err := newSession(batched, spec, outputs, sessionThreads)
 		if err != nil {
 			m.Close()
 			return nil, err
@@ -194,23 +215,41 @@ func (s Spec) InputLen() int { return 3 * s.InputSize * s.InputSize }
 // Forward runs n images laid out back to back in input and returns n*Cut.Dim
 // features. Calls from several goroutines run on different sessions.
 func (m *Model) Forward(input []float32, n int) ([]float32, error) {
+	feats, err := m.ForwardCuts(input, n)
+	if err != nil {
+		return nil, err
+	}
+	return feats[0], nil
+}
+
+// ForwardCuts is Forward for every cut of the model: n*Cuts[i].Dim features
+// for each cut i, from one pass.
+func (m *Model) ForwardCuts(input []float32, n int) ([][]float32, error) {
 	in, err := m.Spec.inputTensor(input, n)
 	if err != nil {
 		return nil, err
 	}
 	defer in.Destroy()
-	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(n), int64(m.Cut.Dim)))
-	if err != nil {
-		return nil, err
+	outs := make([]ort.Value, len(m.Cuts))
+	tensors := make([]*ort.Tensor[float32], len(m.Cuts))
+	for i, c := range m.Cuts {
+		if tensors[i], err = ort.NewEmptyTensor[float32](ort.NewShape(int64(n), int64(c.Dim))); err != nil {
+			return nil, err
+		}
+		defer tensors[i].Destroy()
+		outs[i] = tensors[i]
 	}
-	defer out.Destroy()
 	s := <-m.idle
-	err = s.run([]ort.Value{in}, []ort.Value{out})
+	err = s.run([]ort.Value{in}, outs)
 	m.idle <- s
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w", m.Spec.Name, err)
 	}
-	return append([]float32(nil), out.GetData()...), nil
+	feats := make([][]float32, len(m.Cuts))
+	for i, t := range tensors {
+		feats[i] = append([]float32(nil), t.GetData()...)
+	}
+	return feats, nil
 }
 
 // inputTensor wraps n images laid out back to back in input, as Fill writes

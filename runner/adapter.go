@@ -27,14 +27,11 @@ func (p *Plan) planAdapter(exp *schemas.Experiment, b schemas.Backbone, parts []
 	case exp.OpenSet.UnknownDogs > 0:
 		return nil, exp.ErrorAt("backbone.name", "an adapter backbone does not work with open_set yet")
 	}
-	if p.pool == nil {
-		pool, err := adapter.LoadPool(p.photos, exp.Dataset.MinImagesPerClass)
-		if err != nil {
-			return nil, exp.ErrorAt("backbone.name", err.Error())
-		}
-		p.pool = pool
+	pool, err := p.otherDogs(exp)
+	if err != nil {
+		return nil, exp.ErrorAt("backbone.name", err.Error())
 	}
-	return adapter.NewSpec(adapter.ArcFace, parts[0].Spec, parts[0].Cut, p.pool)
+	return adapter.NewSpec(adapter.ArcFace, parts[0].Spec, parts[0].Cut, pool)
 }
 
 // adapterID folds a trial's adapter into the backbone part of its identity.

@@ -11,7 +11,7 @@ func FitConfig(t Trial) train.Config {
 	es := cfg.Train.EarlyStopping
 	return train.Config{
 		Hidden: cfg.Head.Hidden, Dropout: cfg.Head.Dropout, Activation: cfg.Head.Activation,
-		Type: cfg.Head.Type, Normalize: cfg.Features.Normalize, Mix: cfg.Augmentation.Mix,
+		Type: cfg.Head.Type, Normalize: cfg.Features.Normalize, BlockWeights: cfg.Features.BlockWeights, Mix: cfg.Augmentation.Mix,
 		Optimizer: cfg.Train.Optimizer, LR: cfg.Train.LR, WeightDecay: cfg.Train.WeightDecay,
 		BatchSize: cfg.Train.BatchSize, Epochs: cfg.Train.Epochs,
 		Monitor: es.Monitor, Patience: es.Patience, MinDelta: es.MinDelta, Seed: t.Seed,

@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dogrun/dogrun/internal/english"
@@ -36,43 +38,98 @@ func requests(p *Plan, u dataset.UnitSplit, aug dataset.Augment, tta string) []b
 	return append(out, ttaRequests(p, u, tta)...)
 }
 
-// features makes sure every vector the trial needs is cached, opening the backbone
-// only when something is missing, so a rerun never loads ONNX Runtime.
-func (r *run) features(ctx context.Context, spec backbone.Spec, cut backbone.Cut, aug dataset.Augment, units dataset.UnitSplit, label, tta string) (*backbone.Cache, error) {
-	return r.cached(ctx, spec, cut, requests(r.plan, units, aug, tta), label)
-}
-
-// cached makes sure every vector of reqs is cached, as features does for a
-// trial's (and an adapter's training set).
-func (r *run) cached(ctx context.Context, spec backbone.Spec, cut backbone.Cut, reqs []backbone.Request, label string) (*backbone.Cache, error) {
-	id := spec.SHA256() + "/" + cut.Name // two user files of one backbone are two models
-	cache, ok := r.caches[id]
-	if !ok {
-		var err error
-		if cache, err = backbone.OpenCache(r.opt.CacheDir, spec, cut); err != nil {
+// partCaches makes sure every vector of reqs is cached for each part and
+// returns the parts' caches in order. Every cut the plan's trials take of a
+// backbone is extracted in the same pass (see cachedCuts), so that a sweep
+// over depths runs each backbone once per photo.
+func (r *run) partCaches(ctx context.Context, parts []Part, reqs []backbone.Request, label string) ([]*backbone.Cache, error) {
+	out := make([]*backbone.Cache, len(parts))
+	for i, part := range parts {
+		if out[i] != nil {
+			continue
+		}
+		cuts := r.plan.cutsOf(part.Spec, part.Cut)
+		caches, err := r.cachedCuts(ctx, part.Spec, cuts, reqs, label)
+		if err != nil {
 			return nil, err
 		}
-		r.caches[id] = cache
-	} else if err := cache.Refresh(); err != nil { // what other workers added meanwhile
+		for j, other := range parts {
+			for k, c := range cuts {
+				if other.Spec.SHA256() == part.Spec.SHA256() && other.Cut.Name == c.Name {
+					out[j] = caches[k]
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// cutsOf is cut and, after it, every other cut of spec that a trial of the
+// plan takes, in the order of the trials.
+func (p *Plan) cutsOf(spec backbone.Spec, cut backbone.Cut) []backbone.Cut {
+	out := []backbone.Cut{cut}
+	for _, t := range p.Trials {
+		for _, part := range t.featureParts() {
+			if part.Spec.SHA256() == spec.SHA256() && !slices.ContainsFunc(out, func(c backbone.Cut) bool { return c.Name == part.Cut.Name }) {
+				out = append(out, part.Cut)
+			}
+		}
+	}
+	return out
+}
+
+// cached makes sure every vector of reqs is cached, as partCaches does for
+// a trial's parts (and an adapter's training set).
+func (r *run) cached(ctx context.Context, spec backbone.Spec, cut backbone.Cut, reqs []backbone.Request, label string) (*backbone.Cache, error) {
+	caches, err := r.cachedCuts(ctx, spec, []backbone.Cut{cut}, reqs, label)
+	if err != nil {
 		return nil, err
 	}
-	missing := backbone.Missing(cache, reqs)
-	if len(missing) == 0 {
-		fmt.Fprintf(r.opt.Log, "  %s features: all %d cached (%s)\n", label, len(reqs), spec.Name)
-		return cache, nil
+	return caches[0], nil
+}
+
+// cachedCuts makes sure every vector of reqs is cached for each of cuts,
+// opening the backbone (once for all of them) only when something is
+// missing, so a rerun never loads ONNX Runtime.
+func (r *run) cachedCuts(ctx context.Context, spec backbone.Spec, cuts []backbone.Cut, reqs []backbone.Request, label string) ([]*backbone.Cache, error) {
+	caches := make([]*backbone.Cache, len(cuts))
+	names := make([]string, len(cuts))
+	for i, cut := range cuts {
+		id := spec.SHA256() + "/" + cut.Name // two user files of one backbone are two models
+		cache, ok := r.caches[id]
+		if !ok {
+			var err error
+			if cache, err = backbone.OpenCache(r.opt.CacheDir, spec, cut); err != nil {
+				return nil, err
+			}
+			r.caches[id] = cache
+		} else if err := cache.Refresh(); err != nil { // what other workers added meanwhile
+			return nil, err
+		}
+		caches[i], names[i] = cache, cut.Name
 	}
+	what := spec.Name
+	if len(cuts) > 1 {
+		what += ": " + strings.Join(names, ", ")
+	}
+	missing := backbone.MissingAny(caches, reqs)
+	if len(missing) == 0 {
+		fmt.Fprintf(r.opt.Log, "  %s features: all %d cached (%s)\n", label, len(reqs), what)
+		return caches, nil
+	}
+	id := spec.SHA256() + "/" + strings.Join(names, "+")
 	model, ok := r.models[id]
 	if !ok {
 		var err error
-		if model, err = backbone.Open(ctx, r.opt.CacheDir, spec, cut.Name, r.opt.Threads); err != nil {
+		if model, err = backbone.OpenCuts(ctx, r.opt.CacheDir, spec, cuts, r.opt.Threads); err != nil {
 			return nil, err
 		}
 		r.models[id] = model
 	}
-	fmt.Fprintf(r.opt.Log, "  %s extracting features: %d of %s not cached (%s)\n", label, len(missing), english.Count(len(reqs), "image"), spec.Name)
+	fmt.Fprintf(r.opt.Log, "  %s extracting features: %d of %s not cached (%s)\n", label, len(missing), english.Count(len(reqs), "image"), what)
 	start := time.Now()
 	last := time.Time{}
-	n, err := backbone.Extract(ctx, model, cache, missing, r.opt.Batch, func(done, total int) {
+	n, err := backbone.ExtractCuts(ctx, model, caches, missing, r.opt.Batch, func(done, total int) {
 		if time.Since(last) < 2*time.Second && done < total {
 			return
 		}
@@ -83,7 +140,7 @@ func (r *run) cached(ctx context.Context, spec backbone.Spec, cut backbone.Cut, 
 			label, done, total, float64(done)/el.Seconds(), roundDuration(left))
 	})
 	r.sum.FeaturesComputed += n
-	return cache, err
+	return caches, err
 }
 
 // sets are a trial's feature matrices.

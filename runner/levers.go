@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/dogrun/dogrun/backbone"
 	"github.com/dogrun/dogrun/dataset"
@@ -19,16 +20,23 @@ type Part struct {
 	Cut  backbone.Cut
 }
 
-// ResolveBackbones resolves backbone.name (one part, as ResolveBackbone) or
-// each of backbone.names at its default cut.
-func ResolveBackbones(exp *schemas.Experiment, b schemas.Backbone) ([]Part, error) {
+// ResolveBackbones resolves a trial's backbone.name (one part, as
+// ResolveBackbone) or each entry of backbone.names (name, at its default
+// cut, or name:cut), an inner map pooled as features.pool says.
+func ResolveBackbones(exp *schemas.Experiment, cfg schemas.Experiment) ([]Part, error) {
+	b := cfg.Backbone
 	if len(b.Names) == 0 {
 		spec, cut, err := ResolveBackbone(exp, b)
+		if err != nil {
+			return nil, err
+		}
+		cut, err = poolCut(exp, cut, cfg.Features)
 		return []Part{{spec, cut}}, err
 	}
 	parts := make([]Part, len(b.Names))
-	for i, name := range b.Names {
+	for i, entry := range b.Names {
 		field := fmt.Sprintf("backbone.names[%d]", i)
+		name, cutName, _ := strings.Cut(entry, ":")
 		spec, err := backbone.Lookup(name)
 		if err != nil {
 			return nil, exp.ErrorAt(field, err.Error())
@@ -36,13 +44,26 @@ func ResolveBackbones(exp *schemas.Experiment, b schemas.Backbone) ([]Part, erro
 		if spec.NeedsFile() || spec.Name == backbone.UserONNX {
 			return nil, exp.ErrorAt(field, name+" needs a file of your own; backbone.names takes backbones dogrun fetches")
 		}
-		cut, err := spec.Cut("")
+		cut, err := spec.Cut(cutName)
 		if err != nil {
 			return nil, exp.ErrorAt(field, err.Error())
+		}
+		if cut, err = poolCut(exp, cut, cfg.Features); err != nil {
+			return nil, err
 		}
 		parts[i] = Part{spec, cut}
 	}
 	return parts, nil
+}
+
+// poolCut is the cut as a trial's features: an inner map pooled by
+// features.pool and gem_p, a vector cut as it is.
+func poolCut(exp *schemas.Experiment, cut backbone.Cut, f schemas.Features) (backbone.Cut, error) {
+	pooled, err := cut.Pooled(f.Pool, f.GeMP)
+	if err != nil {
+		return cut, exp.ErrorAt("features.pool", err.Error())
+	}
+	return pooled, nil
 }
 
 // backboneID is the backbone part of a trial's identity: the file's sha256
@@ -182,19 +203,18 @@ func (p *Plan) drawSplits() []dataset.Split {
 	return out
 }
 
-// trialSets makes sure every backbone's vectors are cached and builds the
-// trial's matrices. The first part's cache is returned for callers that read
-// single-backbone features directly.
+// trialSets makes sure every part's vectors are cached, builds the trial's
+// matrices and whitens them (features.whiten). The first part's cache is
+// returned for callers that read single-backbone features directly.
 func (r *run) trialSets(ctx context.Context, t Trial, units dataset.UnitSplit, label string) (sets, *backbone.Cache, error) {
-	caches := make([]*backbone.Cache, len(t.Parts))
-	for i, part := range t.featureParts() {
-		c, err := r.features(ctx, part.Spec, part.Cut, augmentOf(t.Config), units, label, t.Config.Features.TTA)
-		if err != nil {
-			return sets{}, nil, err
-		}
-		caches[i] = c
+	caches, err := r.partCaches(ctx, t.featureParts(), requests(r.plan, units, augmentOf(t.Config), t.Config.Features.TTA), label)
+	if err != nil {
+		return sets{}, nil, err
 	}
 	s, err := buildSets(r.plan, t, caches, units)
+	if err == nil && t.Config.Features.Whiten.PCA > 0 {
+		s, err = r.whiten(ctx, t, s, units, label)
+	}
 	return s, caches[0], err
 }
 

@@ -179,13 +179,16 @@ func newPlan(exp *schemas.Experiment, photos string, log io.Writer) (*Plan, erro
 // adapter, its split and its identity. Its Index is the caller's to set.
 func (p *Plan) trial(t schemas.Trial, fold int) (Trial, error) {
 	exp := p.Experiment
-	parts, err := ResolveBackbones(exp, t.Config.Backbone)
+	parts, err := ResolveBackbones(exp, t.Config)
 	if err != nil {
 		return Trial{}, err
 	}
 	spec, cut := parts[0].Spec, parts[0].Cut
 	ad, err := p.planAdapter(exp, t.Config.Backbone, parts)
 	if err != nil {
+		return Trial{}, err
+	}
+	if err := p.checkWhiten(exp, t.Config); err != nil {
 		return Trial{}, err
 	}
 	tr := Trial{Trial: t, Backbone: spec, Cut: cut, Parts: parts, Adapter: ad, Fold: fold}

@@ -71,7 +71,10 @@ func NewPredictor(ctx context.Context, st *results.Store, exp results.Experiment
 		file = e
 		cfg.Backbone.File = e.Backbone.File
 	}
-	parts, err := ResolveBackbones(file, cfg.Backbone)
+	if cfg.Features.Whiten.PCA > 0 {
+		return nil, fmt.Errorf("trial %s whitens its features (features.whiten); predicting with such a trial is not supported yet", t.Hash[:12])
+	}
+	parts, err := ResolveBackbones(file, cfg)
 	if err != nil {
 		return nil, err
 	}

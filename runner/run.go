@@ -22,6 +22,7 @@ import (
 	"github.com/dogrun/dogrun/results"
 	"github.com/dogrun/dogrun/schemas"
 	"github.com/dogrun/dogrun/train"
+	"github.com/dogrun/dogrun/whiten"
 )
 
 // Options are the places and knobs of a run.
@@ -189,6 +190,8 @@ type run struct {
 	caches   map[string]*backbone.Cache
 	// adapters are the trained adapters of this run's trials, by key.
 	adapters map[string]*adapter.Adapter
+	// whitenings are the fitted whitenings of this run's trials (see whitening).
+	whitenings map[string]*whiten.PCA
 	// prep is held while a trial prepares its rows (see prepare).
 	prep    sync.Mutex
 	sum     Summary

@@ -101,6 +101,13 @@ func TestDecodeErrors(t *testing.T) {
 		{"seeds_dup.yaml", []*Error{
 			{Line: 4, Column: 15, Field: "seeds[2]", Msg: "duplicate value 1 (same as [0])"},
 		}},
+		{"bad_features.yaml", []*Error{
+			{Line: 3, Column: 35, Field: "backbone.names[1]", Msg: `"vggface2-mobilenet:" is not a backbone name or name:cut`},
+			{Line: 4, Column: 57, Field: "features.gem_p", Msg: "is the exponent of pool: gem"},
+			{Line: 4, Column: 75, Field: "features.block_weights", Msg: "validation weighs unit-length blocks: it needs normalize: l2 (standardize would undo the weights)"},
+			{Line: 4, Column: 87, Field: "features.whiten.pca", Msg: "is required with fit_on: how many principal axes to keep"},
+			{Line: 5, Column: 16, Field: "head.hidden", Msg: "a prototype head has no layers: it compares each photo with every dog's mean training row"},
+		}},
 		{"seeds_type.yaml", []*Error{
 			{Line: 6, Column: 5, Field: "seeds[1]", Msg: "expected an integer, got float 0.5"},
 		}},

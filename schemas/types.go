@@ -93,7 +93,7 @@ type Backbone struct {
 	Output    string     `yaml:"output,omitempty" json:"output,omitempty" doc:"For name: onnx: the graph output, [batch, dim], used as features; may be left out when the model has one output."`
 
 	// Zero value: the single backbone of name, as before.
-	Names []string `yaml:"names,omitempty" json:"names,omitempty" dogrun:"unique" doc:"Several backbones whose features are concatenated, in this order, each at its default cut and cached on its own, e.g. [mobilefacenet, vggface2-mobilenet]; instead of name."`
+	Names []string `yaml:"names,omitempty" json:"names,omitempty" dogrun:"unique" doc:"Several feature blocks concatenated in this order, each cached on its own: a backbone at its default cut (mobilefacenet), or name:cut for another of its outputs, such as an inner layer's map pooled by features.pool (vggface2-mobilenet:conv_pw_11; dogrun backbones lists them), e.g. [mobilefacenet, vggface2-mobilenet, vggface2-mobilenet:conv_pw_11]; instead of name."`
 
 	// Unset means all, as before: experiments without it keep their trial hashes.
 	Freeze Freeze `yaml:"freeze,omitempty" json:"freeze,omitempty" dogrun:"pattern=^(all|0|[+-]?[1-9][0-9]{0,5})$" doc:"Freeze depth, counted as the original Keras scripts' nb_freeze counts it, over the backbone's Keras layers up to the cut (every layer counted, activations and batch norms included): all (the default) trains no backbone layer; N > 0 freezes the first N layers, -N all but the last N, 0 none. The frozen part runs on ONNX Runtime and is cached; the rest trains in GoMLX with the head. Only Keras backbones (mobilenetv2-imagenet, inceptionv3), and only layers GoMLX's pure-Go backend can differentiate: dogrun validate lists the depths that work and estimates the cost."`
@@ -106,7 +106,7 @@ type Head struct {
 	Activation string  `yaml:"activation" json:"activation" dogrun:"enum=relu|gelu|tanh|sigmoid|swish,default=relu" doc:"Activation of the hidden layers."`
 
 	// Empty means dense, so existing trial hashes stay.
-	Type string `yaml:"type,omitempty" json:"type,omitempty" dogrun:"enum=dense|cosine" doc:"Output layer: dense (x·W + b, the default) or cosine (a cosine-softmax: the scaled cosine between the input and each class's weight vector, both normalised, with a learned scale)."`
+	Type string `yaml:"type,omitempty" json:"type,omitempty" dogrun:"enum=dense|cosine|prototype|cosine+prototype" doc:"Output layer: dense (x·W + b, the default); cosine (a cosine-softmax: the scaled cosine between the input and each class's weight vector, both normalised, with a learned scale); prototype (nothing trained: the scaled cosine to each dog's mean training row, the scale chosen on validation); or cosine+prototype (the mean of the two heads' probabilities)."`
 }
 
 // Augmentation describes random transforms applied to training photos.
@@ -125,8 +125,20 @@ type Augmentation struct {
 // Features says what is done to backbone features before the head. Zero
 // values (absent) mean raw features, so existing trial hashes stay.
 type Features struct {
-	Normalize string `yaml:"normalize,omitempty" json:"normalize,omitempty" dogrun:"enum=none|l2|standardize|l2+standardize" doc:"none; l2 (each backbone's vector scaled to length 1); standardize (each dimension to mean 0, variance 1 over the training rows); or l2 then standardize. Fitted on training rows only and kept in the checkpoint."`
-	TTA       string `yaml:"tta,omitempty" json:"tta,omitempty" dogrun:"enum=none|flip|crops|flip+crops" doc:"Test-time augmentation: a photo's features are the mean over the photo and its mirror image (flip), four corner crops at zoom 1.1 (crops), or all six (flip+crops). Applied to every photo (train, validation and test) alike; augmented training views stay single."`
+	Normalize string  `yaml:"normalize,omitempty" json:"normalize,omitempty" dogrun:"enum=none|l2|standardize|l2+standardize" doc:"none; l2 (each backbone's vector scaled to length 1); standardize (each dimension to mean 0, variance 1 over the training rows); or l2 then standardize. Fitted on training rows only and kept in the checkpoint."`
+	TTA       string  `yaml:"tta,omitempty" json:"tta,omitempty" dogrun:"enum=none|flip|crops|flip+crops" doc:"Test-time augmentation: a photo's features are the mean over the photo and its mirror image (flip), four corner crops at zoom 1.1 (crops), or all six (flip+crops). Applied to every photo (train, validation and test) alike; augmented training views stay single."`
+	Pool      string  `yaml:"pool,omitempty" json:"pool,omitempty" dogrun:"enum=avg|gem" doc:"How an inner layer's map (a cut dogrun backbones lists as a map) becomes a vector, per channel: avg (the mean over positions, the default) or gem (the generalised mean (mean of x^p)^(1/p), which leans toward the strongest positions). Cuts that are vectors already are used as they are."`
+	GeMP      float64 `yaml:"gem_p,omitempty" json:"gem_p,omitempty" dogrun:"min=0,max=16" doc:"With pool: gem, the exponent p, from 1 (the mean) to 16 (near the maximum); absent means 3."`
+	// Absent means equal weights, so existing trial hashes stay.
+	BlockWeights string `yaml:"block_weights,omitempty" json:"block_weights,omitempty" dogrun:"enum=equal|validation" doc:"With several blocks (backbone.names) and normalize: l2: equal (each unit-length block counts alike, the default) or validation (each block's weight, from 0 to 2, chosen per trial by the accuracy of the nearest dog mean on the validation photos, one block at a time)."`
+	Whiten       Whiten `yaml:"whiten,omitempty" json:"whiten,omitempty" doc:"PCA whitening fitted on dogs the experiment never uses, applied to every photo before the head: each block to unit length, concatenated, projected on the fit's principal axes, each divided by its standard deviation, so that the directions in which all dog faces vary most (light, pose) stop drowning the rest. Absent: no whitening."`
+}
+
+// Whiten fits PCA whitening on photos of other dogs. Zero values (absent)
+// mean none, so existing trial hashes stay.
+type Whiten struct {
+	PCA   int    `yaml:"pca,omitempty" json:"pca,omitempty" dogrun:"min=0,max=100000" doc:"Principal axes kept, at most: features narrower than this, or varying along fewer axes over the fitting photos, keep those they have; 0 does not whiten."`
+	FitOn string `yaml:"fit_on,omitempty" json:"fit_on,omitempty" dogrun:"enum=pool" doc:"Whose photos the whitening is fitted on: pool (the default), the folder's dogs with 2 to dataset.min_images_per_class - 1 photos, which the experiment never uses; every trial checks that none of its dogs (folder) or photos (sha256) is among them."`
 }
 
 // Train holds the optimiser settings.

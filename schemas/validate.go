@@ -50,6 +50,7 @@ func validateBase(e *Experiment) []problem {
 		ps = append(ps, problem{"train.weight_decay", fmt.Sprintf("%s needs optimizer adam or adamw, not sgd", formatValue(t.WeightDecay))})
 	}
 	ps = append(ps, backboneProblems(e.Backbone)...)
+	ps = append(ps, featureProblems(e.Features, e.Head)...)
 	ps = append(ps, searchProblems(e)...)
 	ps = append(ps, settleProblems(e)...)
 	// A draw per seed is one holdout split per seed; folds and the leaky
@@ -228,7 +229,39 @@ func backboneProblems(b Backbone) []problem {
 	case b.Name != "":
 		return []problem{{"backbone.names", "cannot be combined with backbone.name: give one backbone as name or several as names"}}
 	case b.Cut != "" || b.File != "":
-		return []problem{{"backbone.names", "takes each backbone at its default cut without a file; cut and file are for backbone.name"}}
+		return []problem{{"backbone.names", "takes each backbone without a file, as name or name:cut; cut and file are for backbone.name"}}
+	}
+	for i, n := range b.Names {
+		name, cut, ok := strings.Cut(n, ":")
+		if name == "" || ok && (cut == "" || strings.Contains(cut, ":")) {
+			return []problem{{fmt.Sprintf("backbone.names[%d]", i), fmt.Sprintf("%q is not a backbone name or name:cut", n)}}
+		}
 	}
 	return nil
+}
+
+// featureProblems checks the feature settings that only work together.
+func featureProblems(f Features, h Head) []problem {
+	var ps []problem
+	switch {
+	case f.GeMP != 0 && f.Pool != "gem":
+		ps = append(ps, problem{"features.gem_p", "is the exponent of pool: gem"})
+	case f.GeMP != 0 && f.GeMP < 1:
+		ps = append(ps, problem{"features.gem_p", formatValue(f.GeMP) + " is below 1 (1 is the mean; larger leans toward the maximum)"})
+	}
+	if f.BlockWeights == "validation" {
+		switch {
+		case f.Normalize != "l2":
+			ps = append(ps, problem{"features.block_weights", "validation weighs unit-length blocks: it needs normalize: l2 (standardize would undo the weights)"})
+		case f.Whiten.PCA > 0:
+			ps = append(ps, problem{"features.block_weights", "validation cannot be combined with whiten: whitening undoes a block's weight"})
+		}
+	}
+	if f.Whiten.FitOn != "" && f.Whiten.PCA == 0 {
+		ps = append(ps, problem{"features.whiten.pca", "is required with fit_on: how many principal axes to keep"})
+	}
+	if h.Type == "prototype" && len(h.Hidden) > 0 {
+		ps = append(ps, problem{"head.hidden", "a prototype head has no layers: it compares each photo with every dog's mean training row"})
+	}
+	return ps
 }

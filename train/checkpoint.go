@@ -44,8 +44,13 @@ func (h *Head) Save(dir string) error {
 	sort.Strings(names)
 	shapes := map[string][]int{}
 	if h.net != nil {
-		for _, t := range h.net.tensors {
-			shapes[t.name] = t.shape
+		for _, n := range []*net{h.net, h.proto} {
+			if n == nil {
+				continue
+			}
+			for _, t := range n.tensors {
+				shapes[t.name] = t.shape
+			}
 		}
 	} else {
 		shapes = h.graph.shapes()
@@ -129,18 +134,31 @@ func Load(dir string) (*Head, error) {
 	if h.net, err = newNet(m.Config, m.Dim, m.Classes); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	nets := []*net{h.net}
+	if m.Config.Type == CosinePrototype {
+		if h.proto, err = newNetScoped(Config{Type: "cosine"}, m.Dim, m.Classes, prototypeScope); err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		nets = append(nets, h.proto)
+	}
 	shapes := map[string][]int{}
 	for _, v := range m.Variables {
 		shapes[v.Name] = v.Shape
 	}
-	if len(shapes) != len(h.net.tensors) {
-		return nil, fmt.Errorf("%s: head.json lists %d variables, its config makes %d", dir, len(shapes), len(h.net.tensors))
+	made := 0
+	for _, n := range nets {
+		made += len(n.tensors)
 	}
-	for _, t := range h.net.tensors {
-		if shape, ok := shapes[t.name]; !ok || !slices.Equal(shape, t.shape) {
-			return nil, fmt.Errorf("%s: head.json has no variable %s of shape %v", dir, t.name, t.shape)
+	if len(shapes) != made {
+		return nil, fmt.Errorf("%s: head.json lists %d variables, its config makes %d", dir, len(shapes), made)
+	}
+	for _, n := range nets {
+		for _, t := range n.tensors {
+			if shape, ok := shapes[t.name]; !ok || !slices.Equal(shape, t.shape) {
+				return nil, fmt.Errorf("%s: head.json has no variable %s of shape %v", dir, t.name, t.shape)
+			}
+			copy(n.params[t.off:], w[t.name])
 		}
-		copy(h.net.params[t.off:], w[t.name])
 	}
 	return h, nil
 }

@@ -12,10 +12,12 @@ import (
 // first layer, fitted on the training rows only and saved in the checkpoint,
 // so a loaded head treats new photos exactly as it treated its test photos.
 type prep struct {
-	Blocks []int     `json:"blocks,omitempty"` // lengths of the concatenated backbones' vectors; nil: one block
-	L2     bool      `json:"l2,omitempty"`     // scale each block to unit length
-	Mean   []float32 `json:"mean,omitempty"`   // standardisation: (x - Mean) / Std per dimension, after L2
-	Std    []float32 `json:"std,omitempty"`
+	Blocks []int `json:"blocks,omitempty"` // lengths of the concatenated backbones' vectors; nil: one block
+	L2     bool  `json:"l2,omitempty"`     // scale each block to unit length
+	// Weights multiply each block after L2 (Config.BlockWeights); nil: 1 each.
+	Weights []float32 `json:"weights,omitempty"`
+	Mean    []float32 `json:"mean,omitempty"` // standardisation: (x - Mean) / Std per dimension, after L2
+	Std     []float32 `json:"std,omitempty"`
 }
 
 // fitPrep fits the preprocessing named by normalize ("", none, l2,
@@ -73,8 +75,13 @@ func (p *prep) apply(x []float32, dim int) []float32 {
 		row := out[r : r+dim]
 		if p.L2 {
 			start := 0
-			for _, b := range blocks {
+			for i, b := range blocks {
 				UnitLength(row[start : start+b])
+				if p.Weights != nil {
+					for j := start; j < start+b; j++ {
+						row[j] *= p.Weights[i]
+					}
+				}
 				start += b
 			}
 		}
@@ -101,6 +108,9 @@ func (p *prep) graph(x *Node) *Node {
 		start := 0
 		for i, b := range blocks {
 			parts[i] = L2Normalize(Slice(x, AxisRange(), AxisRange(start, start+b)), -1)
+			if p.Weights != nil {
+				parts[i] = MulScalar(parts[i], float64(p.Weights[i]))
+			}
 			start += b
 		}
 		x = Concatenate(parts, -1)

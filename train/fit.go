@@ -117,20 +117,39 @@ func newRows(trainSet, valSet Data) *rows {
 	return &rows{train: trainSet, val: valSet, prepared: map[string]*prepared{}}
 }
 
-// prepare is the rows as normalize preprocesses them.
-func (r *rows) prepare(normalize string) *prepared {
+// prepare is the rows as cfg's normalize and block weights preprocess them.
+func (r *rows) prepare(cfg Config) *prepared {
+	key := cfg.Normalize + "\x00" + cfg.BlockWeights
 	r.mu.Lock()
-	p, ok := r.prepared[normalize]
+	p, ok := r.prepared[key]
 	if !ok {
 		p = &prepared{}
-		r.prepared[normalize] = p
+		r.prepared[key] = p
 	}
 	r.mu.Unlock()
 	p.once.Do(func() {
-		p.prep, p.err = fitPrep(normalize, r.train)
-		p.train, p.val = r.train, r.val
-		p.train.X = p.prep.apply(r.train.X, r.train.Dim)
-		p.val.X = p.prep.apply(r.val.X, r.val.Dim)
+		if p.prep, p.err = fitPrep(cfg.Normalize, r.train); p.err != nil {
+			return
+		}
+		apply := func() {
+			p.train, p.val = r.train, r.val
+			p.train.X = p.prep.apply(r.train.X, r.train.Dim)
+			p.val.X = p.prep.apply(r.val.X, r.val.Dim)
+		}
+		apply()
+		switch cfg.BlockWeights {
+		case "", "equal":
+		case "validation":
+			if p.prep == nil || !p.prep.L2 || p.prep.Mean != nil {
+				p.err = fmt.Errorf("head: block weights chosen on validation need normalize l2, not %q", cfg.Normalize)
+				return
+			}
+			if p.prep.Weights, p.err = chooseBlockWeights(p.train, p.val); p.err == nil {
+				apply()
+			}
+		default:
+			p.err = fmt.Errorf("head: unknown block weights %q", cfg.BlockWeights)
+		}
 	})
 	return p
 }
@@ -143,9 +162,21 @@ func fitOne(ctx context.Context, cfg Config, shared *rows, classes int, onEpoch 
 	if cfg.Trunk != nil {
 		return fitGraph(ctx, cfg, trainSet, shared.val, classes, onEpoch)
 	}
-	p := shared.prepare(cfg.Normalize)
+	p := shared.prepare(cfg)
 	if p.err != nil {
 		return nil, Result{}, p.err
+	}
+	h := &Head{Config: cfg, Classes: classes, Dim: trainSet.Dim, prep: p.prep}
+	if cfg.Type == Prototype {
+		n, e, err := newPrototype(p.train, p.val, classes, "/logits/")
+		if err != nil {
+			return nil, Result{}, err
+		}
+		if onEpoch != nil {
+			onEpoch(e)
+		}
+		h.net = n
+		return h, Result{Epochs: []Epoch{e}, BestEpoch: 1, StoppedEpoch: 1}, nil
 	}
 	t, err := newNative(cfg, p, classes)
 	if err != nil {
@@ -155,12 +186,35 @@ func fitOne(ctx context.Context, cfg Config, shared *rows, classes int, onEpoch 
 	if err != nil {
 		return nil, res, err
 	}
-	return &Head{Config: cfg, Classes: classes, Dim: trainSet.Dim, prep: p.prep, net: t.net}, res, nil
+	h.net = t.net
+	if cfg.Type == CosinePrototype {
+		// The averaged head is what is kept and tested: its record closes
+		// the epochs and is the best one.
+		if h.proto, _, err = newPrototype(p.train, p.val, classes, prototypeScope); err != nil {
+			return nil, res, err
+		}
+		e, err := averaged(h, p.train, p.val, res.StoppedEpoch+1)
+		if err != nil {
+			return nil, res, err
+		}
+		if onEpoch != nil {
+			onEpoch(e)
+		}
+		res.Epochs = append(res.Epochs, e)
+		res.BestEpoch, res.StoppedEpoch = e.Epoch, e.Epoch
+	}
+	return h, res, nil
 }
 
 func checkFit(cfg Config, trainSet, valSet Data, classes int) error {
 	if trainSet.Rows() == 0 {
 		return errors.New("head: empty training set")
+	}
+	if cfg.Trunk != nil && (cfg.Type == Prototype || cfg.Type == CosinePrototype) {
+		return fmt.Errorf("head: a %s head works on cached features; it cannot train backbone layers", cfg.Type)
+	}
+	if cfg.Type == Prototype && len(cfg.Hidden) > 0 {
+		return fmt.Errorf("head: a prototype head has no hidden layers, got %v", cfg.Hidden)
 	}
 	if cfg.BatchSize < 1 || cfg.Epochs < 1 {
 		return fmt.Errorf("head: batch size %d and epochs %d must be positive", cfg.BatchSize, cfg.Epochs)

@@ -51,13 +51,18 @@ func nativeGraph(h *Head) (*graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range h.net.tensors {
-		value := tensors.FromFlatDataAndDimensions(append([]float32(nil), h.net.params[t.off:t.off+t.size()]...), t.shape...)
-		if len(t.shape) == 0 {
-			value = tensors.FromValue(h.net.params[t.off])
+	for _, n := range []*net{h.net, h.proto} {
+		if n == nil {
+			continue
 		}
-		scope, name := path.Split(t.name)
-		g.ctx.InAbsPath(strings.TrimSuffix(scope, "/")).VariableWithValue(name, value)
+		for _, t := range n.tensors {
+			value := tensors.FromFlatDataAndDimensions(append([]float32(nil), n.params[t.off:t.off+t.size()]...), t.shape...)
+			if len(t.shape) == 0 {
+				value = tensors.FromValue(n.params[t.off])
+			}
+			scope, name := path.Split(t.name)
+			g.ctx.InAbsPath(strings.TrimSuffix(scope, "/")).VariableWithValue(name, value)
+		}
 	}
 	return g, nil
 }
@@ -93,8 +98,13 @@ func (h *Head) logits(ctx *mlctx.Context, x *Node) *Node {
 		x = act(x)
 		x = layers.DropoutStatic(ctx, x, h.Config.Dropout)
 	}
-	if h.Config.Type == "cosine" {
+	switch h.Config.Type {
+	case "cosine", Prototype:
 		return cosine(ctx.In("logits"), x, h.Classes)
+	case CosinePrototype:
+		// The mean of the two layers' probabilities, as logits.
+		p := Add(Softmax(cosine(ctx.In("logits"), x, h.Classes)), Softmax(cosine(ctx.In("prototype"), x, h.Classes)))
+		return Log(MulScalar(p, 0.5))
 	}
 	return Dense(ctx.In("logits"), x, h.Classes)
 }

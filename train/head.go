@@ -18,9 +18,13 @@ type Config struct {
 	Hidden     []int
 	Dropout    float64
 	Activation string // relu, gelu, tanh, sigmoid, swish
-	Type       string // output layer: dense ("" too) or cosine
+	Type       string // output layer: dense ("" too), cosine, Prototype or CosinePrototype
 	Normalize  string // feature preprocessing fitted on the training rows: "", none, l2, standardize, l2+standardize
-	Mix        bool   // each epoch trains on one row per Data.Source, drawn anew, instead of all rows
+	// BlockWeights "validation" weighs each unit-length block (Data.Blocks)
+	// by the weight whose nearest-class-mean accuracy on the validation
+	// rows is best (chooseBlockWeights); "" or "equal" leaves them alike.
+	BlockWeights string `json:",omitempty"`
+	Mix          bool   // each epoch trains on one row per Data.Source, drawn anew, instead of all rows
 	// Trunk, when set, are trainable backbone layers between the cached
 	// features and the head (backbone.freeze); rows are its input.
 	Trunk *trunk.Spec `json:",omitempty"`
@@ -83,6 +87,7 @@ type Head struct {
 
 	prep  *prep  // nil: rows go in as they are
 	net   *net   // a head without a trunk: its weights, run natively
+	proto *net   // a cosine+prototype head's prototype layer; nil otherwise
 	graph *graph // a head with a trunk: its GoMLX model
 }
 
@@ -134,33 +139,58 @@ func (h *Head) Predict(d Data) ([][]float32, error) {
 	if h.net == nil {
 		return h.graph.predictRows(h, d)
 	}
-	out, err := h.Logits(d)
-	for _, row := range out {
-		Probabilities(row)
+	return h.predictPrepared(Data{X: h.prep.apply(d.X, h.Dim), Dim: h.Dim})
+}
+
+// predictPrepared is Predict on rows already preprocessed; a
+// cosine+prototype head averages its two layers' probabilities.
+func (h *Head) predictPrepared(d Data) ([][]float32, error) {
+	out := probabilities(h.net, d)
+	if h.proto != nil {
+		for r, p := range probabilities(h.proto, d) {
+			for c, v := range p {
+				out[r][c] = (out[r][c] + v) / 2
+			}
+		}
 	}
-	return out, err
+	return out, nil
 }
 
 // Logits returns the head's outputs before softmax for every row of d, for
-// open-set scores that keep their scale (openset.MaxLogit, openset.Energy).
-// A head with trainable backbone layers runs on GoMLX, whose compiled model
-// gives probabilities only.
+// open-set scores that keep their scale (openset.MaxLogit, openset.Energy);
+// a cosine+prototype head's are its cosine layer's, as only its
+// probabilities average the two. A head with trainable backbone layers runs
+// on GoMLX, whose compiled model gives probabilities only.
 func (h *Head) Logits(d Data) ([][]float32, error) {
 	if h.net == nil {
 		return nil, errors.New("train: logits of a head with trainable backbone layers (backbone.freeze) are not available")
 	}
-	n := d.Rows()
-	out := make([][]float32, n)
-	w := newWork(h.net, max(1, min(evalRows, n)))
-	for start := 0; start < n; start += w.rows {
-		rows := min(w.rows, n-start)
-		copy(w.in[0], h.prep.apply(d.X[start*h.Dim:(start+rows)*h.Dim], h.Dim))
-		logits := h.net.forward(h.net.params, w, rows, nil)
+	return logits(h.net, Data{X: h.prep.apply(d.X, h.Dim), Dim: h.Dim}), nil
+}
+
+// probabilities are the class probabilities of n for each row of d.
+func probabilities(n *net, d Data) [][]float32 {
+	out := logits(n, d)
+	for _, row := range out {
+		Probabilities(row)
+	}
+	return out
+}
+
+// logits are n's outputs before softmax for each row of d.
+func logits(n *net, d Data) [][]float32 {
+	rowsN, classes := d.Rows(), n.dims[n.layers()]
+	out := make([][]float32, rowsN)
+	w := newWork(n, max(1, min(evalRows, rowsN)))
+	for start := 0; start < rowsN; start += w.rows {
+		rows := min(w.rows, rowsN-start)
+		copy(w.in[0], d.X[start*d.Dim:(start+rows)*d.Dim])
+		outs := n.forward(n.params, w, rows, nil)
 		for r := 0; r < rows; r++ {
-			out[start+r] = append([]float32(nil), logits[r*h.Classes:(r+1)*h.Classes]...)
+			out[start+r] = append([]float32(nil), outs[r*classes:(r+1)*classes]...)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // weights copies every trained weight by its variable name.
@@ -169,8 +199,13 @@ func (h *Head) weights() (map[string][]float32, error) {
 		return h.graph.weights()
 	}
 	out := map[string][]float32{}
-	for _, t := range h.net.tensors {
-		out[t.name] = append([]float32(nil), h.net.params[t.off:t.off+t.size()]...)
+	for _, n := range []*net{h.net, h.proto} {
+		if n == nil {
+			continue
+		}
+		for _, t := range n.tensors {
+			out[t.name] = append([]float32(nil), n.params[t.off:t.off+t.size()]...)
+		}
 	}
 	return out, nil
 }

@@ -37,18 +37,33 @@ func (t tensor) size() int {
 	return n
 }
 
-// newNet lays out the weights of cfg's head, all zero.
+// newNet lays out the weights of cfg's head, all zero. A prototype head is
+// a cosine output layer (see Prototype); a cosine+prototype head's net is
+// its trained cosine part.
 func newNet(cfg Config, dim, classes int) (*net, error) {
+	return newNetScoped(cfg, dim, classes, "/logits/")
+}
+
+// newNetScoped is newNet with the output layer's variables under outScope.
+func newNetScoped(cfg Config, dim, classes int, outScope string) (*net, error) {
 	act, err := activationOf(cfg.Activation)
 	if err != nil {
 		return nil, err
 	}
+	cosine := false
 	switch cfg.Type {
-	case "", "dense", "cosine":
+	case "", "dense":
+	case "cosine", CosinePrototype:
+		cosine = true
+	case Prototype:
+		if len(cfg.Hidden) > 0 {
+			return nil, fmt.Errorf("head: a prototype head has no hidden layers, got %v", cfg.Hidden)
+		}
+		cosine = true
 	default:
 		return nil, fmt.Errorf("head: unknown type %q", cfg.Type)
 	}
-	n := &net{dims: append(append([]int{dim}, cfg.Hidden...), classes), cosine: cfg.Type == "cosine",
+	n := &net{dims: append(append([]int{dim}, cfg.Hidden...), classes), cosine: cosine,
 		dropout: float32(cfg.Dropout), act: act}
 	add := func(name string, shape ...int) int {
 		t := tensor{name: name, shape: shape, off: len(n.params)}
@@ -57,12 +72,12 @@ func newNet(cfg Config, dim, classes int) (*net, error) {
 		return t.off
 	}
 	for l := 0; l+1 < len(n.dims); l++ {
-		scope := "/logits/"
+		scope := outScope
 		if l < len(cfg.Hidden) {
 			scope = fmt.Sprintf("/dense_%d/", l)
 		}
 		n.w = append(n.w, add(scope+"weights", n.dims[l], n.dims[l+1]))
-		if n.cosine && scope == "/logits/" {
+		if n.cosine && scope == outScope {
 			n.b = append(n.b, add(scope+"log_scale"))
 		} else {
 			n.b = append(n.b, add(scope+"biases", n.dims[l+1]))

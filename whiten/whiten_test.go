@@ -3,8 +3,12 @@ package whiten
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestFitPCAByHand whitens four points on the axes: variance 2 along x and
@@ -124,5 +128,72 @@ func TestFitPCARefuses(t *testing.T) {
 	p, _ := FitPCA(line, 3, 1)
 	if _, err := p.Apply([]float32{1, 2}); err == nil {
 		t.Error("Apply of a short row: no error")
+	}
+}
+
+// TestFitPCAUpToStopsAtTheRank: rows of 4 values that vary along 2 axes
+// only (the last two values copy the first two, scaled). FitPCA refuses to
+// keep 3 axes; FitPCAUpTo keeps the 2 there are, and no more than the rows
+// allow.
+func TestFitPCAUpToStopsAtTheRank(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const n = 50
+	x := make([]float32, 0, 4*n)
+	for range n {
+		a, b := float32(r.NormFloat64()), float32(r.NormFloat64())
+		x = append(x, a, b, 2*a, -b)
+	}
+	if _, err := FitPCA(x, 4, 3); err == nil || !strings.Contains(err.Error(), "only 2 of the 4 axes") {
+		t.Errorf("FitPCA keeping 3 of rank 2: %v", err)
+	}
+	p, err := FitPCAUpTo(x, 4, 3)
+	if err != nil || p.Keep() != 2 || len(p.W) != 2*4 {
+		t.Fatalf("FitPCAUpTo: %v axes, %d weights, %v; want the 2 there are", p.Keep(), len(p.W), err)
+	}
+	w, _ := p.Apply(x)
+	for k := range 2 {
+		var ss float64
+		for i := range n {
+			ss += float64(w[i*2+k]) * float64(w[i*2+k])
+		}
+		if v := ss / n; math.Abs(v-1) > 1e-3 {
+			t.Errorf("axis %d: variance %g after whitening, want 1", k, v)
+		}
+	}
+	few, err := FitPCAUpTo(x[:3*4], 4, 3)
+	if err != nil || few.Keep() != 2 {
+		t.Errorf("3 rows: %v axes, %v; want 2 (fewer than the rows)", few, err)
+	}
+}
+
+// TestSaveLoad: a saved whitening loads as the same transform; a file of
+// the wrong length is refused.
+func TestSaveLoad(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	x := make([]float32, 30*5)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	p, err := FitPCA(x, 5, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "w", "fit.bin")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p, q); diff != "" {
+		t.Errorf("loaded whitening differs (-saved +loaded):\n%s", diff)
+	}
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, b[:len(b)-8], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "bytes") {
+		t.Errorf("a truncated file loaded: %v", err)
 	}
 }

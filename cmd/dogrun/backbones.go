@@ -15,8 +15,8 @@ type backbonesCommand struct{ stdout, stderr io.Writer }
 const backbonesUsage = `Usage: dogrun backbones
 
 Lists the backbones: format and sha256, source, input contract, feature
-outputs (cuts) and licence, and how to name a backbone's metric-learned
-adapter.
+outputs (cuts), inner layers' maps (pooled to features), licence, and how to
+name a backbone's metric-learned adapter.
 
 `
 
@@ -33,8 +33,12 @@ func (c *backbonesCommand) Run(ctx context.Context, args []string) error {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		var cuts []string
+		var cuts, maps []string
 		for _, c := range s.Cuts {
+			if c.Map {
+				maps = append(maps, fmt.Sprintf("%s %d", c.Name, c.Dim))
+				continue
+			}
 			cuts = append(cuts, fmt.Sprintf("%s %d-d", c.Name, c.Dim))
 		}
 		if len(cuts) > 0 {
@@ -46,12 +50,15 @@ func (c *backbonesCommand) Run(ctx context.Context, args []string) error {
 			input, cuts = "as backbone.input_size, layout, channels, mean and scale say", []string{"backbone.output"}
 		}
 		fmt.Fprintf(&b, "%s  (%s, %s)\n", s.Name, s.Format, identity(s))
-		for _, field := range [][2]string{
+		fields := [][2]string{
 			{"source", s.Source.String()},
 			{"input", input},
 			{"cuts", strings.Join(cuts, ", ")},
-			{"licence", s.License},
-		} {
+		}
+		if len(maps) > 0 {
+			fields = append(fields, [2]string{"maps", "(channels; name:map in backbone.names, pooled by features.pool) " + strings.Join(maps, ", ")})
+		}
+		for _, field := range append(fields, [2]string{"licence", s.License}) {
 			b.WriteString(wrap(fmt.Sprintf("  %-9s", field[0]), field[1], width))
 		}
 	}

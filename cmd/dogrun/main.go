@@ -75,6 +75,7 @@ Commands:
   status     show experiments, or the trials of one
   report     write the Markdown and HTML report of an experiment
   compare    statistical verdicts between the values of a sweep axis
+  select     rank the variants by validation accuracy, to choose one
   race       searches against a grid: validation accuracy reached per CPU time
   predict    name the dog in photos with a trained trial, or answer "unknown"
   gradcam    heatmap of where a trained trial looks in a photo
@@ -105,6 +106,7 @@ func commands(stdout, stderr io.Writer) map[string]command {
 		"status":    &statusCommand{stdout: stdout, stderr: stderr},
 		"report":    &reportCommand{stdout: stdout, stderr: stderr},
 		"compare":   &compareCommand{stdout: stdout, stderr: stderr},
+		"select":    &selectCommand{stdout: stdout, stderr: stderr},
 		"race":      &raceCommand{stdout: stdout, stderr: stderr},
 		"predict":   &predictCommand{stdout: stdout, stderr: stderr},
 		"gradcam":   &gradcamCommand{stdout: stdout, stderr: stderr},

@@ -60,7 +60,7 @@ func (c *validateCommand) one(ctx context.Context, file string) error {
 		return err
 	}
 	for _, t := range append(trials, choices...) {
-		if _, err := runner.ResolveBackbones(exp, t.Config.Backbone); err != nil {
+		if _, err := runner.ResolveBackbones(exp, t.Config); err != nil {
 			return err
 		}
 	}

@@ -119,6 +119,14 @@ func (m *Model) Marshal() ([]byte, error) {
 	return b, nil
 }
 
+// Extend appends nodes, initializers and outputs to an encoded GraphProto
+// (a model's field 7), for tools that add to a graph they did not write.
+// The nodes must read only what graph or the new initializers define.
+func Extend(graph []byte, nodes []Node, inits []Tensor, outputs []Value) []byte {
+	g := Graph{Nodes: nodes, Initializers: inits, Outputs: outputs}
+	return append(append([]byte(nil), graph...), g.encode()...)
+}
+
 func (g *Graph) check() error {
 	defined := map[string]bool{"": true} // "" marks an omitted optional input
 	for _, v := range g.Inputs {
