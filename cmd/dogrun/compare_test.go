@@ -221,6 +221,7 @@ func TestDedupe(t *testing.T) {
 // TestRaceMessages: dogrun race's mistakes (status 2, with the usage) and
 // failures (status 1).
 func TestRaceMessages(t *testing.T) {
+	t.Setenv("DOGRUN_RUNS", "/runs") // -runs shows its default in the usage; keep it the same everywhere
 	runs := t.TempDir()
 	st, err := results.Open(filepath.Join(runs, "dogrun.db"))
 	if err != nil {
