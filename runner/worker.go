@@ -30,12 +30,22 @@ func Work(ctx context.Context, targets []string, opt Options) (Summary, error) {
 	opt.wait = true
 	fmt.Fprintf(opt.Log, "worker %s on %s\n", opt.Worker, opt.Store.Path())
 	var total Summary
+	// Stopped between trials (while polling the store or sleeping), a worker
+	// was only waiting: say so, whichever read the stop cut short.
+	waiting := func(err error) error {
+		var in *Interrupted
+		if ctx.Err() == nil || errors.As(err, &in) {
+			return err
+		}
+		return &Interrupted{Msg: fmt.Sprintf("interrupted while waiting for work (%s in this run); nothing was lost",
+			english.Count(total.Trained, "trial")+" trained"), Cause: ctx.Err()}
+	}
 	for {
 		names := targets
 		if len(names) == 0 {
 			exps, err := opt.Store.Experiments(ctx)
 			if err != nil {
-				return total, err
+				return total, waiting(err)
 			}
 			for _, e := range exps {
 				names = append(names, e.Name)
@@ -50,7 +60,7 @@ func Work(ctx context.Context, targets []string, opt Options) (Summary, error) {
 			total.Failed += sum.Failed
 			total.FeaturesComputed += sum.FeaturesComputed
 			if err != nil {
-				return total, err
+				return total, waiting(err)
 			}
 		}
 		if opt.Poll <= 0 {
@@ -58,8 +68,7 @@ func Work(ctx context.Context, targets []string, opt Options) (Summary, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return total, &Interrupted{Msg: fmt.Sprintf("interrupted while waiting for work (%s in this run); nothing was lost",
-				english.Count(total.Trained, "trial")+" trained"), Cause: ctx.Err()}
+			return total, waiting(ctx.Err())
 		case <-time.After(opt.Poll):
 		}
 	}

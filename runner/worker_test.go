@@ -111,4 +111,11 @@ func TestWorkerWaitsForAndTakesOverASilentWorkersTrial(t *testing.T) {
 	if _, err := Work(stop, nil, opt); !errors.As(err, &in) || !strings.Contains(err.Error(), "interrupted while waiting for work") {
 		t.Errorf("a polling worker stopped: %v", err)
 	}
+	// Stopped while it reads the store (here before its first read), a
+	// polling worker says the same, not the store's "context canceled".
+	stopped, cancelNow := context.WithCancel(ctx)
+	cancelNow()
+	if _, err := Work(stopped, nil, opt); !errors.As(err, &in) || !strings.Contains(err.Error(), "interrupted while waiting for work") {
+		t.Errorf("a polling worker stopped during a read: %v", err)
+	}
 }
