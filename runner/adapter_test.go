@@ -25,19 +25,7 @@ import (
 // be left out of the pool.
 func adapterFixture(t *testing.T) (*Plan, string) {
 	t.Helper()
-	data := t.TempDir()
-	makeDogs(t, data, 4, 6)
-	pool := t.TempDir()
-	makeDogs(t, pool, 24, 3)
-	entries, err := os.ReadDir(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if err := os.Rename(filepath.Join(pool, e.Name()), filepath.Join(data, "pool-"+e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
+	data := dogsWithPool(t)
 	exp := writeExperiment(t, `
 name: adapt
 dataset: {path: `+data+`, min_images_per_class: 4, seed: 1, test: 0.25, val: 0.25}
@@ -152,4 +140,26 @@ func TestAdapterTrials(t *testing.T) {
 	if want := "1 of the experiment's dogs trained the adapter (b)"; !strings.Contains(log.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, log.String())
 	}
+}
+
+// dogsWithPool is a folder of 4 experiment dogs (a-d, 6 photos) and 24 other
+// dogs (pool-a.., 3 photos, fewer than a min_images_per_class of 4). makeDogs
+// draws a photo from its folder and file number, so pool-a..pool-d hold the
+// very files of a..d, which a pool must leave out.
+func dogsWithPool(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	makeDogs(t, data, 4, 6)
+	pool := t.TempDir()
+	makeDogs(t, pool, 24, 3)
+	entries, err := os.ReadDir(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(pool, e.Name()), filepath.Join(data, "pool-"+e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data
 }

@@ -25,19 +25,7 @@ import (
 // photo.
 func whitenFixture(t *testing.T) (*Plan, string) {
 	t.Helper()
-	data := t.TempDir()
-	makeDogs(t, data, 4, 6)
-	pool := t.TempDir()
-	makeDogs(t, pool, 24, 3)
-	entries, err := os.ReadDir(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if err := os.Rename(filepath.Join(pool, e.Name()), filepath.Join(data, "pool-"+e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
+	data := dogsWithPool(t)
 	exp := writeExperiment(t, `
 name: whitened
 dataset: {path: `+data+`, min_images_per_class: 4, seed: 1, test: 0.25, val: 0.25}
