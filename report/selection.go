@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -47,21 +48,11 @@ func RankByValidation(trials []results.Trial, epochs map[int64][]results.Epoch) 
 		// Means of the same accuracies summed in another order may differ
 		// in their last bit; that is a tie.
 		if math.Abs(a.Accuracy.Mean-b.Accuracy.Mean) > 1e-9 {
-			return -cmpFloat(a.Accuracy.Mean, b.Accuracy.Mean)
+			return cmp.Compare(b.Accuracy.Mean, a.Accuracy.Mean)
 		}
-		return cmpFloat(a.Loss, b.Loss)
+		return cmp.Compare(a.Loss, b.Loss)
 	})
 	return rows
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Validation reads experiment name's done trials and ranks its variants
